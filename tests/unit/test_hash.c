@@ -1,0 +1,109 @@
+/* Hash wrappers against published test values (FIPS 180 "abc", the RIPEMD-160
+ * paper, RFC 4231 case 2, BIP340's tagged-hash definition). */
+#include <string.h>
+
+#include "kura/hash.h"
+#include "testutil.h"
+
+static void test_sha256(void **state)
+{
+    (void)state;
+    uint8_t out[32], want[32];
+    kura_sha256(out, (const uint8_t *)"abc", 3);
+    tu_unhex_fixed("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
+    tu_assert_bytes_equal(out, 32, want, 32);
+    kura_sha256(out, NULL, 0);
+    tu_unhex_fixed("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, 32);
+    tu_assert_bytes_equal(out, 32, want, 32);
+}
+
+static void test_sha256d_and_incremental(void **state)
+{
+    (void)state;
+    uint8_t once[32], twice[32], inc[32];
+    kura_sha256_ctx ctx;
+    kura_sha256(once, (const uint8_t *)"hello", 5);
+    kura_sha256(twice, once, 32);
+    kura_sha256d(inc, (const uint8_t *)"hello", 5);
+    tu_assert_bytes_equal(inc, 32, twice, 32);
+    kura_sha256_init(&ctx);
+    kura_sha256_update(&ctx, (const uint8_t *)"he", 2);
+    kura_sha256_update(&ctx, NULL, 0);
+    kura_sha256_update(&ctx, (const uint8_t *)"llo", 3);
+    kura_sha256_final(&ctx, inc);
+    tu_assert_bytes_equal(inc, 32, once, 32);
+}
+
+static void test_ripemd160_hash160(void **state)
+{
+    (void)state;
+    uint8_t out[20], want[20];
+    assert_int_equal(kura_ripemd160(out, (const uint8_t *)"abc", 3), KURA_OK);
+    tu_unhex_fixed("8eb208f7e05d987a9b044a8e98c6b087f15a0bfc", want, 20);
+    tu_assert_bytes_equal(out, 20, want, 20);
+    assert_int_equal(kura_ripemd160(out, NULL, 0), KURA_OK);
+    tu_unhex_fixed("9c1185a5c5e9fc54612808977ee8f548b2258d31", want, 20);
+    tu_assert_bytes_equal(out, 20, want, 20);
+    /* HASH160 of the compressed generator point, a well-known value. */
+    uint8_t g[33];
+    tu_unhex_fixed("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", g, 33);
+    assert_int_equal(kura_hash160(out, g, 33), KURA_OK);
+    tu_unhex_fixed("751e76e8199196d454941c45d1b3a323f1433bd6", want, 20);
+    tu_assert_bytes_equal(out, 20, want, 20);
+}
+
+static void test_tagged_hash(void **state)
+{
+    (void)state;
+    uint8_t out[32], manual[32], tag[32], buf[64 + 3];
+    kura_tagged_hash(out, "BIP0340/challenge", (const uint8_t *)"xyz", 3);
+    kura_sha256(tag, (const uint8_t *)"BIP0340/challenge", strlen("BIP0340/challenge"));
+    memcpy(buf, tag, 32);
+    memcpy(buf + 32, tag, 32);
+    memcpy(buf + 64, "xyz", 3);
+    kura_sha256(manual, buf, sizeof(buf));
+    tu_assert_bytes_equal(out, 32, manual, 32);
+}
+
+static void test_hmac_sha512_rfc4231(void **state)
+{
+    (void)state;
+    uint8_t out[64], want[64];
+    const char *data = "what do ya want for nothing?";
+    kura_hmac_sha512(out, (const uint8_t *)"Jefe", 4, (const uint8_t *)data, strlen(data));
+    tu_unhex_fixed("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
+                   "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+                   want, 64);
+    tu_assert_bytes_equal(out, 64, want, 64);
+}
+
+static void test_pbkdf2_sha512(void **state)
+{
+    (void)state;
+    uint8_t out[64], want[64];
+    /* The first BIP39 vector: all-zero entropy, passphrase "TREZOR". */
+    const char *m = "abandon abandon abandon abandon abandon abandon abandon abandon abandon "
+                    "abandon abandon about";
+    assert_int_equal(kura_pbkdf2_sha512(out, 64, (const uint8_t *)m, strlen(m),
+                                        (const uint8_t *)"mnemonicTREZOR", 14, 2048),
+                     KURA_OK);
+    tu_unhex_fixed("c55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a698"
+                   "7599d18264c1e1c92f2cf141630c7a3c4ab7c81b2f001698e7463b04",
+                   want, 64);
+    tu_assert_bytes_equal(out, 64, want, 64);
+    assert_int_equal(kura_pbkdf2_sha512(out, 0, NULL, 0, NULL, 0, 1), KURA_EINVAL);
+    assert_int_equal(kura_pbkdf2_sha512(out, 64, NULL, 0, NULL, 0, 0), KURA_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_sha256d_and_incremental),
+        cmocka_unit_test(test_ripemd160_hash160),
+        cmocka_unit_test(test_tagged_hash),
+        cmocka_unit_test(test_hmac_sha512_rfc4231),
+        cmocka_unit_test(test_pbkdf2_sha512),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
