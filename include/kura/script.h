@@ -80,6 +80,11 @@ int kura_script_multi_a(uint8_t *out, size_t out_len, size_t *written, unsigned 
  * at out; returns bytes written or 0 if out_len is too small. */
 size_t kura_script_push(uint8_t *out, size_t out_len, const uint8_t *data, size_t len);
 
+/* BIP341 tapleaf hash (leaf_version 0xc0 for tapscript): tagged "TapLeaf"(leaf_version || compact_size(len) || script). */
+void kura_tapleaf_hash(uint8_t out[32], uint8_t leaf_version, const uint8_t *script, size_t len);
+/* BIP341 tapbranch hash of two child hashes (sorted first). */
+void kura_tapbranch_hash(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
+
 /* The bech32 hrp for a network: "bc", "tb" or "bcrt". */
 const char *kura_network_hrp(kura_network network);
 

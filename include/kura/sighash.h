@@ -68,11 +68,6 @@ int kura_sighash_taproot(uint8_t out[32], const kura_tx *tx, const kura_sighash_
                          const uint8_t *leaf_hash, uint32_t codesep_pos, const uint8_t *annex,
                          size_t annex_len);
 
-/* BIP341 tapleaf hash: tagged "TapLeaf"(leaf_version || compact_size(len) || script). */
-void kura_tapleaf_hash(uint8_t out[32], uint8_t leaf_version, const uint8_t *script, size_t len);
-/* BIP341 tapbranch hash of two child hashes (sorted first). */
-void kura_tapbranch_hash(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
-
 #ifdef __cplusplus
 }
 #endif
