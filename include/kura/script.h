@@ -137,7 +137,7 @@ size_t kura_script_push(uint8_t *out, size_t out_len, const uint8_t *data, size_
 void kura_tapleaf_hash(uint8_t out[32], uint8_t leaf_version, const uint8_t *script, size_t len);
 /* BIP341 tapbranch hash of two child hashes: tagged "TapBranch"(min || max),
  * the two sorted lexicographically first, so the order of a and b does not
- * matter. Cannot fail. */
+ * matter. out may be the same array as a or b. Cannot fail. */
 void kura_tapbranch_hash(uint8_t out[32], const uint8_t a[32], const uint8_t b[32]);
 
 /* The bech32 hrp for a network: "bc", "tb" (testnet and signet) or "bcrt";
