@@ -1,0 +1,335 @@
+/* Policy signatures against real OpenSSH: keys are made with ssh-keygen at
+ * test time and the new policy is signed with `ssh-keygen -Y sign -n
+ * kura-policy-v1`, in a temporary directory. A quorum of distinct
+ * administrators of the policy in force passes; fewer, the same administrator
+ * twice, a signer who is not an administrator, another namespace, another
+ * text, or garbage do not. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kura/policy.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    char dir[64];
+    kura_policy *authority; /* version 1: admins a1, a2 (ed25519), a3 (ecdsa); quorum 2 */
+    char *next_text;        /* version 2, the text the signatures cover */
+    size_t next_len;
+} fixture;
+
+static void run(const char *cmd)
+{
+    if (system(cmd) != 0) fail_msg("command failed: %s", cmd);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (f == NULL) fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) fail_msg("short read on %s", path);
+    fclose(f);
+    buf[n] = '\0';
+    if (len != NULL) *len = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, len, f) != len) fail_msg("cannot write %s", path);
+    fclose(f);
+}
+
+/* Generates key `name` of `type` in the fixture's directory. */
+static void keygen(const fixture *fx, const char *name, const char *type)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t %s -N '' -C test -f %s/%s >/dev/null", type,
+             fx->dir, name);
+    run(cmd);
+}
+
+/* The canonical "TYPE BASE64" of a generated key's .pub line. */
+static void pubkey(char out[KURA_SSHKEY_STRING_MAX], const fixture *fx, const char *name)
+{
+    char path[128];
+    kura_sshkey key;
+    kura_error err;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/%s.pub", fx->dir, name);
+    char *line = slurp(path, &len);
+    if (kura_sshkey_parse(&key, line, len, &err) != KURA_OK) fail_msg("pub: %s", err.message);
+    assert_int_equal(kura_sshkey_format(out, KURA_SSHKEY_STRING_MAX, NULL, &key), KURA_OK);
+    free(line);
+}
+
+/* Signs `message` with key `name` in namespace `ns`; returns the armoured signature. */
+static char *sign(const fixture *fx, const char *name, const char *ns, const char *message,
+                  size_t message_len, size_t *sig_len)
+{
+    char msg[128], sig[128], cmd[512];
+    static unsigned counter; /* a fresh file name per signature */
+    snprintf(msg, sizeof(msg), "%s/msg%u", fx->dir, counter);
+    snprintf(sig, sizeof(sig), "%s/sig%u", fx->dir, counter);
+    counter++;
+    spit(msg, message, message_len);
+    /* Message on stdin, signature on stdout: ssh-keygen's file mode would
+     * stop to ask before overwriting. */
+    snprintf(cmd, sizeof(cmd), "ssh-keygen -Y sign -f %s/%s -n %s < %s > %s 2>/dev/null",
+             fx->dir, name, ns, msg, sig);
+    run(cmd);
+    return slurp(sig, sig_len);
+}
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof(*fx));
+    char k[KURA_SSHKEY_STRING_MAX];
+    kura_error err;
+    kura_policy *p;
+    assert_non_null(fx);
+    strcpy(fx->dir, "/tmp/kura-policy-sig-XXXXXX");
+    if (mkdtemp(fx->dir) == NULL) fail_msg("mkdtemp failed");
+    keygen(fx, "a1", "ed25519");
+    keygen(fx, "a2", "ed25519");
+    keygen(fx, "a3", "ecdsa -b 256");
+    keygen(fx, "approver", "ed25519");
+
+    p = kura_policy_new();
+    assert_non_null(p);
+    p->version = 1;
+    strcpy(p->wallet.name, "treasury-cold");
+    strcpy(p->wallet.checksum, "q4x7k2m9");
+    pubkey(k, fx, "a1");
+    assert_int_equal(kura_policy_add_admin(p, "admin-one", k, &err), KURA_OK);
+    pubkey(k, fx, "a2");
+    assert_int_equal(kura_policy_add_admin(p, "admin-two", k, &err), KURA_OK);
+    pubkey(k, fx, "a3");
+    assert_int_equal(kura_policy_add_admin(p, "admin-three", k, &err), KURA_OK);
+    p->admin_quorum = 2;
+    pubkey(k, fx, "approver");
+    assert_int_equal(kura_policy_add_approver(p, "carol", k, &err), KURA_OK);
+    assert_int_equal(kura_policy_add_tier(p, KURA_POLICY_TIER_UNBOUNDED, 1, &err), KURA_OK);
+    p->max_per_transfer = 100000000;
+    p->max_per_24h = 100000000;
+    p->max_fee = 100000;
+    p->max_fee_rate = 100;
+    p->max_lifetime = 3600;
+    fx->authority = p;
+
+    /* The successor raises the caps: what an attacker would want signed. */
+    p->version = 2;
+    p->max_per_transfer = 2100000000000000ull;
+    p->max_per_24h = 2100000000000000ull;
+    if (kura_policy_write(&fx->next_text, &fx->next_len, p, &err) != KURA_OK)
+        fail_msg("write: %s", err.message);
+    p->version = 1;
+    p->max_per_transfer = 100000000;
+    p->max_per_24h = 100000000;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+    run(cmd);
+    kura_policy_free(fx->authority);
+    free(fx->next_text);
+    free(fx);
+    return 0;
+}
+
+/* Verifies sigs[0..n) over the successor text against the authority. */
+static int verify(const fixture *fx, char **sigs, size_t *lens, size_t n,
+                  kura_policy_signature_result *results, size_t *valid, kura_error *err)
+{
+    return kura_policy_verify_signatures(results, valid, fx->authority,
+                                         (const uint8_t *)fx->next_text, fx->next_len,
+                                         (const char *const *)sigs, lens, n, err);
+}
+
+static void free_sigs(char **sigs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(sigs[i]);
+}
+
+static void test_quorum_met(void **state)
+{
+    fixture *fx = *state;
+    char *sigs[3];
+    size_t lens[3], valid = 0;
+    kura_policy_signature_result res[3];
+    kura_error err;
+    sigs[0] = sign(fx, "a2", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[0]);
+    sigs[1] = sign(fx, "a3", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[1]);
+    assert_int_equal(verify(fx, sigs, lens, 2, res, &valid, &err), KURA_OK);
+    assert_int_equal(valid, 2);
+    assert_int_equal(res[0].status, KURA_OK);
+    assert_int_equal(res[0].admin_index, 2); /* admins sort by name: one, three, two */
+    assert_string_equal(fx->authority->admins[2].name, "admin-two");
+    assert_int_equal(res[1].status, KURA_OK);
+    assert_string_equal(fx->authority->admins[res[1].admin_index].name, "admin-three");
+    /* All three, and an extra stranger's signature, still pass: it counts for nothing. */
+    sigs[2] = sign(fx, "approver", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[2]);
+    assert_int_equal(verify(fx, sigs, lens, 3, res, &valid, &err), KURA_OK);
+    assert_int_equal(valid, 2);
+    assert_int_equal(res[2].status, KURA_POLICY_ENOTADMIN);
+    /* The same signatures do not authorise a different text. */
+    assert_int_equal(kura_policy_verify_signatures(res, &valid, fx->authority,
+                                                   (const uint8_t *)fx->next_text,
+                                                   fx->next_len - 1, (const char *const *)sigs,
+                                                   lens, 2, &err),
+                     KURA_POLICY_EQUORUM);
+    assert_int_equal(valid, 0);
+    assert_int_equal(res[0].status, KURA_SSHSIG_EBADSIG);
+    free_sigs(sigs, 3);
+}
+
+static void test_quorum_not_met(void **state)
+{
+    fixture *fx = *state;
+    char *sigs[1];
+    size_t lens[1], valid = 9;
+    kura_policy_signature_result res[1];
+    kura_error err;
+    sigs[0] = sign(fx, "a1", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[0]);
+    assert_int_equal(verify(fx, sigs, lens, 1, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(err.code, KURA_POLICY_EQUORUM);
+    assert_string_equal(err.message, "policy: 1 of 2 required administrator signatures");
+    assert_int_equal(valid, 1);
+    assert_int_equal(res[0].status, KURA_OK);
+    /* No signatures at all. */
+    assert_int_equal(verify(fx, NULL, NULL, 0, NULL, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(valid, 0);
+    free_sigs(sigs, 1);
+}
+
+static void test_same_admin_twice(void **state)
+{
+    fixture *fx = *state;
+    char *sigs[2];
+    size_t lens[2], valid = 0;
+    kura_policy_signature_result res[2];
+    kura_error err;
+    sigs[0] = sign(fx, "a3", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[0]);
+    /* A second, different ECDSA signature by the same key still counts once. */
+    sigs[1] = sign(fx, "a3", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[1]);
+    assert_true(lens[0] != lens[1] || memcmp(sigs[0], sigs[1], lens[0]) != 0);
+    assert_int_equal(verify(fx, sigs, lens, 2, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(valid, 1);
+    assert_int_equal(res[0].status, KURA_OK);
+    assert_int_equal(res[1].status, KURA_POLICY_EDUPLICATE);
+    assert_string_equal(res[1].message, "administrator 'admin-three' already signed (signature 1)");
+    assert_non_null(strstr(err.message, "1 of 2 required administrator signatures (signature 2: "
+                                        "administrator 'admin-three' already signed"));
+    free(sigs[1]);
+    /* The very same signature passed twice. */
+    sigs[1] = sigs[0];
+    lens[1] = lens[0];
+    assert_int_equal(verify(fx, sigs, lens, 2, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(res[1].status, KURA_POLICY_EDUPLICATE);
+    free(sigs[0]);
+}
+
+static void test_not_an_admin(void **state)
+{
+    fixture *fx = *state;
+    char *sigs[2];
+    size_t lens[2], valid = 0;
+    kura_policy_signature_result res[2];
+    kura_error err;
+    sigs[0] = sign(fx, "a1", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[0]);
+    /* An approver is not an administrator: it cannot make up the quorum. */
+    sigs[1] = sign(fx, "approver", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[1]);
+    assert_int_equal(verify(fx, sigs, lens, 2, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(valid, 1);
+    assert_int_equal(res[1].status, KURA_POLICY_ENOTADMIN);
+    assert_int_equal(res[1].admin_index, SIZE_MAX);
+    assert_non_null(strstr(res[1].message, "signed by SHA256:"));
+    assert_non_null(strstr(err.message, "(signature 2: signed by SHA256:"));
+    assert_non_null(strstr(err.message, "which is not an administrator's key"));
+    free_sigs(sigs, 2);
+}
+
+static void test_wrong_namespace(void **state)
+{
+    fixture *fx = *state;
+    char *sigs[2];
+    size_t lens[2], valid = 0;
+    kura_policy_signature_result res[2];
+    kura_error err;
+    sigs[0] = sign(fx, "a1", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[0]);
+    /* An intent approval by an administrator is not consent to a policy. */
+    sigs[1] = sign(fx, "a2", "kura-intent-v1", fx->next_text, fx->next_len, &lens[1]);
+    assert_int_equal(verify(fx, sigs, lens, 2, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(valid, 1);
+    assert_int_equal(res[1].status, KURA_SSHSIG_ENAMESPACE);
+    assert_non_null(strstr(err.message, "(signature 2: sshsig:"));
+    free_sigs(sigs, 2);
+}
+
+static void test_other_text_and_garbage(void **state)
+{
+    fixture *fx = *state;
+    char *sigs[3];
+    size_t lens[3], valid = 0;
+    kura_policy_signature_result res[3];
+    kura_error err;
+    sigs[0] = sign(fx, "a1", KURA_POLICY_NAMESPACE, fx->next_text, fx->next_len, &lens[0]);
+    /* a2 signed the policy in force, not the new one. */
+    sigs[1] = sign(fx, "a2", KURA_POLICY_NAMESPACE, "kura-policy 1\n", 14, &lens[1]);
+    sigs[2] = strdup("-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n");
+    assert_non_null(sigs[2]);
+    lens[2] = strlen(sigs[2]);
+    assert_int_equal(verify(fx, sigs, lens, 3, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(valid, 1);
+    assert_int_equal(res[1].status, KURA_SSHSIG_EBADSIG);
+    assert_int_equal(res[2].status, KURA_EDATA);
+    assert_non_null(strstr(res[2].message, "sshsig:"));
+    /* A NULL entry is a missing signature, not a crash. */
+    free(sigs[2]);
+    sigs[2] = NULL;
+    assert_int_equal(verify(fx, sigs, lens, 3, res, &valid, &err), KURA_POLICY_EQUORUM);
+    assert_int_equal(res[2].status, KURA_EDATA);
+    free_sigs(sigs, 2);
+}
+
+static void test_misuse(void **state)
+{
+    fixture *fx = *state;
+    size_t valid;
+    kura_error err;
+    unsigned quorum = fx->authority->admin_quorum;
+    assert_int_equal(kura_policy_verify_signatures(NULL, &valid, NULL, NULL, 0, NULL, NULL, 0, &err),
+                     KURA_EINVAL);
+    /* An authority with a quorum of 0 would accept no signatures at all. */
+    fx->authority->admin_quorum = 0;
+    assert_int_equal(verify(fx, NULL, NULL, 0, NULL, &valid, &err), KURA_EINVAL);
+    fx->authority->admin_quorum = 4;
+    assert_int_equal(verify(fx, NULL, NULL, 0, NULL, &valid, &err), KURA_EINVAL);
+    fx->authority->admin_quorum = quorum;
+    assert_int_equal(verify(fx, NULL, NULL, 1, NULL, &valid, &err), KURA_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quorum_met),       cmocka_unit_test(test_quorum_not_met),
+        cmocka_unit_test(test_same_admin_twice), cmocka_unit_test(test_not_an_admin),
+        cmocka_unit_test(test_wrong_namespace),  cmocka_unit_test(test_other_text_and_garbage),
+        cmocka_unit_test(test_misuse),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
