@@ -141,7 +141,7 @@ static int cmd_address(kura_ctx *ctx, int argc, char **argv)
     int have_net = 0, rc = 0;
     uint32_t branch = 0, from = 0, count = 10;
     if (argc < 1) return usage();
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --option value pairs */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL) return usage();
         if (strcmp(argv[i], "--network") == 0) {
@@ -156,7 +156,6 @@ static int cmd_address(kura_ctx *ctx, int argc, char **argv)
         } else {
             return usage();
         }
-        i++;
     }
     if (kura_descriptor_parse(ctx, &d, argv[0], strlen(argv[0]), &err) != KURA_OK)
         return die(EXIT_BADINPUT, "%s", err.message);
