@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""bench/run's driver: runs kura and the peers in rounds, checks the peers'
+signed PSBTs, and prints the table. See bench/README.md.
+
+    /usr/bin/python3 bench/driver.py BUILD_DIR [--rounds R] [--kura-runs N] [--peer-runs M]
+
+Each round runs, one after the other, `kura-bench time`, the Electrum peer and
+the bitcoinjs-lib peer, each timing N (kura) or M (peers) runs after a warm-up
+run; then `kura-bench verify` checks every signed PSBT they wrote. Medians are
+taken over all runs of all rounds, so that a burst of load from another
+process on the machine lands on every implementation alike rather than on
+whichever ran during it. Exit status: 0 when everything ran (whether or not a
+target is met); 1 when something failed to run or a peer's output is wrong.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+SIGN_CASES = [
+    # case, label, signatures, floor
+    ('p2wpkh', '1  P2WPKH, 100 inputs: parse, sign, serialise', 100, 'ecdsa'),
+    ('p2wsh', '2  P2WSH 2-of-3, 100 inputs: two signer passes', 200, 'ecdsa'),
+    ('p2tr', '3  P2TR key path, 100 inputs: parse, sign, serialise', 100, 'schnorr'),
+]
+PARSE_CASE = ('out500', '4  500 outputs: parse, serialise')
+TARGET = {'electrum': 10.0, 'bitcoinjs': 40.0}
+ADDR_TARGET = 30000
+
+
+class Failure(Exception):
+    pass
+
+
+def run(cmd, what):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as e:
+        raise Failure(f'{what}: cannot run {cmd[0]}: {e}')
+    if p.returncode != 0:
+        raise Failure(f'{what} failed (exit {p.returncode}):\n{p.stderr.strip()}')
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Failure(f'{what}: no JSON on stdout:\n{p.stdout[-500:]}\n{p.stderr[-500:]}')
+
+
+def fmt_time(ns):
+    if ns >= 1e9:
+        return f'{ns / 1e9:.2f} s'
+    if ns >= 1e6:
+        return f'{ns / 1e6:.2f} ms'
+    return f'{ns / 1e3:.1f} us'
+
+
+def loadavg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float('nan')
+
+
+def cpu_model():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('build_dir')
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--kura-runs', type=int, default=15)
+    ap.add_argument('--peer-runs', type=int, default=7)
+    ap.add_argument('--node', default='node')
+    ap.add_argument('--node-packages', default=os.path.join(ROOT, 'tests', 'interop'))
+    a = ap.parse_args()
+
+    bench = os.path.join(a.build_dir, 'bench', 'kura-bench')
+    data = os.path.join(a.build_dir, 'data')
+    os.makedirs(data, exist_ok=True)
+    started = time.monotonic()
+    load_start = loadavg()
+
+    try:
+        subprocess.run([bench, 'prepare', data], check=True, stdout=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise Failure(f'kura-bench prepare failed: {e}')
+
+    peers = {
+        'electrum': ['/usr/bin/python3', os.path.join(HERE, 'electrum_peer.py'), data,
+                     str(a.peer_runs)],
+        'bitcoinjs': [a.node, os.path.join(HERE, 'bitcoinjs_peer.mjs'), data, str(a.peer_runs),
+                      a.node_packages],
+    }
+    impls = ('kura', 'electrum', 'bitcoinjs')
+    wall = {i: {} for i in impls}   # impl -> case -> every run's wall time (ns)
+    cpu = {i: {} for i in impls}    # impl -> case -> every run's CPU time (ns)
+    round_medians = []              # per round: impl -> case -> wall median
+    addr_wall, addr_cpu, addr_count = [], [], 0
+    floors, versions, nchecked, loads = {}, {}, 0, []
+    for r in range(a.rounds):
+        results = {'kura': run([bench, 'time', data, str(a.kura_runs)], 'kura-bench time')}
+        for impl, cmd in peers.items():
+            results[impl] = run(cmd, f'{impl} peer')
+            versions[impl] = results[impl].get('version', '?')
+        k = results['kura']
+        addr_count = k['addresses']['count']
+        addr_wall += k['addresses']['time']['runs_ns']
+        addr_cpu += k['addresses']['time']['cpu_ns']
+        for name, v in k['floor_cpu_ns'].items():
+            floors.setdefault(name, []).append(v)
+        rm = {}
+        for impl, res in results.items():
+            rm[impl] = {}
+            for case, c in res['cases'].items():
+                wall[impl].setdefault(case, []).extend(c['runs_ns'])
+                cpu[impl].setdefault(case, []).extend(c['cpu_ns'])
+                rm[impl][case] = c['median_ns']
+                # Every signed PSBT must hold every expected signature, each valid,
+                # so that an implementation that silently did nothing cannot look fast.
+                out = os.path.join(data, f'{impl}-{case}.psbt')
+                base = case[:-3] if case.endswith('-hd') else case
+                v = run([bench, 'verify', data, base, out], f'check of {impl}-{case}.psbt')
+                if not v.get('ok'):
+                    raise Failure(f'{impl} {case}: {v.get("error")}')
+                nchecked += 1
+        round_medians.append(rm)
+        loads.append(loadavg())
+        print(f'bench: round {r + 1}/{a.rounds} done, load average {loads[-1]:.2f}',
+              file=sys.stderr)
+
+    mw = {i: {c: statistics.median(v) for c, v in cs.items()} for i, cs in wall.items()}
+    mc = {i: {c: statistics.median(v) for c, v in cs.items()} for i, cs in cpu.items()}
+    floor = {name: statistics.median(v) for name, v in floors.items()}
+    rate_wall = 1e9 * addr_count / statistics.median(addr_wall)
+    rate_cpu = 1e9 * addr_count / statistics.median(addr_cpu)
+    node_version = subprocess.run([a.node, '--version'], capture_output=True,
+                                  text=True).stdout.strip()
+    names = {'kura': 'kura', 'electrum': f'Electrum {versions.get("electrum")}',
+             'bitcoinjs': f'bitcoinjs-lib {versions.get("bitcoinjs")}'}
+
+    missed, lines = [], []
+    w = lines.append
+
+    def verdict(wall_ok, cpu_ok, what):
+        # Met only when met on both clocks: a result that load noise can flip is
+        # reported as missed.
+        if wall_ok and cpu_ok:
+            return 'met'
+        missed.append(what)
+        if wall_ok:
+            return 'MISSED on CPU time (met on wall)'
+        return 'MISSED' if not cpu_ok else 'MISSED on wall (met on CPU time)'
+
+    w('')
+    w(f'kura bench: {cpu_model()}, {os.cpu_count()} cores, shared; load average {load_start:.2f} '
+      f'at start, then {", ".join(f"{x:.2f}" for x in loads)} after each round')
+    w(f'{a.rounds} rounds; per round kura {a.kura_runs} runs, each peer {a.peer_runs} runs, after '
+      f'a warm-up run; medians over all runs. Peers: {names["electrum"]} (/usr/bin/python3), '
+      f'{names["bitcoinjs"]} (node {node_version})')
+    w('Wall = elapsed time; CPU = CPU time of the thread (node: of the process), which the '
+      'other load on the machine inflates less.')
+    w('Peers sign with each input\'s private key, given to them (kura derives it from the master '
+      'xprv, in its time);')
+    w('"HD" is bitcoinjs-lib\'s signAllInputsHD from the master xprv, the same input kura gets.')
+    cols = (f'   {"":<32}{"wall":>10}{"CPU":>10}   {"peer/kura wall, CPU":>19}   '
+            f'{"target":<7} result')
+    rows = [('kura', ''), ('electrum', ''), ('bitcoinjs', ''), ('bitcoinjs', '-hd')]
+    label_of = {('kura', ''): names['kura'], ('electrum', ''): names['electrum'],
+                ('bitcoinjs', ''): names['bitcoinjs'],
+                ('bitcoinjs', '-hd'): names['bitcoinjs'] + ', HD'}
+    for case, label, _, _ in SIGN_CASES + [PARSE_CASE + (0, None)]:
+        w('')
+        w(f'{label}')
+        w(cols)
+        for impl, variant in rows:
+            key, name = case + variant, label_of[(impl, variant)]
+            if key not in mw[impl]:
+                if impl == 'electrum':
+                    w(f'   {name:<32}{"-":>10}{"-":>10}   {"":>19}   {"":<7} '
+                      f'n/a: Electrum does not sign taproot inputs')
+                continue
+            row = f'   {name:<32}{fmt_time(mw[impl][key]):>10}{fmt_time(mc[impl][key]):>10}'
+            if impl != 'kura':
+                rw = mw[impl][key] / mw['kura'][case]
+                rc = mc[impl][key] / mc['kura'][case]
+                row += f'   {f"{rw:.1f}x, {rc:.1f}x":>19}   '
+                if case == PARSE_CASE[0]:
+                    row += f'{"-":<7} (no target)'
+                else:
+                    t = TARGET[impl]
+                    row += f'{f">= {t:.0f}x":<7} ' + verdict(
+                        rw >= t, rc >= t,
+                        f'{case}: {rw:.1f}x (CPU {rc:.1f}x) {name}, target {t:.0f}x')
+            w(row)
+        spread = []
+        for impl, variant in rows[1:]:
+            key = case + variant
+            rs = [rm[impl][key] / rm['kura'][case] for rm in round_medians if key in rm[impl]]
+            if rs:
+                spread.append(f'{label_of[(impl, variant)]} {min(rs):.1f}x to {max(rs):.1f}x')
+        w(f'   ratio of each round\'s wall medians: {"; ".join(spread)}')
+        if case != PARSE_CASE[0]:
+            # What kura's time would have to be for each target, in multiples
+            # of the libsecp256k1 floor (CPU time) for its signatures.
+            nsig, kind = next((n, k) for c, _, n, k in SIGN_CASES if c == case)
+            f = floor['secp256k1_ecdsa_sign' if kind == 'ecdsa' else 'secp256k1_schnorrsig_sign32']
+            need = []
+            for impl, variant in rows[1:]:
+                key = case + variant
+                if key in mw[impl]:
+                    # The peer's faster clock, so as not to flatter kura.
+                    t = min(mw[impl][key], mc[impl][key]) / TARGET[impl]
+                    x = t / nsig / f
+                    need.append(f'{TARGET[impl]:.0f}x {label_of[(impl, variant)]}: '
+                                f'<= {fmt_time(t)} ({x:.2f}x the floor'
+                                f'{", below it" if x < 1 else ""})')
+            w(f'   kura would need, for {"; ".join(need)}')
+    w('')
+    w(f'5  {addr_count:,} P2WPKH addresses from wpkh(xpub/0/*) with kura_descriptor_address, one core')
+    w(f'   {rate_wall:,.0f} addresses/s (wall), {rate_cpu:,.0f}/s (CPU)   target >= {ADDR_TARGET:,}/s: '
+      + verdict(rate_wall >= ADDR_TARGET, rate_cpu >= ADDR_TARGET,
+                f'addresses: {rate_wall:,.0f}/s (CPU {rate_cpu:,.0f}/s), target {ADDR_TARGET:,}/s'))
+    w('')
+    w('6  libsecp256k1 floor (CPU time, one operation, precomputed message hash):')
+    w(f'   secp256k1_ecdsa_sign {fmt_time(floor["secp256k1_ecdsa_sign"])}, '
+      f'secp256k1_schnorrsig_sign32 {fmt_time(floor["secp256k1_schnorrsig_sign32"])}; '
+      f'for comparison secp256k1_ecdsa_verify {fmt_time(floor["secp256k1_ecdsa_verify"])}, '
+      f'secp256k1_ec_pubkey_create {fmt_time(floor["secp256k1_ec_pubkey_create"])}')
+    w(f'   kura\'s own: kura_ecdsa_sign {fmt_time(floor["kura_ecdsa_sign"])}, '
+      f'kura_schnorr_sign {fmt_time(floor["kura_schnorr_sign"])}, one kura_bip32_derive step '
+      f'{fmt_time(floor["kura_bip32_derive_private"])} (private), '
+      f'{fmt_time(floor["kura_bip32_derive_public"])} (public)')
+    for case, label, nsig, kind in SIGN_CASES:
+        f = floor['secp256k1_ecdsa_sign' if kind == 'ecdsa' else 'secp256k1_schnorrsig_sign32']
+        per = mc['kura'][case] / nsig
+        w(f'   kura {case + ":":<8}{fmt_time(per):>9} CPU per signature = {per / f:4.1f}x the '
+          f'{"ECDSA" if kind == "ecdsa" else "BIP340"} floor '
+          f'(a floor-limited signer: {fmt_time(f * nsig)} for this PSBT)')
+    w('')
+    w(f'Checked: all {nchecked} signed PSBTs written (kura\'s and the peers\', every round) are '
+      f'the same transaction and hold exactly the expected signatures, each verified against '
+      f'its sighash; the 500-output ones keep every output and derivation.')
+    w('')
+    if missed:
+        w(f'MISSED {len(missed)} target{"s" if len(missed) > 1 else ""}:')
+        for m in missed:
+            w(f'  MISSED  {m}')
+    else:
+        w('All targets met.')
+    w(f'(bench ran {time.monotonic() - started:.0f} s; every run is in '
+      f'{os.path.join(a.build_dir, "results.json")})')
+    print('\n'.join(lines))
+
+    with open(os.path.join(a.build_dir, 'results.json'), 'w') as f:
+        json.dump({'median_wall_ns': mw, 'median_cpu_ns': mc, 'floor_cpu_ns': floor,
+                   'addresses_per_sec': {'wall': rate_wall, 'cpu': rate_cpu},
+                   'runs_wall_ns': wall, 'runs_cpu_ns': cpu, 'round_wall_medians': round_medians,
+                   'loadavg': [load_start] + loads, 'versions': versions, 'missed': missed},
+                  f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print(f'bench: FAILED: {e}', file=sys.stderr)
+        sys.exit(1)
