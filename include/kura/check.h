@@ -46,6 +46,8 @@ extern "C" {
 
 /* Writers: put the intent text (replacing any), add an approval, put a policy
  * text (replacing any), add a policy signature. Bytes are copied as given.
+ * Approvals and policy signatures take the lowest sequence number not in
+ * use. Layout: docs/signing-package.md.
  * Return KURA_OK, KURA_EINVAL (NULL, empty), KURA_ERANGE (over the PSBT's
  * proprietary value limit, or over the _MAX counts above), KURA_ENOMEM. */
 int kura_package_set_intent(kura_psbt *psbt, const uint8_t *text, size_t len);
@@ -68,11 +70,14 @@ typedef struct kura_package_view {
     size_t policy_signature_count;
 } kura_package_view;
 
-/* Collects kura's records from psbt. Refuses (KURA_EDATA, message in err) a
- * "kura" record of an unknown subtype, an intent or policy record with key
- * data, an approval or signature record without 4 bytes of key data, and more
- * records than the _MAX counts. A missing intent is not an error here (the
- * check refuses it). Returns KURA_OK, KURA_EDATA, KURA_EINVAL. */
+/* Collects kura's records from psbt, in the order the PSBT holds them.
+ * Refuses (KURA_EDATA, message in err) a "kura" record of an unknown subtype,
+ * an intent or policy record with key data, an approval or signature record
+ * without exactly 4 bytes of key data, a "kura" record with an empty value,
+ * and more records than the _MAX counts. Other identifiers' proprietary
+ * records are ignored. A missing intent is not an error here (the check
+ * refuses it). view is cleared on entry and left cleared on failure.
+ * Returns KURA_OK, KURA_EDATA, KURA_EINVAL. */
 int kura_package_read(kura_package_view *view, const kura_psbt *psbt, kura_error *err);
 
 /* ---- why the signer refuses ---- */
@@ -147,10 +152,13 @@ typedef struct kura_check_journal {
     uint64_t (*signed_since)(void *arg, int64_t since);
     /* When this signer first accepted a policy whose allowlist holds `script`
      * (unix seconds), or -1 if none has. Allowlist entries of the initial
-     * (ceremony) policy count as accepted at the ceremony. */
+     * (ceremony) policy count as accepted at the ceremony. The check treats
+     * -1 as "accepted now" (an entry of a policy update in this package). */
     int64_t (*allow_accepted_at)(void *arg, const uint8_t *script, size_t script_len);
 } kura_check_journal;
 
+/* Every pointer and callback is required; max_clock_skew >= 0; the wallet
+ * has a change branch (a multipath <0;1> step). Otherwise KURA_EINVAL. */
 typedef struct kura_signer_state {
     const kura_descriptor *wallet;   /* the wallet descriptor, receive/change branches */
     const char *wallet_name;         /* as the policy and intents name it */
@@ -189,23 +197,32 @@ typedef struct kura_check_result {
 void kura_check_result_clear(kura_check_result *result);
 
 /* The signer's check, steps 1-6 of DESIGN "What the signer checks", in that
- * order: the first failing step's reason is reported.
+ * order: the first failing step's reason is reported. Every step, reason and
+ * the size estimate behind the fee rate: docs/signer-check.md.
  *   ctx: a kura context.
- *   result: cleared on entry; filled as above.
+ *   result: cleared on entry (overwritten, not freed: pass a new result or
+ *     one emptied with kura_check_result_clear); filled as above.
+ *     new_policy and summary are set only on KURA_OK: a refused package
+ *     changes nothing.
  *   state: the signer's own state (never taken from the package).
- *   psbt: the package, parsed (kura_psbt_parse); not changed.
+ *   psbt: the package, parsed (kura_psbt_parse); not changed. kura signs
+ *     PSBT version 0 only (version 2 is refused as UNKNOWN_FIELD).
  * Returns KURA_OK when the package may be signed (result->reason is
  * KURA_REFUSE_NONE); KURA_EDATA when it is refused (result->reason and
- * message say why); KURA_EINVAL / KURA_ENOMEM for misuse or no memory (then
- * result->reason is KURA_REFUSE_PACKAGE_MALFORMED only if the package was at
- * fault). The caller signs only on KURA_OK. */
+ * message say why); KURA_EINVAL / KURA_ENOMEM / KURA_ECRYPTO for misuse, no
+ * memory or a crypto library failure (then result->reason is
+ * KURA_REFUSE_NONE and message says what). The caller signs only on
+ * KURA_OK. */
 int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
                        const kura_signer_state *state, const kura_psbt *psbt);
 
 /* Checks approvals alone (step 4), for kura-approve and the coordinator's
- * early check: sigs[0..count) over intent_text under policy. Fills
- * result->reason/message/approval_count/approvals_required. Returns KURA_OK
- * when the quorum is met, KURA_EDATA otherwise. */
+ * early check: sigs[0..count) over intent_text under policy; intent must be
+ * the parse of intent_text (else KURA_EINVAL). result is cleared on entry;
+ * fills result->reason/message/approval_count/approvals_required (and
+ * intent_hash, intent_id, total_out). Returns KURA_OK when the quorum is met,
+ * KURA_EDATA otherwise (the first bad approval, or too few, decides the
+ * reason), KURA_EINVAL for misuse, KURA_ENOMEM, KURA_ECRYPTO. */
 int kura_check_approvals(kura_check_result *result, const kura_policy *policy,
                          const kura_intent *intent, const uint8_t *intent_text,
                          size_t intent_text_len, const uint8_t *const *sigs,
