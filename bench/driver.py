@@ -4,8 +4,10 @@ signed PSBTs, and prints the table. See bench/README.md.
 
     /usr/bin/python3 bench/driver.py BUILD_DIR [--rounds R] [--kura-runs N] [--peer-runs M]
 
-Each round runs, one after the other, `kura-bench time`, the Electrum peer and
-the bitcoinjs-lib peer, each timing N (kura) or M (peers) runs after a warm-up
+Each round runs, one after the other, `kura-bench time` (every signing case
+twice: with the default flags, which verify nothing, like the peers; and with
+KURA_PSBT_SIGN_VERIFY, as kura-cold signs), the Electrum peer and the
+bitcoinjs-lib peer, each timing N (kura) or M (peers) runs after a warm-up
 run; then `kura-bench verify` checks every signed PSBT they wrote. Medians are
 taken over all runs of all rounds, so that a burst of load from another
 process on the machine lands on every implementation alike rather than on
@@ -132,7 +134,10 @@ def main():
                 # Every signed PSBT must hold every expected signature, each valid,
                 # so that an implementation that silently did nothing cannot look fast.
                 out = os.path.join(data, f'{impl}-{case}.psbt')
-                base = case[:-3] if case.endswith('-hd') else case
+                base = case
+                for suffix in ('-hd', '-verify'):
+                    if base.endswith(suffix):
+                        base = base[:-len(suffix)]
                 v = run([bench, 'verify', data, base, out], f'check of {impl}-{case}.psbt')
                 if not v.get('ok'):
                     raise Failure(f'{impl} {case}: {v.get("error")}')
@@ -176,10 +181,18 @@ def main():
     w('Peers sign with each input\'s private key, given to them (kura derives it from the master '
       'xprv, in its time);')
     w('"HD" is bitcoinjs-lib\'s signAllInputsHD from the master xprv, the same input kura gets.')
+    w('kura signs with the default flags (no signature verified: the peers verify none either), '
+      'which the targets compare;')
+    w('"kura, VERIFY" is KURA_PSBT_SIGN_VERIFY (each signature verified against its recorded key '
+      'before it is added),')
+    w('as kura-cold signs: shown for its cost, and the peers\' ratios against it below each table.')
     cols = (f'   {"":<32}{"wall":>10}{"CPU":>10}   {"peer/kura wall, CPU":>19}   '
             f'{"target":<7} result')
-    rows = [('kura', ''), ('electrum', ''), ('bitcoinjs', ''), ('bitcoinjs', '-hd')]
-    label_of = {('kura', ''): names['kura'], ('electrum', ''): names['electrum'],
+    rows = [('kura', ''), ('kura', '-verify'), ('electrum', ''), ('bitcoinjs', ''),
+            ('bitcoinjs', '-hd')]
+    peer_rows = rows[2:]
+    label_of = {('kura', ''): names['kura'], ('kura', '-verify'): 'kura, VERIFY',
+                ('electrum', ''): names['electrum'],
                 ('bitcoinjs', ''): names['bitcoinjs'],
                 ('bitcoinjs', '-hd'): names['bitcoinjs'] + ', HD'}
     for case, label, _, _ in SIGN_CASES + [PARSE_CASE + (0, None)]:
@@ -194,7 +207,12 @@ def main():
                       f'n/a: Electrum does not sign taproot inputs')
                 continue
             row = f'   {name:<32}{fmt_time(mw[impl][key]):>10}{fmt_time(mc[impl][key]):>10}'
-            if impl != 'kura':
+            if impl == 'kura' and variant == '-verify':
+                cw = mw[impl][key] / mw['kura'][case]
+                cc = mc[impl][key] / mc['kura'][case]
+                row += (f'   {"":>19}   {"":<7} {cw:.2f}x, {cc:.2f}x the default\'s time '
+                        f'(wall, CPU)')
+            elif impl != 'kura':
                 rw = mw[impl][key] / mw['kura'][case]
                 rc = mc[impl][key] / mc['kura'][case]
                 row += f'   {f"{rw:.1f}x, {rc:.1f}x":>19}   '
@@ -207,19 +225,29 @@ def main():
                         f'{case}: {rw:.1f}x (CPU {rc:.1f}x) {name}, target {t:.0f}x')
             w(row)
         spread = []
-        for impl, variant in rows[1:]:
+        for impl, variant in peer_rows:
             key = case + variant
             rs = [rm[impl][key] / rm['kura'][case] for rm in round_medians if key in rm[impl]]
             if rs:
                 spread.append(f'{label_of[(impl, variant)]} {min(rs):.1f}x to {max(rs):.1f}x')
         w(f'   ratio of each round\'s wall medians: {"; ".join(spread)}')
         if case != PARSE_CASE[0]:
+            vkey = case + '-verify'
+            against = []
+            for impl, variant in peer_rows:
+                key = case + variant
+                if key in mw[impl] and vkey in mw['kura']:
+                    rw = mw[impl][key] / mw['kura'][vkey]
+                    rc = mc[impl][key] / mc['kura'][vkey]
+                    against.append(f'{label_of[(impl, variant)]} {rw:.1f}x, {rc:.1f}x')
+            w('   peers against kura with VERIFY (wall, CPU; no target: the peers verify '
+              f'nothing): {"; ".join(against)}')
             # What kura's time would have to be for each target, in multiples
             # of the libsecp256k1 floor (CPU time) for its signatures.
             nsig, kind = next((n, k) for c, _, n, k in SIGN_CASES if c == case)
             f = floor['secp256k1_ecdsa_sign' if kind == 'ecdsa' else 'secp256k1_schnorrsig_sign32']
             need = []
-            for impl, variant in rows[1:]:
+            for impl, variant in peer_rows:
                 key = case + variant
                 if key in mw[impl]:
                     # The peer's faster clock, so as not to flatter kura.
@@ -240,16 +268,37 @@ def main():
       f'secp256k1_schnorrsig_sign32 {fmt_time(floor["secp256k1_schnorrsig_sign32"])}; '
       f'for comparison secp256k1_ecdsa_verify {fmt_time(floor["secp256k1_ecdsa_verify"])}, '
       f'secp256k1_ec_pubkey_create {fmt_time(floor["secp256k1_ec_pubkey_create"])}')
+    w(f'   secp256k1_keypair_create {fmt_time(floor["secp256k1_keypair_create"])}, '
+      f'secp256k1_keypair_xonly_tweak_add {fmt_time(floor["secp256k1_keypair_xonly_tweak_add"])}, '
+      f'secp256k1_schnorrsig_verify {fmt_time(floor["secp256k1_schnorrsig_verify"])}')
+    # A BIP32 taproot key-path signer must, with libsecp256k1's API, make the
+    # derived secret's keypair (its point) and tweak it (BIP341) before it signs:
+    # three EC operations where ECDSA needs one.
+    tap_floor = (floor['secp256k1_keypair_create'] + floor['secp256k1_keypair_xonly_tweak_add'] +
+                 floor['secp256k1_schnorrsig_sign32'])
+    w(f'   so a BIP32 taproot key-path signature costs at least keypair_create + '
+      f'keypair_xonly_tweak_add + schnorrsig_sign32 = {fmt_time(tap_floor)}')
     w(f'   kura\'s own: kura_ecdsa_sign {fmt_time(floor["kura_ecdsa_sign"])}, '
-      f'kura_schnorr_sign {fmt_time(floor["kura_schnorr_sign"])}, one kura_bip32_derive step '
+      f'kura_schnorr_sign {fmt_time(floor["kura_schnorr_sign"])} (both verify: the safe calls '
+      f'for a caller with only a secret key), one kura_bip32_derive step '
       f'{fmt_time(floor["kura_bip32_derive_private"])} (private), '
       f'{fmt_time(floor["kura_bip32_derive_public"])} (public)')
     for case, label, nsig, kind in SIGN_CASES:
         f = floor['secp256k1_ecdsa_sign' if kind == 'ecdsa' else 'secp256k1_schnorrsig_sign32']
+        # The least a signer that verifies each signature can spend: its
+        # signing floor (for taproot the BIP32 key-path floor) and one verification.
+        fv = (f if kind == 'ecdsa' else tap_floor) + floor[
+            'secp256k1_ecdsa_verify' if kind == 'ecdsa' else 'secp256k1_schnorrsig_verify']
         per = mc['kura'][case] / nsig
-        w(f'   kura {case + ":":<8}{fmt_time(per):>9} CPU per signature = {per / f:4.1f}x the '
-          f'{"ECDSA" if kind == "ecdsa" else "BIP340"} floor '
+        perv = mc['kura'][case + '-verify'] / nsig
+        extra = ''
+        if kind == 'schnorr':
+            extra = f'; {per / tap_floor:.2f}x the BIP32 key-path floor'
+        w(f'   kura {case + ":":<8}{fmt_time(per):>9} CPU per signature = {per / f:4.2f}x the '
+          f'{"ECDSA" if kind == "ecdsa" else "BIP340"} floor{extra} '
           f'(a floor-limited signer: {fmt_time(f * nsig)} for this PSBT)')
+        w(f'   {"  with VERIFY:":<13}{fmt_time(perv):>9} CPU per signature = {perv / fv:4.2f}x '
+          f'that floor + one verification ({fmt_time(fv)})')
     w('')
     w(f'Checked: all {nchecked} signed PSBTs written (kura\'s and the peers\', every round) are '
       f'the same transaction and hold exactly the expected signatures, each verified against '

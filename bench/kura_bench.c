@@ -8,11 +8,14 @@
  *   kura-bench time DIR RUNS
  *       Times kura on those files (bytes in -> signed bytes out; the median of
  *       RUNS runs after one warm-up run), derives addresses, and times the raw
- *       libsecp256k1 floor. Prints one JSON object on stdout.
+ *       libsecp256k1 floor. Each signing case is timed twice: as CASE with the
+ *       default flags (no signature verified, like the peers) and as
+ *       CASE-verify with KURA_PSBT_SIGN_VERIFY (each signature verified before
+ *       it is added, as kura-cold signs). Prints one JSON object on stdout.
  *   kura-bench profile DIR CASE RUNS
- *       Does the timed work of CASE (p2wpkh, p2wsh, p2tr, out500 or addresses)
- *       RUNS times and nothing else, for a profiler:
- *       valgrind --tool=callgrind kura-bench profile DIR p2wpkh 3
+ *       Does the timed work of CASE (p2wpkh, p2wsh, p2tr, the same with
+ *       -verify, out500 or addresses) RUNS times and nothing else, for a
+ *       profiler: valgrind --tool=callgrind kura-bench profile DIR p2wpkh 3
  *   kura-bench verify DIR CASE FILE
  *       Checks a signed PSBT written by a peer (or by kura) for CASE: the same
  *       transaction as DIR/CASE.psbt, and for every input exactly the expected
@@ -398,22 +401,23 @@ static int cmd_prepare(const char *dir)
 /* One signer's pass: bytes in -> parse -> kura_psbt_sign_bip32 with the
  * master -> serialize -> bytes out. Returns the signatures added. */
 static size_t sign_pass(uint8_t **out, size_t *out_len, const uint8_t *in, size_t in_len,
-                        const kura_bip32_key *master)
+                        const kura_bip32_key *master, unsigned flags)
 {
     kura_psbt *psbt = NULL;
     kura_error err;
     size_t count = 0;
     check(kura_psbt_parse(&psbt, in, in_len, &err), "parse", &err);
-    check(kura_psbt_sign_bip32(ctx, psbt, &count, master, 0, &err), "sign", &err);
+    check(kura_psbt_sign_bip32(ctx, psbt, &count, master, flags, &err), "sign", &err);
     check(kura_psbt_serialize(out, out_len, psbt), "serialize", NULL);
     kura_psbt_free(psbt);
     return count;
 }
 
-/* Times case c over `runs` runs (after a warm-up); writes kura's signed PSBT
- * to DIR/kura-CASE.psbt. */
-static void time_case(uint64_t *t, uint64_t *tc, size_t runs, int c, const wallet *w,
-                      const uint8_t *bytes, size_t len, const char *dir)
+/* Times case c, signing with `flags`, over `runs` runs (after a warm-up);
+ * writes kura's signed PSBT to DIR/kura-CASE.psbt (kura-CASE-verify.psbt
+ * under KURA_PSBT_SIGN_VERIFY). */
+static void time_case(uint64_t *t, uint64_t *tc, size_t runs, int c, unsigned flags,
+                      const wallet *w, const uint8_t *bytes, size_t len, const char *dir)
 {
     uint8_t *out = NULL;
     size_t out_len = 0;
@@ -435,7 +439,7 @@ static void time_case(uint64_t *t, uint64_t *tc, size_t runs, int c, const walle
             size_t cur_len = len;
             uint8_t *prev = NULL;
             for (size_t s = 0; s < w->nsign; s++) {
-                sigs += sign_pass(&out, &out_len, cur, cur_len, &w->master[s]);
+                sigs += sign_pass(&out, &out_len, cur, cur_len, &w->master[s], flags);
                 free(prev);
                 prev = out;
                 cur = out;
@@ -450,7 +454,8 @@ static void time_case(uint64_t *t, uint64_t *tc, size_t runs, int c, const walle
         if (r > 0) t[r - 1] = t1 - t0, tc[r - 1] = c1 - c0; /* run 0 is the warm-up */
     }
     char name[64];
-    snprintf(name, sizeof(name), "kura-%s.psbt", case_name[c]);
+    snprintf(name, sizeof(name), "kura-%s%s.psbt", case_name[c],
+             (flags & KURA_PSBT_SIGN_VERIFY) != 0 ? "-verify" : "");
     char *p = path_join(dir, name);
     write_file(p, out, out_len);
     free(p);
@@ -461,10 +466,14 @@ static volatile uint8_t sink; /* keeps the compiler from dropping timed work */
 
 /* Per-operation medians (ns of this thread's CPU time) of the libsecp256k1
  * floor and of kura's own building blocks, each over FLOOR_ROUNDS rounds of
- * FLOOR_OPS operations. */
+ * FLOOR_OPS operations. keypair_create and keypair_xonly_tweak_add are what a
+ * BIP32 taproot key-path signer must add to schnorrsig_sign32 with
+ * libsecp256k1's API (the derived secret's point, then the BIP341 tweak);
+ * the verifications are what KURA_PSBT_SIGN_VERIFY adds. */
 typedef struct floors {
     double ecdsa_sign, schnorr_sign, ecdsa_verify, pubkey_create;
     double kura_ecdsa_sign, kura_schnorr_sign, kura_bip32_priv_step, kura_bip32_pub_step;
+    double keypair_create, keypair_tweak, schnorr_verify;
 } floors;
 
 #define FLOOR_ROUNDS 7
@@ -482,7 +491,7 @@ static void time_floors(floors *fl)
     secp256k1_pubkey pub;
     secp256k1_keypair kp;
     secp256k1_ecdsa_signature sig;
-    uint64_t t[8][FLOOR_ROUNDS];
+    uint64_t t[11][FLOOR_ROUNDS];
     size_t derlen;
     kura_bip32_key master, child;
     memset(seed, 0x5a, sizeof(seed));
@@ -535,8 +544,30 @@ static void time_floors(floors *fl)
             sink ^= pc.pub[1];
         }
         uint64_t t8 = cpu_ns();
+        secp256k1_keypair kp2;
+        for (size_t i = 0; i < FLOOR_OPS; i++) {
+            priv[31] = (uint8_t)(i + 1);
+            if (!secp256k1_keypair_create(sctx, &kp2, priv)) die("keypair_create");
+        }
+        uint64_t t9 = cpu_ns();
+        for (size_t i = 0; i < FLOOR_OPS; i++) {
+            kp2 = kp;
+            msg[0] = (uint8_t)i; /* a different tweak each time */
+            if (!secp256k1_keypair_xonly_tweak_add(sctx, &kp2, msg)) die("keypair_xonly_tweak_add");
+        }
+        uint64_t t10 = cpu_ns();
+        {
+            secp256k1_xonly_pubkey xpk;
+            if (!secp256k1_keypair_xonly_pub(sctx, &xpk, NULL, &kp) ||
+                !secp256k1_schnorrsig_sign32(sctx, sig64, msg, &kp, aux))
+                die("schnorrsig_sign32");
+            for (size_t i = 0; i < FLOOR_OPS; i++)
+                sink ^= (uint8_t)secp256k1_schnorrsig_verify(sctx, sig64, msg, 32, &xpk);
+        }
+        uint64_t t11 = cpu_ns();
         t[0][r] = t1 - t0, t[1][r] = t2 - t1, t[2][r] = t3 - t2, t[3][r] = t4 - t3;
         t[4][r] = t5 - t4, t[5][r] = t6 - t5, t[6][r] = t7 - t6, t[7][r] = t8 - t7;
+        t[8][r] = t9 - t8, t[9][r] = t10 - t9, t[10][r] = t11 - t10;
     }
     fl->ecdsa_sign = per_op(t[0], FLOOR_ROUNDS, FLOOR_OPS);
     fl->schnorr_sign = per_op(t[1], FLOOR_ROUNDS, FLOOR_OPS);
@@ -546,6 +577,9 @@ static void time_floors(floors *fl)
     fl->kura_schnorr_sign = per_op(t[5], FLOOR_ROUNDS, FLOOR_OPS);
     fl->kura_bip32_priv_step = per_op(t[6], FLOOR_ROUNDS, FLOOR_OPS);
     fl->kura_bip32_pub_step = per_op(t[7], FLOOR_ROUNDS, FLOOR_OPS);
+    fl->keypair_create = per_op(t[8], FLOOR_ROUNDS, FLOOR_OPS);
+    fl->keypair_tweak = per_op(t[9], FLOOR_ROUNDS, FLOOR_OPS);
+    fl->schnorr_verify = per_op(t[10], FLOOR_ROUNDS, FLOOR_OPS);
     kura_bip32_wipe(&master);
     kura_bip32_wipe(&child);
     secp256k1_context_destroy(sctx);
@@ -590,8 +624,8 @@ static void print_series(const char *name, const uint64_t *t, const uint64_t *tc
 
 static int cmd_time(const char *dir, size_t runs)
 {
-    static uint64_t t[CASE_COUNT][MAX_RUNS], tc[CASE_COUNT][MAX_RUNS], ta[MAX_RUNS],
-        tac[MAX_RUNS];
+    static uint64_t t[CASE_COUNT][MAX_RUNS], tc[CASE_COUNT][MAX_RUNS], tv[CASE_COUNT][MAX_RUNS],
+        tvc[CASE_COUNT][MAX_RUNS], ta[MAX_RUNS], tac[MAX_RUNS];
     size_t addr_runs = runs < 5 ? runs : 5;
     char first[KURA_ADDRESS_MAX];
     floors fl;
@@ -605,7 +639,9 @@ static int cmd_time(const char *dir, size_t runs)
         uint8_t *bytes = read_file(p, &len);
         free(p);
         wallet_init(&w, c);
-        time_case(t[c], tc[c], runs, c, &w, bytes, len, dir);
+        time_case(t[c], tc[c], runs, c, 0, &w, bytes, len, dir);
+        if (c != CASE_OUT500)
+            time_case(tv[c], tvc[c], runs, c, KURA_PSBT_SIGN_VERIFY, &w, bytes, len, dir);
         wallet_free(&w);
         free(bytes);
     }
@@ -614,8 +650,14 @@ static int cmd_time(const char *dir, size_t runs)
 
     printf("{\"impl\":\"kura\",\"runs\":%zu,\"cases\":{", runs);
     for (int c = 0; c < CASE_COUNT; c++) {
+        char vname[64];
         if (c) printf(",");
         print_series(case_name[c], t[c], tc[c], runs);
+        printf("}");
+        if (c == CASE_OUT500) continue;
+        snprintf(vname, sizeof(vname), "%s-verify", case_name[c]);
+        printf(",");
+        print_series(vname, tv[c], tvc[c], runs);
         printf("}");
     }
     printf("},\"addresses\":{\"count\":%d,\"first\":\"%s\",", N_ADDRESSES, first);
@@ -623,9 +665,12 @@ static int cmd_time(const char *dir, size_t runs)
     printf("}},\"floor_cpu_ns\":{\"secp256k1_ecdsa_sign\":%.0f,\"secp256k1_schnorrsig_sign32\":%.0f,"
            "\"secp256k1_ecdsa_verify\":%.0f,\"secp256k1_ec_pubkey_create\":%.0f,"
            "\"kura_ecdsa_sign\":%.0f,\"kura_schnorr_sign\":%.0f,"
-           "\"kura_bip32_derive_private\":%.0f,\"kura_bip32_derive_public\":%.0f}}\n",
+           "\"kura_bip32_derive_private\":%.0f,\"kura_bip32_derive_public\":%.0f,"
+           "\"secp256k1_keypair_create\":%.0f,\"secp256k1_keypair_xonly_tweak_add\":%.0f,"
+           "\"secp256k1_schnorrsig_verify\":%.0f}}\n",
            fl.ecdsa_sign, fl.schnorr_sign, fl.ecdsa_verify, fl.pubkey_create, fl.kura_ecdsa_sign,
-           fl.kura_schnorr_sign, fl.kura_bip32_priv_step, fl.kura_bip32_pub_step);
+           fl.kura_schnorr_sign, fl.kura_bip32_priv_step, fl.kura_bip32_pub_step,
+           fl.keypair_create, fl.keypair_tweak, fl.schnorr_verify);
     return 0;
 }
 
@@ -634,13 +679,18 @@ static int cmd_profile(const char *dir, const char *cname, size_t runs)
     static uint64_t t[MAX_RUNS], tc[MAX_RUNS];
     char first[KURA_ADDRESS_MAX];
     int c = -1;
+    unsigned flags = 0;
     if (runs == 0 || runs > MAX_RUNS) die("runs must be 1..%d", MAX_RUNS);
     if (strcmp(cname, "addresses") == 0) {
         time_addresses(t, tc, runs, first);
         return 0;
     }
-    for (int i = 0; i < CASE_COUNT; i++)
+    for (int i = 0; i < CASE_COUNT; i++) {
+        char vname[64];
+        snprintf(vname, sizeof(vname), "%s-verify", case_name[i]);
         if (strcmp(cname, case_name[i]) == 0) c = i;
+        if (i != CASE_OUT500 && strcmp(cname, vname) == 0) c = i, flags = KURA_PSBT_SIGN_VERIFY;
+    }
     if (c < 0) die("unknown case %s", cname);
     wallet w;
     char name[64];
@@ -650,7 +700,7 @@ static int cmd_profile(const char *dir, const char *cname, size_t runs)
     uint8_t *bytes = read_file(p, &len);
     free(p);
     wallet_init(&w, c);
-    time_case(t, tc, runs, c, &w, bytes, len, dir);
+    time_case(t, tc, runs, c, flags, &w, bytes, len, dir);
     wallet_free(&w);
     free(bytes);
     return 0;

@@ -33,7 +33,8 @@ void kura_sha256d(uint8_t out[32], const uint8_t *data, size_t len);
 void kura_sha512(uint8_t out[64], const uint8_t *data, size_t len);
 
 /* out = RIPEMD160(data). Returns KURA_OK, or KURA_ECRYPTO if libcrypto fails
- * (out is then zeroed). */
+ * (out is then zeroed). Thread-safe: the first call in the process fetches
+ * libcrypto's implementation once (pthread_once), and every call reuses it. */
 int kura_ripemd160(uint8_t out[20], const uint8_t *data, size_t len);
 
 /* out = RIPEMD160(SHA256(data)): the hash in P2PKH, P2WPKH and P2SH scripts.

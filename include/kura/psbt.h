@@ -479,6 +479,19 @@ int kura_psbt_add_xpub(kura_psbt *psbt, const uint8_t xpub[78], const uint8_t fi
  * always refused. */
 #define KURA_PSBT_SIGN_ANY_SIGHASH 0x1u
 
+/* KURA_PSBT_SIGN_VERIFY: verify every new signature against the public key it
+ * is filed under (the recorded key; for a taproot key path the output key)
+ * before adding it, and refuse (KURA_EDATA, nothing added) if one does not
+ * verify. This is the fault-attack check (a glitched signature with a
+ * deterministic nonce can give away the key; BIP340 recommends verifying) and
+ * the proof that a derived key is the recorded key. It costs one verification
+ * per signature, about as much again as the signature. Without it (the
+ * default) no signature is verified: what each function below says it
+ * checks still holds, and where the proof of the derived key moves is said
+ * under kura_psbt_sign_bip32. A signer that holds keys of value in a device
+ * (kura-cold) passes it. */
+#define KURA_PSBT_SIGN_VERIFY 0x2u
+
 /* The sighash type input `index` is signed with: its PSBT_IN_SIGHASH_TYPE, or
  * SIGHASH_ALL (KURA_SIGHASH_DEFAULT for a taproot input, that is one whose
  * spent output is P2TR) when absent. Checks it against the policy `flags`.
@@ -509,7 +522,9 @@ int kura_psbt_input_sighash_type(uint32_t *out, const kura_psbt *psbt, size_t in
  * allowed by `flags`. A failed check refuses the input (KURA_EDATA) and adds
  * no signature. An input already finalized is refused too.
  * Existing signatures by the same key are replaced. ECDSA nonces are RFC6979
- * (deterministic); BIP340 signatures use fresh auxiliary randomness.
+ * (deterministic); BIP340 signatures use fresh auxiliary randomness. Under
+ * KURA_PSBT_SIGN_VERIFY each signature is verified against priv's public key
+ * (a fault during signing refuses the input: KURA_EDATA).
  *   ctx: a kura context (kura_ctx_new).
  *   psbt: gains PSBT_IN_PARTIAL_SIG / TAP_KEY_SIG / TAP_SCRIPT_SIG entries.
  *   priv: 32-byte secret key; not kept, and every copy derived from it is wiped.
@@ -522,14 +537,33 @@ int kura_psbt_sign_input(const kura_ctx *ctx, kura_psbt *psbt, size_t index,
 
 /* Signs every input that records, under key's fingerprint, a
  * PSBT_IN_BIP32_DERIVATION (ECDSA) or PSBT_IN_TAP_BIP32_DERIVATION (Schnorr)
- * entry: the child key is derived from key along the recorded path, must give
- * the recorded public key (else KURA_EDATA), and signs as
- * kura_psbt_sign_input does (same checks), for the key path when it is the
- * internal key and for each recorded leaf that pushes it. Inputs already
- * finalized are skipped. The transaction and its BIP143/BIP341 midstates are
- * computed once for the whole PSBT, and derivations along a shared path
- * prefix are reused. All or nothing: if any input is refused no signature is
- * added at all.
+ * entry: the child key is derived from key along the recorded path and signs
+ * as kura_psbt_sign_input does (same checks) for the recorded public key: for
+ * ECDSA where that key has a part (its HASH160 is the P2PKH/P2WPKH program,
+ * or the checked redeem/witness script pushes it); for BIP340 the key path
+ * when it is the internal key and each recorded leaf that pushes it.
+ * That the derived key is the recorded key is checked as follows:
+ *  - BIP340: always, for every record whose key has a part in the input
+ *    (one with none signs nothing and is skipped); the derived keypair's
+ *    x-only key must be the recorded one (else KURA_EDATA), at no extra cost.
+ *  - ECDSA under KURA_PSBT_SIGN_VERIFY: each signature must verify against
+ *    the recorded key (else KURA_EDATA, nothing added), which proves it.
+ *  - ECDSA without the flag: the derived public key is not computed (it
+ *    would cost as much as the signature) and nothing proves it: a record
+ *    whose path does not derive its key gets a signature, filed under the
+ *    recorded key, that does not verify. No funds are at risk: the sighash
+ *    commits to the checked script (which needs the recorded key, not the
+ *    derived one, unless it names both, and then the signature is the one a
+ *    correct record would have got) and to the amount (BIP143, BIP341; for
+ *    legacy inputs through the checked previous transaction); but the input
+ *    is not spendable with that signature, which replaces any signature
+ *    already filed under the recorded key.
+ * A 65-byte (uncompressed) record under key's fingerprint is refused
+ * (KURA_EDATA): kura derives compressed keys. Inputs already finalized are
+ * skipped. The transaction and its BIP143/BIP341 midstates are computed once
+ * for the whole PSBT, derivations along a shared path prefix are reused, and
+ * an ECDSA signing key's own public key is never computed. All or nothing: if any
+ * input is refused no signature is added at all.
  *   key: an extended private key (the master, whose fingerprint the records
  *     name); not kept; every derived key is wiped.
  *   signed_count: receives the number of signatures added (0 on failure); may be NULL.

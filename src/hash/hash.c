@@ -1,4 +1,5 @@
 /* src/hash/hash.c — thin, checked wrappers over libsodium and libcrypto. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -27,12 +28,35 @@ void kura_sha512(uint8_t out[64], const uint8_t *data, size_t len)
     crypto_hash_sha512(out, data, len);
 }
 
+/* OpenSSL 3's RIPEMD-160, fetched from the default provider once per
+ * process. EVP_Digest with the legacy EVP_ripemd160() handle fetches the
+ * implementation again on every call (a method-store lookup under a lock),
+ * which cost several times the hash itself on the signer's hot path
+ * (HASH160 of every key it considers). The fetched EVP_MD is immutable and
+ * reference-counted by OpenSSL, so sharing it between threads is safe; it is
+ * written exactly once, under pthread_once, and never freed (it lives as
+ * long as the process). If the fetch fails (OpenSSL before 3.0.7 keeps
+ * RIPEMD-160 in the legacy provider), the legacy handle is used, as before. */
+static pthread_once_t ripemd160_once = PTHREAD_ONCE_INIT;
+static EVP_MD *ripemd160_md;
+
+static void ripemd160_fetch(void)
+{
+    ripemd160_md = EVP_MD_fetch(NULL, "RIPEMD160", NULL);
+}
+
 int kura_ripemd160(uint8_t out[20], const uint8_t *data, size_t len)
 {
     unsigned int written = 0;
     static const uint8_t empty = 0;
+    const EVP_MD *md;
     /* RIPEMD-160 is in OpenSSL 3's default provider since 3.0.7. */
-    if (EVP_Digest(data != NULL ? data : &empty, len, out, &written, EVP_ripemd160(), NULL) != 1 ||
+    if (pthread_once(&ripemd160_once, ripemd160_fetch) != 0) {
+        memset(out, 0, 20);
+        return KURA_ECRYPTO;
+    }
+    md = ripemd160_md != NULL ? ripemd160_md : EVP_ripemd160();
+    if (EVP_Digest(data != NULL ? data : &empty, len, out, &written, md, NULL) != 1 ||
         written != 20) {
         memset(out, 0, 20);
         return KURA_ECRYPTO;

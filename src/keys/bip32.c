@@ -60,6 +60,63 @@ int kura_bip32_from_seed(const kura_ctx *ctx, kura_bip32_key *out, const uint8_t
     return rc;
 }
 
+int kura_bip32_i_ckd_priv_keyed(const kura_ctx *ctx, uint8_t child_priv[32],
+                                uint8_t child_chain[32], const uint8_t parent_priv[32],
+                                const crypto_auth_hmacsha512_state *keyed,
+                                const uint8_t *parent_pub, uint32_t index)
+{
+    crypto_auth_hmacsha512_state st;
+    uint8_t data[37], I[64];
+    int hardened = (index & KURA_BIP32_HARDENED) != 0;
+    int rc = KURA_ECRYPTO;
+
+    if (!hardened && parent_pub == NULL) {
+        sodium_memzero(child_priv, 32);
+        sodium_memzero(child_chain, 32);
+        return KURA_EINVAL;
+    }
+    /* BIP32 "Child key derivation (CKD) functions": hardened children hash
+     * 0x00 || ser256(k_par), normal ones serP(K_par); both then ser32(i). */
+    if (hardened) {
+        data[0] = 0x00;
+        memcpy(data + 1, parent_priv, 32);
+    } else {
+        memcpy(data, parent_pub, 33);
+    }
+    kura_store_u32be(data + 33, index);
+    st = *keyed;
+    crypto_auth_hmacsha512_update(&st, data, sizeof(data));
+    crypto_auth_hmacsha512_final(&st, I);
+    /* k_i = parse256(IL) + k_par (mod n); tweak_add fails when IL >= n or
+     * k_i = 0, the cases BIP32 declares invalid. The chain code is written
+     * last, since child_chain may be the parent's. */
+    if (child_priv != parent_priv) memcpy(child_priv, parent_priv, 32);
+    if (secp256k1_ec_seckey_tweak_add(ctx->secp, child_priv, I)) {
+        memcpy(child_chain, I + 32, 32);
+        rc = KURA_OK;
+    } else {
+        sodium_memzero(child_priv, 32);
+        sodium_memzero(child_chain, 32);
+    }
+    sodium_memzero(&st, sizeof(st)); /* keyed by a private key's chain code */
+    sodium_memzero(data, sizeof(data));
+    sodium_memzero(I, sizeof(I));
+    return rc;
+}
+
+int kura_bip32_i_ckd_priv(const kura_ctx *ctx, uint8_t child_priv[32], uint8_t child_chain[32],
+                          const uint8_t parent_priv[32], const uint8_t parent_chain[32],
+                          const uint8_t *parent_pub, uint32_t index)
+{
+    crypto_auth_hmacsha512_state keyed;
+    int rc;
+    crypto_auth_hmacsha512_init(&keyed, parent_chain, 32);
+    rc = kura_bip32_i_ckd_priv_keyed(ctx, child_priv, child_chain, parent_priv, &keyed,
+                                     parent_pub, index);
+    sodium_memzero(&keyed, sizeof(keyed));
+    return rc;
+}
+
 int kura_bip32_derive(const kura_ctx *ctx, kura_bip32_key *out, const kura_bip32_key *parent,
                       uint32_t index)
 {
@@ -78,32 +135,27 @@ int kura_bip32_derive(const kura_ctx *ctx, kura_bip32_key *out, const kura_bip32
         return KURA_EINVAL;
     }
     memset(&child, 0, sizeof(child));
-
-    /* BIP32 "Child key derivation (CKD) functions": hardened children hash
-     * 0x00 || ser256(k_par), normal ones serP(K_par); both then ser32(i). */
-    if (hardened) {
-        data[0] = 0x00;
-        memcpy(data + 1, parent->priv, 32);
-    } else {
-        memcpy(data, parent->pub, 33);
-    }
-    kura_store_u32be(data + 33, index);
-    kura_hmac_sha512(I, parent->chain_code, 32, data, sizeof(data));
+    memset(data, 0, sizeof(data));
+    memset(I, 0, sizeof(I));
 
     if (parent->has_private) {
-        /* CKDpriv: k_i = parse256(IL) + k_par (mod n); tweak_add fails when
-         * IL >= n or k_i = 0, the cases BIP32 declares invalid. */
-        memcpy(child.priv, parent->priv, 32);
-        if (!secp256k1_ec_seckey_tweak_add(ctx->secp, child.priv, I) ||
+        /* CKDpriv, then the child's public key. */
+        if (kura_bip32_i_ckd_priv(ctx, child.priv, child.chain_code, parent->priv,
+                                  parent->chain_code, parent->pub, index) != KURA_OK ||
             !secp256k1_ec_pubkey_create(ctx->secp, &pk, child.priv))
             goto done;
         child.has_private = 1;
     } else {
-        /* CKDpub: K_i = point(parse256(IL)) + K_par; fails for IL >= n or the
+        /* CKDpub: I = HMAC-SHA512(c_par, serP(K_par) || ser32(i));
+         * K_i = point(parse256(IL)) + K_par, which fails for IL >= n or the
          * point at infinity. Needs no secret, so the static context serves. */
+        memcpy(data, parent->pub, 33);
+        kura_store_u32be(data + 33, index);
+        kura_hmac_sha512(I, parent->chain_code, 32, data, sizeof(data));
         if (!secp256k1_ec_pubkey_parse(secp, &pk, parent->pub, 33) ||
             !secp256k1_ec_pubkey_tweak_add(secp, &pk, I))
             goto done;
+        memcpy(child.chain_code, I + 32, 32);
     }
     if (!secp256k1_ec_pubkey_serialize(secp, child.pub, &len, &pk, SECP256K1_EC_COMPRESSED))
         goto done;
@@ -111,7 +163,6 @@ int kura_bip32_derive(const kura_ctx *ctx, kura_bip32_key *out, const kura_bip32
      * HASH160(serP(K_par)) ("Key identifiers"). */
     if (kura_hash160(id, parent->pub, 33) != KURA_OK) goto done;
     memcpy(child.parent_fingerprint, id, 4);
-    memcpy(child.chain_code, I + 32, 32);
     child.network = parent->network;
     child.depth = (uint8_t)(parent->depth + 1);
     child.child_number = index;

@@ -64,31 +64,66 @@ int kura_pubkey_normalize(const kura_ctx *ctx, uint8_t out[33], const uint8_t *p
     return KURA_OK;
 }
 
-int kura_ecdsa_sign(const kura_ctx *ctx, uint8_t der_out[KURA_ECDSA_DER_MAX], size_t *der_len,
-                    const uint8_t priv[32], const uint8_t hash[32])
+/* Signs hash with priv and, when check is not NULL, verifies the signature
+ * against *check before it is written out. Arguments already checked.
+ * Returns KURA_OK, KURA_ECRYPTO (invalid priv) or KURA_EDATA (does not
+ * verify against *check); der_out zeroed and *der_len 0 on failure. */
+static int ecdsa_sign_checked(const kura_ctx *ctx, uint8_t der_out[KURA_ECDSA_DER_MAX],
+                              size_t *der_len, const uint8_t priv[32], const uint8_t hash[32],
+                              const secp256k1_pubkey *check)
 {
     secp256k1_ecdsa_signature sig;
-    secp256k1_pubkey pk;
     size_t len = KURA_ECDSA_DER_MAX;
 
-    if (der_len != NULL) *der_len = 0;
-    if (der_out != NULL) memset(der_out, 0, KURA_ECDSA_DER_MAX);
-    if (ctx == NULL || der_out == NULL || der_len == NULL || priv == NULL || hash == NULL)
-        return KURA_EINVAL;
+    *der_len = 0;
+    memset(der_out, 0, KURA_ECDSA_DER_MAX);
     /* NULL nonce function = RFC6979 (secp256k1_nonce_function_default);
      * libsecp256k1 always returns the low-S form. */
     if (!secp256k1_ecdsa_sign(ctx->secp, &sig, hash, priv, NULL, NULL)) return KURA_ECRYPTO;
     /* Verify before release: a fault during signing (glitch, bit flip) can
      * yield a signature from which, with the deterministic nonce, the secret
-     * key follows. One verification is cheap insurance for a custody signer. */
-    if (!secp256k1_ec_pubkey_create(ctx->secp, &pk, priv) ||
-        !secp256k1_ecdsa_verify(ctx->secp, &sig, hash, &pk) ||
-        !secp256k1_ecdsa_signature_serialize_der(ctx->secp, der_out, &len, &sig)) {
+     * key follows; and a key that is not priv's gives a signature that does
+     * not verify. Either way nothing is released. */
+    if (check != NULL && !secp256k1_ecdsa_verify(ctx->secp, &sig, hash, check)) return KURA_EDATA;
+    if (!secp256k1_ecdsa_signature_serialize_der(ctx->secp, der_out, &len, &sig)) {
         memset(der_out, 0, KURA_ECDSA_DER_MAX);
         return KURA_ECRYPTO;
     }
     *der_len = len;
     return KURA_OK;
+}
+
+int kura_ecdsa_i_sign(const kura_ctx *ctx, uint8_t der_out[KURA_ECDSA_DER_MAX], size_t *der_len,
+                      const uint8_t priv[32], const uint8_t hash[32], const uint8_t *check_pub)
+{
+    secp256k1_pubkey pk;
+    if (check_pub == NULL) return ecdsa_sign_checked(ctx, der_out, der_len, priv, hash, NULL);
+    if (!secp256k1_ec_pubkey_parse(ctx->secp, &pk, check_pub, 33)) {
+        *der_len = 0;
+        memset(der_out, 0, KURA_ECDSA_DER_MAX);
+        return KURA_EDATA;
+    }
+    return ecdsa_sign_checked(ctx, der_out, der_len, priv, hash, &pk);
+}
+
+int kura_ecdsa_sign(const kura_ctx *ctx, uint8_t der_out[KURA_ECDSA_DER_MAX], size_t *der_len,
+                    const uint8_t priv[32], const uint8_t hash[32])
+{
+    secp256k1_pubkey pk;
+    int rc;
+
+    if (der_len != NULL) *der_len = 0;
+    if (der_out != NULL) memset(der_out, 0, KURA_ECDSA_DER_MAX);
+    if (ctx == NULL || der_out == NULL || der_len == NULL || priv == NULL || hash == NULL)
+        return KURA_EINVAL;
+    /* A caller that holds only the secret gets it verified against the
+     * secret's own public key: one more EC multiplication, cheap insurance.
+     * Signers that already know the public key (the PSBT signer) call
+     * kura_ecdsa_i_sign with it instead. */
+    if (!secp256k1_ec_pubkey_create(ctx->secp, &pk, priv)) return KURA_ECRYPTO;
+    rc = ecdsa_sign_checked(ctx, der_out, der_len, priv, hash, &pk);
+    /* priv's own key: a signature that does not verify is a fault. */
+    return rc == KURA_EDATA ? KURA_ECRYPTO : rc;
 }
 
 /* BIP66 "DER signatures", IsValidSignatureEncoding, applied to a signature

@@ -139,3 +139,69 @@ int kura_taproot_tweak_privkey(const kura_ctx *ctx, uint8_t out[32], const uint8
     sodium_memzero(&kp, sizeof(kp));
     return rc;
 }
+
+/* ---- keypairs, for the PSBT signer ---- */
+
+int kura_keypair_i_create(const kura_ctx *ctx, kura_keypair *out, const uint8_t priv[32])
+{
+    secp256k1_xonly_pubkey xonly;
+    /* The one EC multiplication: the secret's point, kept in the keypair so
+     * that tweaking, signing and comparing keys need no other. */
+    if (secp256k1_keypair_create(ctx->secp, &out->kp, priv) &&
+        secp256k1_keypair_xonly_pub(ctx->secp, &xonly, NULL, &out->kp) &&
+        secp256k1_xonly_pubkey_serialize(ctx->secp, out->xonly, &xonly))
+        return KURA_OK;
+    kura_keypair_i_wipe(out);
+    return KURA_ECRYPTO;
+}
+
+int kura_keypair_i_taptweak(const kura_ctx *ctx, kura_keypair *out, const kura_keypair *in,
+                            const uint8_t *merkle_root)
+{
+    secp256k1_xonly_pubkey q;
+    uint8_t t[32];
+    /* BIP341 "taproot_tweak_seckey": t = hashTapTweak(P || root) with P the
+     * keypair's own x-only key; keypair_xonly_tweak_add negates the secret
+     * when P has odd y and adds t to it, and computes the point Q = P + tG
+     * (one EC operation, variable-time: only public values). Q is then read
+     * from the keypair: no further multiplication. */
+    taptweak(t, in->xonly, merkle_root);
+    if (out != in) *out = *in;
+    if (secp256k1_keypair_xonly_tweak_add(ctx->secp, &out->kp, t) &&
+        secp256k1_keypair_xonly_pub(ctx->secp, &q, NULL, &out->kp) &&
+        secp256k1_xonly_pubkey_serialize(ctx->secp, out->xonly, &q))
+        return KURA_OK;
+    kura_keypair_i_wipe(out);
+    return KURA_ECRYPTO;
+}
+
+int kura_schnorr_i_sign32(const kura_ctx *ctx, uint8_t sig[64], const kura_keypair *kp,
+                          const uint8_t msg[32], const uint8_t *aux_rand, int verify)
+{
+    secp256k1_xonly_pubkey xonly;
+    uint8_t fresh[32];
+    int rc = KURA_ECRYPTO;
+
+    memset(sig, 0, 64);
+    if (aux_rand == NULL) {
+        randombytes_buf(fresh, sizeof(fresh));
+        aux_rand = fresh;
+    }
+    if (secp256k1_schnorrsig_sign32(ctx->secp, sig, msg, &kp->kp, aux_rand)) {
+        rc = KURA_OK;
+        /* BIP340's recommended verification before release, against the
+         * keypair's own point (which the caller compared with the key it
+         * expects): a faulted signature is withheld. */
+        if (verify && (!secp256k1_keypair_xonly_pub(ctx->secp, &xonly, NULL, &kp->kp) ||
+                       !secp256k1_schnorrsig_verify(ctx->secp, sig, msg, 32, &xonly)))
+            rc = KURA_EDATA;
+    }
+    if (rc != KURA_OK) memset(sig, 0, 64);
+    sodium_memzero(fresh, sizeof(fresh));
+    return rc;
+}
+
+void kura_keypair_i_wipe(kura_keypair *kp)
+{
+    if (kp != NULL) sodium_memzero(kp, sizeof(*kp));
+}

@@ -8,12 +8,41 @@
  * Speed: the unsigned transaction, every input's spent output and the
  * BIP143/BIP341 midstates (kura_sighash_cache) are computed once per call,
  * so signing n inputs hashes O(n) bytes, and BIP32 derivations along a
- * shared path prefix (m/84'/0'/0'/0/...) are done once. */
+ * shared path prefix (m/84'/0'/0'/0/...) are done once. Per signature the
+ * EC work is what libsecp256k1's API cannot avoid:
+ *   ECDSA: the signature (one multiplication by G); the derived key's public
+ *     key is not computed, since the PSBT records it.
+ *   BIP340 key path: one keypair (the secret's point), one tweak of it (the
+ *     output key, compared with the witness UTXO's), the signature.
+ *   BIP340 script path: one keypair, the signature, and one tweak per leaf
+ *     to check its control block.
+ * KURA_PSBT_SIGN_VERIFY adds one verification per signature.
+ *
+ * Which check proves what, since the derived key's public key is not
+ * computed for ECDSA:
+ *   - the recorded public key is the one the output pays to: HASH160 of it
+ *     is the P2PKH/P2WPKH program, or the redeem/witness script (itself
+ *     checked against the output) pushes it;
+ *   - the derived secret key is the recorded key's: under
+ *     KURA_PSBT_SIGN_VERIFY, by verifying the new signature against the
+ *     recorded key (which also catches a faulted signature). Without it a
+ *     record whose path does not derive its key yields a signature that does
+ *     not verify. Nothing is at risk: the sighash commits to the checked
+ *     script, which needs the recorded key (or, if it also names the derived
+ *     key, accepts exactly the signature a correct record would have got),
+ *     and to the amount (directly under BIP143/BIP341, through the checked
+ *     previous transaction for legacy inputs). The input stays unspendable
+ *     until it is signed again with a correct record.
+ *   - for BIP340 the keypair's x-only key, which costs no multiplication
+ *     once the keypair exists, is compared with the recorded key (and, for
+ *     the key path, its tweak with the output key), with or without the flag.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "keys/keys_internal.h"
 #include "kura/hash.h"
 #include "kura/script.h"
 #include "kura/sighash.h"
@@ -201,8 +230,9 @@ static int pend_add(signer *s, pending **out)
 
 /* ---- ECDSA (BIP174) ---- */
 
-/* Signs input i (resolved as sp) with priv, whose compressed key is pub,
- * wherever the key has a part. *added counts the signatures. */
+/* Signs input i (resolved as sp) with priv, for the compressed key pub (the
+ * recorded key, or priv's own), wherever pub has a part. *added counts the
+ * signatures. */
 static int ecdsa_sign(signer *s, size_t i, const kura_psbt_spend *sp, const uint8_t priv[32],
                       const uint8_t pub[33], size_t *added)
 {
@@ -253,7 +283,16 @@ static int ecdsa_sign(signer *s, size_t i, const kura_psbt_spend *sp, const uint
     else
         rc = kura_sighash_legacy(sighash, s->tx, i, code, code_len, type);
     if (rc != KURA_OK) return kura_fail(s->err, rc, "psbt: input %zu: sighash failed", i);
-    rc = kura_ecdsa_sign(s->ctx, der, &der_len, priv, sighash);
+    /* Under KURA_PSBT_SIGN_VERIFY the signature must verify against pub, the
+     * key it is filed under (see the top of this file). */
+    rc = kura_ecdsa_i_sign(s->ctx, der, &der_len, priv, sighash,
+                           (s->flags & KURA_PSBT_SIGN_VERIFY) != 0 ? pub : NULL);
+    if (rc == KURA_EDATA)
+        return kura_fail(s->err, rc,
+                         "psbt: input %zu: the new signature does not verify against the "
+                         "recorded key: the key derived for it is not the recorded key, or "
+                         "signing faulted",
+                         i);
     if (rc != KURA_OK) return kura_fail(s->err, rc, "psbt: input %zu: ECDSA signing failed", i);
     if ((rc = pend_add(s, &p)) != KURA_OK) return kura_fail(s->err, rc, "psbt: out of memory");
     p->input = i;
@@ -301,7 +340,7 @@ static int taproot_ready(signer *s, size_t i)
     return s->taproot_blocker_rc;
 }
 
-static int schnorr_pending(signer *s, size_t i, int kind, const uint8_t key[32],
+static int schnorr_pending(signer *s, size_t i, int kind, const kura_keypair *kp,
                            const uint8_t xonly[32], const uint8_t *leaf_hash, uint32_t type)
 {
     uint8_t sighash[32];
@@ -314,10 +353,18 @@ static int schnorr_pending(signer *s, size_t i, int kind, const uint8_t key[32],
     p->kind = kind;
     if (xonly != NULL) memcpy(p->xonly, xonly, 32);
     if (leaf_hash != NULL) memcpy(p->leaf_hash, leaf_hash, 32);
-    /* BIP340 with fresh auxiliary randomness (aux_rand NULL). */
-    rc = kura_schnorr_sign(s->ctx, p->sig, key, sighash, 32, NULL);
+    /* BIP340 with fresh auxiliary randomness (aux_rand NULL). kp's x-only
+     * key was compared with the recorded one, so verifying against kp's
+     * point is verifying against the recorded key. */
+    rc = kura_schnorr_i_sign32(s->ctx, p->sig, kp, sighash, NULL,
+                               (s->flags & KURA_PSBT_SIGN_VERIFY) != 0);
     if (rc != KURA_OK) {
         s->pend_count--;
+        if (rc == KURA_EDATA)
+            return kura_fail(s->err, rc,
+                             "psbt: input %zu: the new signature does not verify against the "
+                             "recorded key: signing faulted",
+                             i);
         return kura_fail(s->err, rc, "psbt: input %zu: Schnorr signing failed", i);
     }
     p->sig_len = 64;
@@ -331,41 +378,56 @@ static int cmp32(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
-/* Signs taproot input i with priv (x-only key xonly): the key path when
- * keypath_ok and xonly is the internal key; the script path for each leaf
- * that pushes xonly and, when leaves is not NULL, whose hash is listed. */
-static int taproot_sign(signer *s, size_t i, const kura_psbt_spend *sp, const uint8_t priv[32],
-                        const uint8_t xonly[32], bool keypath_ok, const uint8_t *leaves,
-                        size_t leaf_count, size_t *added)
+/* Whether the x-only key has a part in taproot input in: the key path (when
+ * keypath_ok and it is the internal key) or a leaf script that pushes it. */
+static bool taproot_has_part(const kura_psbt_input *in, const uint8_t xonly[32], bool keypath_ok,
+                             bool *want_key)
 {
-    const kura_psbt_input *in = &s->psbt->inputs[i];
-    uint8_t *sorted = NULL;
-    uint32_t type;
-    int rc = KURA_OK;
-    bool want_key = keypath_ok && in->has_tap_internal_key &&
-                    memcmp(in->tap_internal_key, xonly, 32) == 0;
     bool any_leaf = false;
+    *want_key = keypath_ok && in->has_tap_internal_key &&
+                memcmp(in->tap_internal_key, xonly, 32) == 0;
     for (size_t j = 0; j < in->tap_leaf_script_count && !any_leaf; j++)
         any_leaf = kura_psbt_i_script_has_push(in->tap_leaf_scripts[j].script.data,
                                                in->tap_leaf_scripts[j].script.len, xonly, 32);
-    if (!want_key && !any_leaf) return KURA_OK;
+    return *want_key || any_leaf;
+}
+
+/* Signs taproot input i with the keypair kp (x-only key kp->xonly): the key
+ * path when keypath_ok and kp->xonly is the internal key; the script path
+ * for each leaf that pushes kp->xonly and, when leaves is not NULL, whose
+ * hash is listed. */
+static int taproot_sign(signer *s, size_t i, const kura_psbt_spend *sp, const kura_keypair *kp,
+                        bool keypath_ok, const uint8_t *leaves, size_t leaf_count, size_t *added)
+{
+    const kura_psbt_input *in = &s->psbt->inputs[i];
+    const uint8_t *xonly = kp->xonly;
+    uint8_t *sorted = NULL;
+    uint32_t type;
+    int rc = KURA_OK;
+    bool want_key;
+    if (!taproot_has_part(in, xonly, keypath_ok, &want_key)) return KURA_OK;
     if ((rc = taproot_ready(s, i)) != KURA_OK) return rc;
     rc = effective_sighash(&type, s->psbt, i, true, s->flags, s->err);
     if (rc != KURA_OK) return rc;
     if (want_key) {
-        uint8_t q[32], tweaked[32];
+        kura_keypair tweaked;
         const uint8_t *root = in->has_tap_merkle_root ? in->tap_merkle_root : NULL;
-        rc = kura_taproot_tweak_pubkey(s->ctx, q, NULL, in->tap_internal_key, root);
-        if (rc == KURA_ENOMEM) return kura_fail(s->err, rc, "psbt: out of memory");
-        if (rc != KURA_OK || memcmp(q, sp->program, 32) != 0)
+        /* kp->xonly is the recorded internal key (want_key), so the keypair
+         * tweaked by it and the merkle root (BIP341 taproot_tweak_seckey)
+         * has the output key Q = P + hashTapTweak(P || root)G as its point,
+         * and Q must be the witness UTXO's: otherwise the PSBT does not
+         * describe this output, and a key-path signature would be useless. */
+        rc = kura_keypair_i_taptweak(s->ctx, &tweaked, kp, root);
+        if (rc != KURA_OK || memcmp(tweaked.xonly, sp->program, 32) != 0) {
+            kura_keypair_i_wipe(&tweaked);
             return kura_fail(s->err, KURA_EDATA,
                              "psbt: input %zu: output key is not the internal key tweaked by the "
                              "merkle root",
                              i);
-        rc = kura_taproot_tweak_privkey(s->ctx, tweaked, priv, root);
-        if (rc == KURA_OK) rc = schnorr_pending(s, i, PEND_TAP_KEY, tweaked, NULL, NULL, type);
-        sodium_memzero(tweaked, sizeof(tweaked));
-        if (rc != KURA_OK) return kura_fail(s->err, rc, "psbt: input %zu: key-path signing failed", i);
+        }
+        rc = schnorr_pending(s, i, PEND_TAP_KEY, &tweaked, NULL, NULL, type);
+        kura_keypair_i_wipe(&tweaked);
+        if (rc != KURA_OK) return rc;
         (*added)++;
     }
     /* The recorded leaf hashes, sorted for lookups (a record may list many). */
@@ -388,7 +450,7 @@ static int taproot_sign(signer *s, size_t i, const kura_psbt_spend *sp, const ui
         /* BIP342 signs only tapscript (leaf version 0xc0). */
         if (l->leaf_version != KURA_TAPSCRIPT_LEAF_VERSION) continue;
         rc = check_control_block(s, i, sp, l, lh);
-        if (rc == KURA_OK) rc = schnorr_pending(s, i, PEND_TAP_SCRIPT, priv, xonly, lh, type);
+        if (rc == KURA_OK) rc = schnorr_pending(s, i, PEND_TAP_SCRIPT, kp, xonly, lh, type);
         if (rc != KURA_OK) break;
         (*added)++;
     }
@@ -510,25 +572,31 @@ static bool finalized(const kura_psbt_input *in)
     return in->has_final_script_sig || in->has_final_script_witness;
 }
 
+#define SIGN_FLAGS (KURA_PSBT_SIGN_ANY_SIGHASH | KURA_PSBT_SIGN_VERIFY)
+
 int kura_psbt_sign_input(const kura_ctx *ctx, kura_psbt *psbt, size_t index,
                          const uint8_t priv[32], unsigned flags, kura_error *err)
 {
     signer s;
     kura_psbt_spend sp;
+    kura_keypair kp;
     uint8_t key[33];
     size_t added = 0;
     int rc;
     if (ctx == NULL || psbt == NULL || priv == NULL || index >= psbt->input_count ||
-        (flags & ~KURA_PSBT_SIGN_ANY_SIGHASH) != 0)
+        (flags & ~SIGN_FLAGS) != 0)
         return kura_fail(err, KURA_EINVAL, "psbt: bad signing arguments");
     if (finalized(&psbt->inputs[index]))
         return kura_fail(err, KURA_EDATA, "psbt: input %zu is already finalized", index);
+    memset(&kp, 0, sizeof(kp));
     rc = signer_init(&s, ctx, psbt, flags, err);
     if (rc == KURA_OK) rc = signer_resolve(&s, &sp, index);
     if (rc == KURA_OK) {
+        /* The key's public form is needed to find where it has a part; it is
+         * computed once and serves every signature below. */
         if (sp.kind == KURA_PSBT_SPEND_P2TR) {
-            rc = kura_xonly_from_privkey(ctx, key, priv);
-            if (rc == KURA_OK) rc = taproot_sign(&s, index, &sp, priv, key, true, NULL, 0, &added);
+            rc = kura_keypair_i_create(ctx, &kp, priv);
+            if (rc == KURA_OK) rc = taproot_sign(&s, index, &sp, &kp, true, NULL, 0, &added);
             else kura_fail(err, rc, "psbt: invalid private key");
         } else {
             rc = kura_pubkey_from_privkey(ctx, key, priv);
@@ -539,30 +607,71 @@ int kura_psbt_sign_input(const kura_ctx *ctx, kura_psbt *psbt, size_t index,
     if (rc == KURA_OK && added == 0)
         rc = kura_fail(err, KURA_ENOTFOUND, "psbt: input %zu: the key has no part in it", index);
     if (rc == KURA_OK) rc = apply(&s);
+    kura_keypair_i_wipe(&kp);
     signer_free(&s);
     return rc;
 }
 
 /* ---- BIP32 ---- */
 
+/* One step of a derivation: the secret key and chain code; the public key
+ * only once a non-hardened child of it is needed (CKDpriv hashes the
+ * parent's public key; the signing key's own is never needed); and the HMAC
+ * key schedule of the chain code once it is a parent (every receive address
+ * is a child of m/84'/0'/0'/0). */
+typedef struct derive_level {
+    uint8_t priv[32];
+    uint8_t chain[32];
+    uint8_t pub[33];                    /* valid when has_pub */
+    bool has_pub;
+    bool has_keyed;
+    crypto_auth_hmacsha512_state keyed; /* valid when has_keyed */
+} derive_level;
+
 /* Keys derived along the last path used, so that the next path reuses its
- * longest common prefix. Private: wiped on every exit. */
+ * longest common prefix (m/84'/0'/0'/0 for every receive address), and with
+ * it the prefix's public keys. Private: in guarded memory, wiped on exit. */
 typedef struct derive_cache {
-    kura_bip32_key keys[KURA_BIP32_PATH_MAX];
+    derive_level level[KURA_BIP32_PATH_MAX];
     uint32_t path[KURA_BIP32_PATH_MAX];
     size_t len;
 } derive_cache;
 
+/* The secret key at root/path into *out (pointing into dc or root), by
+ * CKDpriv without the final child's public key. */
 static int derive(derive_cache *dc, const kura_ctx *ctx, const kura_bip32_key *root,
-                  const uint32_t *path, size_t len, const kura_bip32_key **out)
+                  const uint32_t *path, size_t len, const uint8_t **out)
 {
     size_t common = 0;
-    *out = root;
+    *out = root->priv;
     if (len == 0) return KURA_OK;
     if (len > KURA_BIP32_PATH_MAX) return KURA_ERANGE;
+    /* As kura_bip32_derive: no key deeper than 255. */
+    if ((size_t)root->depth + len > 255) return KURA_EINVAL;
     while (common < len && common < dc->len && dc->path[common] == path[common]) common++;
     for (size_t j = common; j < len; j++) {
-        int rc = kura_bip32_derive(ctx, &dc->keys[j], j == 0 ? root : &dc->keys[j - 1], path[j]);
+        derive_level *lv = &dc->level[j], *parent = j == 0 ? NULL : &dc->level[j - 1];
+        bool hardened = (path[j] & KURA_BIP32_HARDENED) != 0;
+        int rc = KURA_OK;
+        lv->has_pub = false;
+        lv->has_keyed = false;
+        if (parent == NULL) {
+            rc = kura_bip32_i_ckd_priv(ctx, lv->priv, lv->chain, root->priv, root->chain_code,
+                                       hardened ? NULL : root->pub, path[j]);
+        } else {
+            if (!hardened && !parent->has_pub) {
+                rc = kura_pubkey_from_privkey(ctx, parent->pub, parent->priv);
+                parent->has_pub = rc == KURA_OK;
+            }
+            if (!parent->has_keyed) {
+                crypto_auth_hmacsha512_init(&parent->keyed, parent->chain, 32);
+                parent->has_keyed = true;
+            }
+            if (rc == KURA_OK)
+                rc = kura_bip32_i_ckd_priv_keyed(ctx, lv->priv, lv->chain, parent->priv,
+                                                 &parent->keyed, hardened ? NULL : parent->pub,
+                                                 path[j]);
+        }
         if (rc != KURA_OK) {
             dc->len = 0;
             return rc;
@@ -571,12 +680,12 @@ static int derive(derive_cache *dc, const kura_ctx *ctx, const kura_bip32_key *r
         dc->len = j + 1;
     }
     dc->len = len;
-    *out = &dc->keys[len - 1];
+    *out = dc->level[len - 1].priv;
     return KURA_OK;
 }
 
 static int derive_checked(signer *s, derive_cache *dc, const kura_bip32_key *root, size_t i,
-                          const kura_psbt_keyorigin *o, const kura_bip32_key **out)
+                          const kura_psbt_keyorigin *o, const uint8_t **out)
 {
     int rc = derive(dc, s->ctx, root, o->path, o->path_len, out);
     if (rc == KURA_ERANGE)
@@ -592,13 +701,14 @@ int kura_psbt_sign_bip32(const kura_ctx *ctx, kura_psbt *psbt, size_t *signed_co
 {
     signer s;
     derive_cache *dc;
+    kura_keypair kp;
     uint8_t fp[4];
     size_t added = 0;
     bool inited = false;
     int rc = KURA_OK;
     if (signed_count != NULL) *signed_count = 0;
     if (ctx == NULL || psbt == NULL || key == NULL || !key->has_private ||
-        (flags & ~KURA_PSBT_SIGN_ANY_SIGHASH) != 0)
+        (flags & ~SIGN_FLAGS) != 0)
         return kura_fail(err, KURA_EINVAL, "psbt: bad signing arguments");
     rc = kura_bip32_fingerprint(fp, key);
     if (rc != KURA_OK) return kura_fail(err, rc, "psbt: fingerprint failed");
@@ -606,6 +716,7 @@ int kura_psbt_sign_bip32(const kura_ctx *ctx, kura_psbt *psbt, size_t *signed_co
     if (dc == NULL) return kura_fail(err, KURA_ENOMEM, "psbt: out of memory");
     dc->len = 0;
     memset(&s, 0, sizeof(s));
+    memset(&kp, 0, sizeof(kp));
     for (size_t i = 0; i < psbt->input_count && rc == KURA_OK; i++) {
         const kura_psbt_input *in = &psbt->inputs[i];
         kura_psbt_spend sp;
@@ -626,37 +737,52 @@ int kura_psbt_sign_bip32(const kura_ctx *ctx, kura_psbt *psbt, size_t *signed_co
         if (sp.kind == KURA_PSBT_SPEND_P2TR) {
             for (size_t j = 0; j < in->tap_bip32_count && rc == KURA_OK; j++) {
                 const kura_psbt_tap_bip32 *t = &in->tap_bip32[j];
-                const kura_bip32_key *child;
+                const uint8_t *child;
+                bool want_key;
                 if (memcmp(t->origin.fingerprint, fp, 4) != 0) continue;
                 rc = derive_checked(&s, dc, key, i, &t->origin, &child);
                 if (rc != KURA_OK) break;
+                /* A key with no part in the input signs nothing: no keypair. */
+                if (!taproot_has_part(in, t->xonly, true, &want_key)) continue;
+                rc = kura_keypair_i_create(ctx, &kp, child);
+                if (rc != KURA_OK) {
+                    kura_fail(err, rc, "psbt: input %zu: key derivation failed", i);
+                    break;
+                }
                 /* The recorded key must be the one derived: a PSBT that names
-                 * our fingerprint with another key is not ours to sign. */
-                if (memcmp(child->pub + 1, t->xonly, 32) != 0) {
+                 * our fingerprint with another key is not ours to sign. The
+                 * keypair holds the derived point, so this costs nothing. */
+                if (memcmp(kp.xonly, t->xonly, 32) != 0) {
                     rc = kura_fail(err, KURA_EDATA,
                                    "psbt: input %zu: key derived for a tap BIP32 derivation is "
                                    "not the recorded key",
                                    i);
                     break;
                 }
-                rc = taproot_sign(&s, i, &sp, child->priv, t->xonly, true, t->leaf_hashes,
-                                  t->leaf_hash_count, &added);
+                rc = taproot_sign(&s, i, &sp, &kp, true, t->leaf_hashes, t->leaf_hash_count,
+                                  &added);
+                kura_keypair_i_wipe(&kp);
             }
         } else {
             for (size_t j = 0; j < in->bip32_count && rc == KURA_OK; j++) {
                 const kura_psbt_bip32 *b = &in->bip32[j];
-                const kura_bip32_key *child;
+                const uint8_t *child;
                 if (memcmp(b->origin.fingerprint, fp, 4) != 0) continue;
                 rc = derive_checked(&s, dc, key, i, &b->origin, &child);
                 if (rc != KURA_OK) break;
-                if (b->pubkey_len != 33 || memcmp(child->pub, b->pubkey, 33) != 0) {
+                /* kura derives compressed keys only, so a 65-byte record is
+                 * never the key its path derives. */
+                if (b->pubkey_len != 33) {
                     rc = kura_fail(err, KURA_EDATA,
                                    "psbt: input %zu: key derived for a BIP32 derivation is not "
-                                   "the recorded key",
+                                   "the recorded key (the record is uncompressed)",
                                    i);
                     break;
                 }
-                rc = ecdsa_sign(&s, i, &sp, child->priv, child->pub, &added);
+                /* Signed for the recorded key, whose part in the input
+                 * ecdsa_sign checks; that the derived secret is that key's is
+                 * proved under KURA_PSBT_SIGN_VERIFY (see the top of the file). */
+                rc = ecdsa_sign(&s, i, &sp, child, b->pubkey, &added);
             }
         }
     }
@@ -664,7 +790,8 @@ int kura_psbt_sign_bip32(const kura_ctx *ctx, kura_psbt *psbt, size_t *signed_co
         rc = kura_fail(err, KURA_ENOTFOUND, "psbt: no input names this key's fingerprint");
     if (rc == KURA_OK) rc = apply(&s);
     if (rc == KURA_OK && signed_count != NULL) *signed_count = added;
-    for (size_t j = 0; j < KURA_BIP32_PATH_MAX; j++) kura_bip32_wipe(&dc->keys[j]);
+    kura_keypair_i_wipe(&kp);
+    sodium_memzero(dc, sizeof(*dc));
     sodium_free(dc);
     signer_free(&s);
     return rc;

@@ -1,5 +1,6 @@
 /* Hash wrappers against published test values (FIPS 180 "abc", the RIPEMD-160
  * paper, RFC 4231 case 2, BIP340's tagged-hash definition). */
+#include <pthread.h>
 #include <string.h>
 
 #include "kura/hash.h"
@@ -52,6 +53,40 @@ static void test_ripemd160_hash160(void **state)
     tu_assert_bytes_equal(out, 20, want, 20);
 }
 
+/* RIPEMD-160's implementation is fetched from OpenSSL once per process, by
+ * whichever thread hashes first. Run first in this file, so that the threads
+ * race for that fetch: each must get the right value every time. */
+#define RACE_THREADS 4
+#define RACE_ROUNDS 200
+
+static void *race_hash160(void *arg)
+{
+    static const uint8_t want[20] = {0x75, 0x1e, 0x76, 0xe8, 0x19, 0x91, 0x96, 0xd4, 0x54, 0x94,
+                                     0x1c, 0x45, 0xd1, 0xb3, 0xa3, 0x23, 0xf1, 0x43, 0x3b, 0xd6};
+    const uint8_t *g = arg;
+    uintptr_t bad = 0;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        uint8_t out[20];
+        if (kura_hash160(out, g, 33) != KURA_OK || memcmp(out, want, 20) != 0) bad++;
+    }
+    return (void *)bad;
+}
+
+static void test_ripemd160_threads(void **state)
+{
+    (void)state;
+    pthread_t t[RACE_THREADS];
+    uint8_t g[33];
+    tu_unhex_fixed("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", g, 33);
+    for (int i = 0; i < RACE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_hash160, g), 0);
+    for (int i = 0; i < RACE_THREADS; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_null(bad);
+    }
+}
+
 static void test_tagged_hash(void **state)
 {
     (void)state;
@@ -98,6 +133,7 @@ static void test_pbkdf2_sha512(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ripemd160_threads), /* first: see its comment */
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_sha256d_and_incremental),
         cmocka_unit_test(test_ripemd160_hash160),

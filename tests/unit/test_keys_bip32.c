@@ -5,6 +5,7 @@
  * KURA_EDATA. Then edge cases and paths. */
 #include <string.h>
 
+#include "keys/keys_internal.h"
 #include "kura/keys.h"
 #include "testutil.h"
 
@@ -299,6 +300,73 @@ static void test_derive_pubkeys(void **state)
     json_decref(root);
 }
 
+/* The signer's CKDpriv on raw parts gives kura_bip32_derive's secret key and
+ * chain code, for hardened and normal steps, also in place; a normal step
+ * without the parent's public key is misuse. */
+static void test_ckd_priv(void **state)
+{
+    (void)state;
+    static const uint32_t steps[] = {0, 1, KURA_BIP32_HARDENED, KURA_BIP32_HARDENED | 44,
+                                     KURA_BIP32_HARDENED - 1, 0xffffffffu};
+    uint8_t seed[16], priv[32], chain[32];
+    kura_bip32_key cur, next;
+    for (size_t i = 0; i < sizeof(seed); i++) seed[i] = (uint8_t)i; /* BIP32 test vector 1 */
+    assert_int_equal(kura_bip32_from_seed(ctx, &cur, seed, sizeof(seed), KURA_NETWORK_MAINNET),
+                     KURA_OK);
+    memcpy(priv, cur.priv, 32);
+    memcpy(chain, cur.chain_code, 32);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        uint8_t cp[32], cc[32];
+        assert_int_equal(kura_bip32_derive(ctx, &next, &cur, steps[i]), KURA_OK);
+        assert_int_equal(
+            kura_bip32_i_ckd_priv(ctx, cp, cc, cur.priv, cur.chain_code, cur.pub, steps[i]),
+            KURA_OK);
+        tu_assert_bytes_equal(cp, 32, next.priv, 32);
+        tu_assert_bytes_equal(cc, 32, next.chain_code, 32);
+        {
+            /* With the parent's HMAC key schedule done beforehand, twice
+             * (the state is not consumed). */
+            crypto_auth_hmacsha512_state keyed;
+            crypto_auth_hmacsha512_init(&keyed, cur.chain_code, 32);
+            for (int twice = 0; twice < 2; twice++) {
+                memset(cp, 0, sizeof(cp));
+                assert_int_equal(kura_bip32_i_ckd_priv_keyed(ctx, cp, cc, cur.priv, &keyed,
+                                                             cur.pub, steps[i]),
+                                 KURA_OK);
+                tu_assert_bytes_equal(cp, 32, next.priv, 32);
+                tu_assert_bytes_equal(cc, 32, next.chain_code, 32);
+            }
+            sodium_memzero(&keyed, sizeof(keyed));
+        }
+        /* In place, along the whole chain so far. */
+        assert_int_equal(kura_bip32_i_ckd_priv(ctx, priv, chain, priv, chain, cur.pub, steps[i]),
+                         KURA_OK);
+        tu_assert_bytes_equal(priv, 32, next.priv, 32);
+        tu_assert_bytes_equal(chain, 32, next.chain_code, 32);
+        if (steps[i] & KURA_BIP32_HARDENED) {
+            /* A hardened step needs no public key. */
+            assert_int_equal(
+                kura_bip32_i_ckd_priv(ctx, cp, cc, cur.priv, cur.chain_code, NULL, steps[i]),
+                KURA_OK);
+            tu_assert_bytes_equal(cp, 32, next.priv, 32);
+        } else {
+            memset(cp, 0x55, sizeof(cp));
+            memset(cc, 0x55, sizeof(cc));
+            assert_int_equal(
+                kura_bip32_i_ckd_priv(ctx, cp, cc, cur.priv, cur.chain_code, NULL, steps[i]),
+                KURA_EINVAL);
+            assert_true(all_zero(cp, 32) && all_zero(cc, 32));
+        }
+        cur = next;
+        memset(cp, 0, sizeof(cp));
+        memset(cc, 0, sizeof(cc));
+    }
+    kura_bip32_wipe(&cur);
+    kura_bip32_wipe(&next);
+    memset(priv, 0, sizeof(priv));
+    memset(chain, 0, sizeof(chain));
+}
+
 static void test_path_parse(void **state)
 {
     (void)state;
@@ -357,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_invalid_vectors),
         cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_derive_pubkeys),
+        cmocka_unit_test(test_ckd_priv),
         cmocka_unit_test(test_path_parse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -9,10 +9,14 @@
  *  - BIP341 tweak: keyPathSpending inputs (internalPrivkey, merkleRoot ->
  *    tweakedPrivkey and the tweaked pubkey) and every scriptPubKey entry.
  *  - WIF: bip174.json's signer keys round trip and match the workflow's
- *    tprv derivation and public keys. */
+ *    tprv derivation and public keys.
+ * The PSBT signer's lean forms (keys_internal.h) are checked against the
+ * same vectors: kura_ecdsa_i_sign with and without its key check, the
+ * keypair, its BIP341 tweak and kura_schnorr_i_sign32. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys/keys_internal.h"
 #include "kura/encoding.h"
 #include "kura/hash.h"
 #include "kura/keys.h"
@@ -81,6 +85,21 @@ static void test_bip340_csv(void **state)
             tu_assert_bytes_equal(xonly, 32, pub, 32);
             assert_int_equal(kura_schnorr_sign(ctx, out, sk, msg, msg_len, aux), KURA_OK);
             tu_assert_bytes_equal(out, 64, sig, 64);
+            if (msg_len == 32) {
+                /* The signer's lean form: the same signature, verified or not. */
+                kura_keypair kp;
+                assert_int_equal(kura_keypair_i_create(ctx, &kp, sk), KURA_OK);
+                tu_assert_bytes_equal(kp.xonly, 32, pub, 32);
+                for (int verify = 0; verify < 2; verify++) {
+                    memset(out, 0, sizeof(out));
+                    assert_int_equal(kura_schnorr_i_sign32(ctx, out, &kp, msg, aux, verify),
+                                     KURA_OK);
+                    tu_assert_bytes_equal(out, 64, sig, 64);
+                }
+                kura_keypair_i_wipe(&kp);
+                for (size_t k = 0; k < sizeof(kp); k++)
+                    assert_int_equal(((const uint8_t *)&kp)[k], 0);
+            }
             /* Fresh randomness gives another, equally valid signature. */
             assert_int_equal(kura_schnorr_sign(ctx, out, sk, msg, msg_len, NULL), KURA_OK);
             assert_int_equal(kura_schnorr_verify(ctx, out, msg, msg_len, pub), KURA_OK);
@@ -298,6 +317,28 @@ static void test_ecdsa_bip143(void **state)
                 memcpy(pub, derived, 33);
                 assert_int_equal(kura_ecdsa_sign(ctx, der, &der_len, priv, hash), KURA_OK);
                 tu_assert_bytes_equal(der, der_len, sig, sig_len);
+                /* The signer's lean form gives the same (RFC6979) signature,
+                 * unchecked or checked against the key; against another key
+                 * it is withheld. */
+                assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, NULL), KURA_OK);
+                tu_assert_bytes_equal(der, der_len, sig, sig_len);
+                assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, pub), KURA_OK);
+                tu_assert_bytes_equal(der, der_len, sig, sig_len);
+                {
+                    uint8_t other[33], other_priv[32];
+                    memcpy(other_priv, priv, 32);
+                    other_priv[31] ^= 1;
+                    assert_int_equal(kura_pubkey_from_privkey(ctx, other, other_priv), KURA_OK);
+                    assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, other),
+                                     KURA_EDATA);
+                    assert_int_equal(der_len, 0);
+                    for (size_t k = 0; k < KURA_ECDSA_DER_MAX; k++) assert_int_equal(der[k], 0);
+                    other[0] = 0x05; /* not a key */
+                    assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, other),
+                                     KURA_EDATA);
+                    assert_int_equal(der_len, 0);
+                    memset(other_priv, 0, sizeof(other_priv));
+                }
                 signed_count++;
             } else {
                 assert_non_null(pub_hex);
@@ -432,6 +473,29 @@ static void test_taproot_tweak(void **state)
         assert_int_equal(kura_taproot_tweak_pubkey(ctx, q, &parity, internal, mr), KURA_OK);
         tu_assert_bytes_equal(q, 32, xq, 32);
         assert_true(parity == 0 || parity == 1);
+        /* The signer's keypair: its x-only key is the internal key, its
+         * tweak holds the tweaked secret and has Q as its x-only key. */
+        {
+            kura_keypair kp, tw;
+            uint8_t sec[32], sighash[32], sig[64];
+            assert_int_equal(kura_keypair_i_create(ctx, &kp, priv), KURA_OK);
+            tu_assert_bytes_equal(kp.xonly, 32, internal, 32);
+            assert_int_equal(kura_keypair_i_taptweak(ctx, &tw, &kp, mr), KURA_OK);
+            tu_assert_bytes_equal(tw.xonly, 32, q, 32);
+            assert_int_equal(secp256k1_keypair_sec(secp256k1_context_static, sec, &tw.kp), 1);
+            tu_assert_bytes_equal(sec, 32, want_priv, 32);
+            /* In place too. */
+            assert_int_equal(kura_keypair_i_taptweak(ctx, &kp, &kp, mr), KURA_OK);
+            tu_assert_bytes_equal(kp.xonly, 32, q, 32);
+            tu_unhex_fixed(tu_str(inter, "sigHash"), sighash, 32);
+            assert_int_equal(kura_schnorr_i_sign32(ctx, sig, &tw, sighash, NULL, 1), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(ctx, sig, sighash, 32, q), KURA_OK);
+            assert_int_equal(kura_schnorr_i_sign32(ctx, sig, &tw, sighash, NULL, 0), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(ctx, sig, sighash, 32, q), KURA_OK);
+            kura_keypair_i_wipe(&kp);
+            kura_keypair_i_wipe(&tw);
+            memset(sec, 0, sizeof(sec));
+        }
         /* A key-path signature by the tweaked secret verifies under Q. */
         {
             uint8_t sighash[32], sig[64], wsig[65];
@@ -492,6 +556,13 @@ static void test_taproot_tweak(void **state)
     uint8_t zero[32] = {0};
     assert_int_equal(kura_taproot_tweak_privkey(ctx, q, zero, NULL), KURA_ECRYPTO);
     for (size_t k = 0; k < 32; k++) assert_int_equal(q[k], 0);
+    {
+        /* An invalid secret makes no keypair, and the output is wiped. */
+        kura_keypair kp;
+        memset(&kp, 0x55, sizeof(kp));
+        assert_int_equal(kura_keypair_i_create(ctx, &kp, zero), KURA_ECRYPTO);
+        for (size_t k = 0; k < sizeof(kp); k++) assert_int_equal(((const uint8_t *)&kp)[k], 0);
+    }
     json_decref(root);
 }
 

@@ -152,6 +152,46 @@ static void run_keypath(uint32_t version)
     }
     /* Another key has no part in input 0. */
     assert_int_equal(kura_psbt_sign_input(ctx, p, 0, k1.priv, 0, &err), KURA_ENOTFOUND);
+    /* Unknown signing flags are misuse. */
+    assert_int_equal(kura_psbt_sign_input(ctx, p, 0, k0.priv, 0x80u, &err), KURA_EINVAL);
+    assert_int_equal(kura_psbt_sign_bip32(ctx, p, &count, &master[0], 0x80u, &err), KURA_EINVAL);
+    /* A tap BIP32 record whose path does not derive its (internal) key is
+     * refused even without KURA_PSBT_SIGN_VERIFY: the keypair's x-only key is
+     * compared with the record. */
+    {
+        kura_psbt *c = NULL;
+        assert_int_equal(kura_psbt_clone(&c, p), KURA_OK);
+        c->inputs[0].tap_bip32[0].origin.path[4] ^= 1; /* .../0/0 -> .../0/1 */
+        assert_int_equal(kura_psbt_sign_bip32(ctx, c, &count, &master[0], 0, &err), KURA_EDATA);
+        assert_non_null(strstr(err.message, "not the recorded key"));
+        assert_int_equal(count, 0);
+        assert_int_equal(c->inputs[0].tap_key_sig_len, 0);
+        assert_int_equal(c->inputs[1].partial_sig_count, 0);
+        kura_psbt_free(c);
+    }
+    /* With KURA_PSBT_SIGN_VERIFY: the same signatures, each verified first. */
+    {
+        kura_psbt *c = NULL;
+        assert_int_equal(kura_psbt_clone(&c, p), KURA_OK);
+        assert_int_equal(kura_psbt_sign_bip32(ctx, c, &count, &master[0], KURA_PSBT_SIGN_VERIFY,
+                                              &err),
+                         KURA_OK);
+        assert_int_equal(count, 2);
+        assert_int_equal(kura_psbt_unsigned_tx(&tx, c, NULL), KURA_OK);
+        spent = spent_of(c);
+        assert_int_equal(c->inputs[0].tap_key_sig_len, 64);
+        assert_schnorr_valid(tx, spent, 0, c->inputs[0].tap_key_sig, 64, NULL, q);
+        free(spent);
+        kura_tx_free(tx);
+        tx = NULL;
+        assert_int_equal(kura_psbt_sign_input(ctx, c, 0, k0.priv, KURA_PSBT_SIGN_VERIFY, &err),
+                         KURA_OK);
+        assert_int_equal(kura_psbt_sign_input(ctx, c, 1, k1.priv,
+                                              KURA_PSBT_SIGN_VERIFY | KURA_PSBT_SIGN_ANY_SIGHASH,
+                                              &err),
+                         KURA_OK);
+        kura_psbt_free(c);
+    }
 
     assert_int_equal(kura_psbt_sign_bip32(ctx, p, &count, &master[0], 0, &err), KURA_OK);
     assert_int_equal(count, 2);
@@ -414,6 +454,10 @@ static void test_p2tr_sortedmulti_a(void **state)
     memcpy(a->inputs[0].tap_bip32[1].origin.fingerprint, fps[0], 4);
     memcpy(a->inputs[0].tap_bip32[2].origin.fingerprint, fps[0], 4);
     assert_int_equal(kura_psbt_sign_bip32(ctx, a, &count, &master[0], 0, &err), KURA_EDATA);
+    assert_non_null(strstr(err.message, "not the recorded key"));
+    assert_int_equal(a->inputs[0].tap_script_sig_count, 0);
+    assert_int_equal(kura_psbt_sign_bip32(ctx, a, &count, &master[0], KURA_PSBT_SIGN_VERIFY, &err),
+                     KURA_EDATA);
     assert_int_equal(a->inputs[0].tap_script_sig_count, 0);
     kura_psbt_free(a);
     kura_psbt_free(t.p);

@@ -369,16 +369,74 @@ static void test_sign_bip32_master(void **state)
         assert_psbt_hex(p, psbt_hex("updater_sighash_all"));
         kura_psbt_free(p);
     }
-    /* A recorded pubkey that is not what the path derives: refused, nothing signed. */
+    /* With KURA_PSBT_SIGN_VERIFY every signature is verified before it is
+     * added: the same deterministic signatures, the same final PSBT. */
+    p = parse_hex(psbt_hex("updater_sighash_all"));
+    assert_int_equal(kura_psbt_sign_bip32(ctx, p, &count, &master, KURA_PSBT_SIGN_VERIFY, &err),
+                     KURA_OK);
+    assert_int_equal(count, 4);
+    assert_int_equal(kura_psbt_finalize(p, &err), KURA_OK);
+    assert_psbt_hex(p, psbt_hex("finalizer"));
+    kura_psbt_free(p);
+    /* A recorded pubkey that is not what the path derives: under
+     * KURA_PSBT_SIGN_VERIFY the signature does not verify against the
+     * recorded key, so the PSBT is refused and nothing is signed. */
     {
         p = parse_hex(psbt_hex("updater_sighash_all"));
         p->inputs[1].bip32[0].origin.path[2] ^= 1; /* m/0'/0'/3' -> m/0'/0'/2'... */
-        assert_int_equal(kura_psbt_sign_bip32(ctx, p, &count, &master, 0, &err), KURA_EDATA);
+        assert_int_equal(kura_psbt_sign_bip32(ctx, p, &count, &master, KURA_PSBT_SIGN_VERIFY,
+                                              &err),
+                         KURA_EDATA);
         assert_non_null(strstr(err.message, "not the recorded key"));
+        assert_non_null(strstr(err.message, "input 1"));
+        assert_int_equal(count, 0);
         assert_int_equal(p->inputs[0].partial_sig_count, 0);
         assert_int_equal(p->inputs[1].partial_sig_count, 0);
         kura_psbt_free(p);
     }
+    kura_bip32_wipe(&master);
+}
+
+/* The default (no KURA_PSBT_SIGN_VERIFY) with a record whose path does not
+ * derive its key: the derived key's public key is not computed, so the
+ * signature is made and filed under the recorded key, where it does not
+ * verify; the other signatures do. (No funds are at risk: the sighash commits
+ * to the witness script and the amount.) */
+static void test_sign_bip32_mismatch_default(void **state)
+{
+    (void)state;
+    kura_psbt *p = parse_hex(psbt_hex("updater_sighash_all"));
+    kura_bip32_key master;
+    kura_tx *tx = NULL;
+    size_t count = 0, bad = 0, good = 0;
+    uint8_t h[32];
+    kura_error err;
+    const kura_psbt_input *in;
+    master_key(&master);
+    p->inputs[1].bip32[0].origin.path[2] ^= 1;
+    assert_int_equal(kura_psbt_sign_bip32(ctx, p, &count, &master, 0, &err), KURA_OK);
+    assert_int_equal(count, 4);
+    in = &p->inputs[1];
+    assert_int_equal(in->partial_sig_count, 2);
+    assert_true(in->has_witness_script && in->has_witness_utxo);
+    assert_int_equal(kura_psbt_unsigned_tx(&tx, p, &err), KURA_OK);
+    assert_int_equal(kura_sighash_segwit_v0(h, tx, NULL, 1, in->witness_script.data,
+                                            in->witness_script.len, in->witness_utxo.amount,
+                                            KURA_SIGHASH_ALL),
+                     KURA_OK);
+    for (size_t j = 0; j < in->partial_sig_count; j++) {
+        const kura_psbt_partial_sig *ps = &in->partial_sigs[j];
+        int rc = kura_ecdsa_verify(ctx, ps->pubkey, ps->pubkey_len, h, ps->sig, ps->sig_len - 1);
+        bool mismatched = ps->pubkey_len == in->bip32[0].pubkey_len &&
+                          memcmp(ps->pubkey, in->bip32[0].pubkey, ps->pubkey_len) == 0;
+        assert_int_equal(rc, mismatched ? KURA_EDATA : KURA_OK);
+        if (mismatched) bad++;
+        else good++;
+    }
+    assert_int_equal(bad, 1);
+    assert_int_equal(good, 1);
+    kura_tx_free(tx);
+    kura_psbt_free(p);
     kura_bip32_wipe(&master);
 }
 
@@ -567,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_combiner_finalizer_extractor),
         cmocka_unit_test(test_finalizer_refuses_partial),
         cmocka_unit_test(test_sign_bip32_master),
+        cmocka_unit_test(test_sign_bip32_mismatch_default),
         cmocka_unit_test(test_sighash_policy),
         cmocka_unit_test(test_combiner_unknown_kv),
         cmocka_unit_test(test_combiner_refuses_other_tx),
