@@ -146,7 +146,11 @@ static int sign_in_memory(const cold_env *env, const cold_state *st, kura_psbt *
         kura_keystore_secret_free(secret);
         return rc;
     }
-    src = kura_psbt_sign_bip32(env->ctx, psbt, count, master, 0, &err);
+    /* KURA_PSBT_SIGN_VERIFY: every new signature is verified against the key
+     * the check proved is the wallet's before it is added. It costs one
+     * verification per input and catches a fault (a glitched signature can
+     * leak the key) and any derivation that does not give the recorded key. */
+    src = kura_psbt_sign_bip32(env->ctx, psbt, count, master, KURA_PSBT_SIGN_VERIFY, &err);
     /* The memory test's control point: every secret is still here. */
     cold_hook("signed");
     cold_master_free(master);

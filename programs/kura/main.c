@@ -510,7 +510,7 @@ static int cmd_demo(kura_ctx *ctx)
     for (int s = 0; s < 2; s++) {
         size_t count = 0;
         int who = s == 0 ? 2 : 0; /* cosigners 3 and 1 sign */
-        if (kura_psbt_sign_bip32(ctx, psbt, &count, &masters[who], 0, &err) != KURA_OK) {
+        if (kura_psbt_sign_bip32(ctx, psbt, &count, &masters[who], KURA_PSBT_SIGN_VERIFY, &err) != KURA_OK) {
             rc = die(EXIT_CANNOT, "%s", err.message);
             goto done;
         }
