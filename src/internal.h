@@ -93,4 +93,17 @@ bool kura_size_mul(size_t a, size_t b, size_t *out);
 /* Copies a byte string into newly allocated memory (NULL, 0 gives NULL). */
 uint8_t *kura_memdup(const void *data, size_t len);
 
+/* ---- durable files (the keystore and the journal) ---- */
+
+/* Writes all of data to fd, retrying short writes and EINTR. 0 or -1 (errno). */
+int kura_file_write_all(int fd, const void *data, size_t len);
+/* fsyncs the directory that holds path, so a new name survives a crash. 0 or -1 (errno). */
+int kura_file_sync_dir(const char *path);
+/* Moves tmp to path without ever replacing a file there (link, then unlink;
+ * errno EEXIST when path exists). 0 or -1 (errno). */
+int kura_file_place_new(const char *tmp, const char *path);
+
+/* Encodes v as a Bitcoin CompactSize into out; returns the length (1, 3, 5 or 9). */
+size_t kura_compact_size_encode(uint8_t out[9], uint64_t v);
+
 #endif /* KURA_INTERNAL_H */

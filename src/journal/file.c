@@ -27,21 +27,6 @@ void kura_journal_free(kura_journal *journal)
     free(journal);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Takes the record lock on the whole file: exclusive for a writer, shared
  * for a reader. Two signers appending to one journal would interleave their
  * chains and each believe its own summary. */
@@ -247,7 +232,7 @@ static int append_entry(kura_journal *j, kura_journal_entry *e, kura_journal_ent
     /* One write of the whole line: a crash leaves a prefix of it at worst,
      * never an interleaving, and the prefix lacks its LF (the torn tail
      * kura_journal_recover handles). */
-    if (write_all(j->fd, line, len + 1) != 0) {
+    if (kura_file_write_all(j->fd, line, len + 1) != 0) {
         rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: write: %s", strerror(errno));
         /* Best effort to take back a partial line; if that fails too, the
          * next open reports the torn tail. Either way this handle stops. */
@@ -341,59 +326,6 @@ int kura_journal_append_policy(kura_journal *journal, kura_journal_entry *out, i
 
 /* ---- creation ---- */
 
-/* fsync of the directory holding path, so the new name survives a crash. */
-static int sync_dir(const char *path, kura_error *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    size_t n;
-    int fd, rc = KURA_OK;
-    if (slash == NULL) {
-        dir = strdup(".");
-    } else {
-        n = slash == path ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
-        if (dir != NULL) {
-            memcpy(dir, path, n);
-            dir[n] = '\0';
-        }
-    }
-    if (dir == NULL) return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: open directory %s: %s", dir,
-                       strerror(errno));
-    } else {
-        if (fsync(fd) != 0)
-            rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: fsync directory %s: %s", dir,
-                           strerror(errno));
-        close(fd);
-    }
-    free(dir);
-    return rc;
-}
-
-/* Moves tmp to path without ever replacing a file there: link() fails
- * atomically with EEXIST. Filesystems without hard links fall back to a
- * check and rename(), racy only against a concurrent creator. */
-static int place_new(const char *tmp, const char *path)
-{
-    struct stat st;
-    if (link(tmp, path) == 0) {
-        unlink(tmp);
-        return 0;
-    }
-    if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP && errno != ENOSYS &&
-        errno != EMLINK)
-        return -1;
-    if (lstat(path, &st) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    if (errno != ENOENT) return -1;
-    return rename(tmp, path);
-}
-
 int kura_journal_create(kura_journal **out, const char *path, int64_t now, kura_error *err)
 {
     static const char hexdig[] = "0123456789abcdef";
@@ -443,11 +375,11 @@ int kura_journal_create(kura_journal **out, const char *path, int64_t now, kura_
     }
     rc = lock_fd(fd, true, tmp, err);
     if (rc != KURA_OK) goto fail_unlink;
-    if (write_all(fd, line, len + 1) != 0 || fsync(fd) != 0) {
+    if (kura_file_write_all(fd, line, len + 1) != 0 || fsync(fd) != 0) {
         rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: write %s: %s", tmp, strerror(errno));
         goto fail_unlink;
     }
-    if (place_new(tmp, path) != 0) {
+    if (kura_file_place_new(tmp, path) != 0) {
         if (errno == EEXIST)
             rc = kura_fail(err, KURA_JOURNAL_EEXIST, "journal: %s already exists", path);
         else
@@ -455,7 +387,9 @@ int kura_journal_create(kura_journal **out, const char *path, int64_t now, kura_
                            strerror(errno));
         goto fail_unlink;
     }
-    rc = sync_dir(path, err);
+    if (kura_file_sync_dir(path) != 0)
+        rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: fsync directory of %s: %s", path,
+                       strerror(errno));
     if (rc != KURA_OK) goto fail;
     rc = kura_journal_add(j, &e, len + 1, true, err);
     if (rc != KURA_OK) goto fail;

@@ -65,81 +65,6 @@ int kura_keystore_read_file(uint8_t *out, size_t out_cap, size_t *len, const cha
     return KURA_OK;
 }
 
-/* The directory part of path ("." when it has none), newly allocated. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n;
-    char *dir;
-    if (slash == NULL) return strdup(".");
-    n = slash == path ? 1 : (size_t)(slash - path);
-    dir = malloc(n + 1);
-    if (dir == NULL) return NULL;
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return dir;
-}
-
-/* fsync of the directory: without it a crash can forget the new name even
- * though the file's data was synced (POSIX leaves directory entries to the
- * directory's own sync). */
-static int sync_dir(const char *path, kura_error *err)
-{
-    char *dir = dir_of(path);
-    int fd, rc = KURA_OK;
-    if (dir == NULL) return kura_fail(err, KURA_ENOMEM, "keystore: out of memory");
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = kura_fail(err, KURA_KEYSTORE_EIO, "keystore: open directory %s: %s", dir,
-                       strerror(errno));
-    } else {
-        if (fsync(fd) != 0)
-            rc = kura_fail(err, KURA_KEYSTORE_EIO, "keystore: fsync directory %s: %s", dir,
-                           strerror(errno));
-        close(fd);
-    }
-    free(dir);
-    return rc;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Moves tmp to path without replacing anything there. link() fails with
- * EEXIST atomically, where a check followed by rename() would let a file
- * created in between be silently replaced. Filesystems without hard links
- * (FAT on a removable stick) get the check-then-rename fallback, which is
- * only racy against another process writing the same directory at the same
- * moment. Returns 0, or -1 with errno set (EEXIST when path exists). */
-static int place_new(const char *tmp, const char *path)
-{
-    struct stat st;
-    if (link(tmp, path) == 0) {
-        unlink(tmp);
-        return 0;
-    }
-    if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP && errno != ENOSYS &&
-        errno != EMLINK)
-        return -1;
-    if (lstat(path, &st) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    if (errno != ENOENT) return -1;
-    return rename(tmp, path);
-}
-
 int kura_keystore_write_file(const char *path, const uint8_t *data, size_t len, int replace,
                              kura_error *err)
 {
@@ -168,7 +93,7 @@ int kura_keystore_write_file(const char *path, const uint8_t *data, size_t len, 
         free(tmp);
         return rc;
     }
-    if (write_all(fd, data, len) != 0) {
+    if (kura_file_write_all(fd, data, len) != 0) {
         rc = kura_fail(err, KURA_KEYSTORE_EIO, "keystore: write %s: %s", tmp, strerror(errno));
         goto fail_open;
     }
@@ -188,7 +113,7 @@ int kura_keystore_write_file(const char *path, const uint8_t *data, size_t len, 
                            strerror(errno));
             goto fail_closed;
         }
-    } else if (place_new(tmp, path) != 0) {
+    } else if (kura_file_place_new(tmp, path) != 0) {
         if (errno == EEXIST)
             rc = kura_fail(err, KURA_KEYSTORE_EEXIST, "keystore: %s already exists", path);
         else
@@ -197,7 +122,10 @@ int kura_keystore_write_file(const char *path, const uint8_t *data, size_t len, 
         goto fail_closed;
     }
     free(tmp);
-    return sync_dir(path, err);
+    if (kura_file_sync_dir(path) != 0)
+        return kura_fail(err, KURA_KEYSTORE_EIO, "keystore: fsync directory of %s: %s", path,
+                         strerror(errno));
+    return KURA_OK;
 
 fail_open:
     close(fd);

@@ -532,25 +532,7 @@ static void w_u32(tx_writer *w, uint32_t v)
 static void w_compact(tx_writer *w, uint64_t v)
 {
     uint8_t b[9];
-    size_t n;
-    if (v < 0xfd) {
-        b[0] = (uint8_t)v;
-        n = 1;
-    } else if (v <= 0xffff) {
-        b[0] = 0xfd;
-        b[1] = (uint8_t)v;
-        b[2] = (uint8_t)(v >> 8);
-        n = 3;
-    } else if (v <= 0xffffffffu) {
-        b[0] = 0xfe;
-        kura_store_u32le(b + 1, (uint32_t)v);
-        n = 5;
-    } else {
-        b[0] = 0xff;
-        kura_store_u64le(b + 1, v);
-        n = 9;
-    }
-    w_put(w, b, n);
+    w_put(w, b, kura_compact_size_encode(b, v));
 }
 
 static void w_var_bytes(tx_writer *w, const kura_bytes *b)

@@ -235,12 +235,32 @@ size_t kura_compact_size_len(uint64_t v)
     return 9;
 }
 
+size_t kura_compact_size_encode(uint8_t out[9], uint64_t v)
+{
+    if (v < 0xfd) {
+        out[0] = (uint8_t)v;
+        return 1;
+    }
+    if (v <= 0xffff) {
+        out[0] = 0xfd;
+        out[1] = (uint8_t)v;
+        out[2] = (uint8_t)(v >> 8);
+        return 3;
+    }
+    if (v <= 0xffffffffu) {
+        out[0] = 0xfe;
+        kura_store_u32le(out + 1, (uint32_t)v);
+        return 5;
+    }
+    out[0] = 0xff;
+    kura_store_u64le(out + 1, v);
+    return 9;
+}
+
 bool kura_buf_put_compact_size(kura_buf *b, uint64_t v)
 {
-    if (v < 0xfd) return kura_buf_put_u8(b, (uint8_t)v);
-    if (v <= 0xffff) return kura_buf_put_u8(b, 0xfd) && kura_buf_put_u16le(b, (uint16_t)v);
-    if (v <= 0xffffffffu) return kura_buf_put_u8(b, 0xfe) && kura_buf_put_u32le(b, (uint32_t)v);
-    return kura_buf_put_u8(b, 0xff) && kura_buf_put_u64le(b, v);
+    uint8_t enc[9];
+    return kura_buf_put(b, enc, kura_compact_size_encode(enc, v));
 }
 
 uint8_t *kura_buf_take(kura_buf *b, size_t *len_out)
