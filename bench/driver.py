@@ -35,6 +35,16 @@ SIGN_CASES = [
 PARSE_CASE = ('out500', '4  500 outputs: parse, serialise')
 TARGET = {'electrum': 10.0, 'bitcoinjs': 40.0}
 ADDR_TARGET = 30000
+# 7: kura-cold's whole work on a 100-input, 500-output batch, as a multiple of
+# the raw libsecp256k1 signing of the same inputs.
+BATCH_TARGET = 2.5
+BATCH_WALLETS = [
+    ('p2wpkh', 'P2WPKH, one signing device'),
+    ('p2wsh', 'P2WSH 2-of-3, two signing devices (the second reads what the first wrote)'),
+]
+BATCH_VARIANTS = [('kura', 'kura'), ('kura-verify', 'kura, VERIFY')]
+BATCH_PHASES = [('parse', 'parse'), ('check', 'check'), ('sign', 'sign'),
+                ('serialize', 'serialise'), ('other', 'other')]
 
 
 class Failure(Exception):
@@ -113,6 +123,9 @@ def main():
     round_medians = []              # per round: impl -> case -> wall median
     addr_wall, addr_cpu, addr_count = [], [], 0
     floors, versions, nchecked, loads = {}, {}, 0, []
+    # batch[wallet]: ('floor' | variant, phase) -> {'wall': [...], 'cpu': [...]};
+    # batch_info[wallet]: sizes and counts
+    batch, batch_info, batch_rounds = {}, {}, []
     for r in range(a.rounds):
         results = {'kura': run([bench, 'time', data, str(a.kura_runs)], 'kura-bench time')}
         for impl, cmd in peers.items():
@@ -124,6 +137,21 @@ def main():
         addr_cpu += k['addresses']['time']['cpu_ns']
         for name, v in k['floor_cpu_ns'].items():
             floors.setdefault(name, []).append(v)
+        brm = {}
+        for wallet, res in k['batch'].items():
+            b = batch.setdefault(wallet, {})
+            batch_info[wallet] = {n: v for n, v in res.items() if not isinstance(v, dict)}
+            series = [(('floor', 'total'), res['floor'])] + [
+                ((variant, phase), res[variant][phase])
+                for variant, _ in BATCH_VARIANTS for phase in res[variant]]
+            for key, c in series:
+                b.setdefault(key, {'wall': [], 'cpu': []})
+                b[key]['wall'] += c['runs_ns']
+                b[key]['cpu'] += c['cpu_ns']
+            brm[wallet] = {v: statistics.median(res[v]['total']['runs_ns']) /
+                           statistics.median(res['floor']['runs_ns']) for v, _ in BATCH_VARIANTS}
+            nchecked += 2  # kura-batch-WALLET.psbt and -verify.psbt, checked by kura-bench
+        batch_rounds.append(brm)
         rm = {}
         for impl, res in results.items():
             rm[impl] = {}
@@ -299,10 +327,75 @@ def main():
           f'(a floor-limited signer: {fmt_time(f * nsig)} for this PSBT)')
         w(f'   {"  with VERIFY:":<13}{fmt_time(perv):>9} CPU per signature = {perv / fv:4.2f}x '
           f'that floor + one verification ({fmt_time(fv)})')
+    bmed = {}
+    for wallet, wlabel in BATCH_WALLETS:
+        b = batch[wallet]
+        bmed[wallet] = {f'{v}/{p}': {'wall': statistics.median(c['wall']),
+                                     'cpu': statistics.median(c['cpu'])}
+                        for (v, p), c in b.items()}
+    info = batch_info['p2wpkh']
+    w('')
+    w(f'7  The issue\'s batch: {info["inputs"]} inputs, {info["outputs"]} outputs '
+      f'({info["intent_outputs"]} intent outputs + change), kura-cold\'s whole work per signing '
+      f'device:')
+    w('   bytes -> kura_psbt_parse -> kura_check_package -> kura_psbt_sign_bip32 (master xprv) -> '
+      'kura_psbt_serialize -> bytes.')
+    w('   Floor: secp256k1_ecdsa_sign of the same inputs (sighashes and child keys precomputed), '
+      'timed in the same runs.')
+    w(f'   Intent {info["intent_bytes"] / 1000:.0f} kB, to P2WPKH, P2WSH, P2TR and P2PKH addresses, '
+      f'all {info["allowlisted"]} on the allowlist (the policy requires it);')
+    w(f'   2 ssh-ed25519 approvals (tier: 2 of 3 approvers); journal callbacks in memory. '
+      f'Target: kura <= {BATCH_TARGET:g}x the floor.')
+    w(f'   {"":<32}{"wall":>10}{"CPU":>10}   {"kura/floor wall, CPU":>20}  {"target":<7} result')
+    for wallet, wlabel in BATCH_WALLETS:
+        m, inf = bmed[wallet], batch_info[wallet]
+        fl = m['floor/total']
+        w(f'   {wlabel}: {inf["package_bytes"] / 1000:.0f} kB package, '
+          f'{inf["signatures"]} signatures')
+        w(f'   {"floor: " + str(inf["signatures"]) + " x secp256k1_ecdsa_sign":<32}'
+          f'{fmt_time(fl["wall"]):>10}{fmt_time(fl["cpu"]):>10}')
+        for variant, vlabel in BATCH_VARIANTS:
+            t = m[f'{variant}/total']
+            rw, rc = t['wall'] / fl['wall'], t['cpu'] / fl['cpu']
+            w(f'   {vlabel:<32}{fmt_time(t["wall"]):>10}{fmt_time(t["cpu"]):>10}   '
+              f'{f"{rw:.2f}x, {rc:.2f}x":>20}  {f"<= {BATCH_TARGET:g}x":<7} '
+              + verdict(rw <= BATCH_TARGET, rc <= BATCH_TARGET,
+                        f'batch {wallet} {vlabel}: {rw:.2f}x (CPU {rc:.2f}x) the floor, '
+                        f'target <= {BATCH_TARGET:g}x'))
+        spread = []
+        for variant, vlabel in BATCH_VARIANTS:
+            rs = [rm[wallet][variant] for rm in batch_rounds]
+            spread.append(f'{vlabel} {min(rs):.2f}x to {max(rs):.2f}x')
+        w(f'   ratio of each round\'s wall medians: {"; ".join(spread)}')
+        w(f'   where the time goes, CPU medians (x the floor):')
+        w(f'     {"":<15}' + ''.join(f'{plabel:<18}' for _, plabel in BATCH_PHASES).rstrip())
+        for variant, vlabel in BATCH_VARIANTS:
+            cells = []
+            for phase, _ in BATCH_PHASES:
+                c = m[f'{variant}/{phase}']['cpu']
+                cell = f'{fmt_time(c)} {c / fl["cpu"]:.2f}x'
+                cells.append(f'{cell:<18}')
+            w(f'     {vlabel:<15}' + ''.join(cells).rstrip())
+        for variant, vlabel in BATCH_VARIANTS:
+            rest = sum(m[f'{variant}/{p}']['cpu'] for p, _ in BATCH_PHASES if p != 'check')
+            room = BATCH_TARGET * fl['cpu'] - rest
+            chk = m[f'{variant}/check']['cpu']
+            if room > 0:
+                w(f'   {vlabel}: for {BATCH_TARGET:g}x the check must take <= {fmt_time(room)} '
+                  f'CPU ({room / fl["cpu"]:.2f}x the floor); it takes {fmt_time(chk)}')
+            else:
+                w(f'   {vlabel}: no check fits {BATCH_TARGET:g}x: the other phases take '
+                  f'{rest / fl["cpu"]:.2f}x the floor (signing and verifying each signature: '
+                  f'{m[f"{variant}/sign"]["cpu"] / fl["cpu"]:.2f}x)')
+    w('   "other": what kura-cold does besides: kura_package_read and the intent\'s hash (the '
+      'journal\'s name for the request),')
+    w('   the txid (for the journal entry), freeing. Profiler: kura-bench profile DIR '
+      'batch-p2wpkh RUNS (bench/README.md).')
     w('')
     w(f'Checked: all {nchecked} signed PSBTs written (kura\'s and the peers\', every round) are '
       f'the same transaction and hold exactly the expected signatures, each verified against '
-      f'its sighash; the 500-output ones keep every output and derivation.')
+      f'its sighash; the 500-output ones keep every output and derivation; every batch check '
+      f'accepted with the expected fee, change and approvals.')
     w('')
     if missed:
         w(f'MISSED {len(missed)} target{"s" if len(missed) > 1 else ""}:')
@@ -318,6 +411,10 @@ def main():
         json.dump({'median_wall_ns': mw, 'median_cpu_ns': mc, 'floor_cpu_ns': floor,
                    'addresses_per_sec': {'wall': rate_wall, 'cpu': rate_cpu},
                    'runs_wall_ns': wall, 'runs_cpu_ns': cpu, 'round_wall_medians': round_medians,
+                   'batch_median_ns': bmed, 'batch_info': batch_info,
+                   'batch_runs_ns': {wl: {f'{v}/{p}': c for (v, p), c in b.items()}
+                                     for wl, b in batch.items()},
+                   'batch_round_ratios_wall': batch_rounds,
                    'loadavg': [load_start] + loads, 'versions': versions, 'missed': missed},
                   f, indent=1)
     return 0
