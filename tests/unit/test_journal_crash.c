@@ -202,10 +202,12 @@ static void test_crash_injection(void **state)
            "(%u planned)\n",
            ROUNDS, (unsigned long long)committed, recovered, torn_planned);
     /* The test must have exercised both paths to mean anything: every
-     * planned tear was met as a torn tail (and no other round tore). */
+     * planned tear was met as a torn tail. A random kill may tear a line too
+     * (a kill can land inside the write on a loaded machine); that is a crash
+     * like any other, recovered above, so it may add to the count. */
     assert_true(committed > 0);
     assert_true(torn_planned > 0);
-    assert_int_equal(recovered, torn_planned);
+    assert_true(recovered >= torn_planned);
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "%s/journal", dir);
