@@ -58,6 +58,8 @@
 #include "kura/tx.h"
 #include "kura/wallet.h"
 
+#include "e2e-util.h"
+
 #define MAX_ITEMS 64
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -72,59 +74,11 @@ static int die(const char *fmt, ...)
     return 2;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (f == NULL) return NULL;
-    for (;;) {
-        size_t got;
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap == 0 ? 65536 : 2 * cap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = cap == 0 ? 65536 : 2 * cap;
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) return -1;
-    if (fwrite(data, 1, len, f) != len) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f);
-}
-
 static int load_psbt(kura_psbt **out, const char *path)
 {
-    size_t len;
     kura_error err;
-    char *data = read_file(path, &len);
-    int rc;
-    if (data == NULL) return die("cannot read %s: %s", path, strerror(errno));
-    if (len >= 5 && memcmp(data, "psbt\xff", 5) == 0) {
-        rc = kura_psbt_parse(out, (const uint8_t *)data, len, &err);
-    } else {
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r')) len--;
-        rc = kura_psbt_from_base64(out, data, len, &err);
-    }
-    free(data);
+    int rc = e2e_load_psbt(out, path, &err);
+    if (rc == E2E_EREAD) return die("cannot read %s: %s", path, strerror(errno));
     if (rc != KURA_OK) return die("%s: %s", path, err.message);
     return 0;
 }
@@ -136,7 +90,7 @@ static int save_psbt(const kura_psbt *p, const char *path)
     int rc;
     if (kura_psbt_to_base64(&b64, &len, p) != KURA_OK) return die("cannot serialize a PSBT");
     b64[len] = '\n';
-    rc = write_file(path, b64, len + 1);
+    rc = e2e_write_file(path, b64, len + 1);
     free(b64);
     if (rc != 0) return die("cannot write %s: %s", path, strerror(errno));
     return 0;
@@ -281,21 +235,16 @@ static int make_one(kura_ctx *ctx, const make_opts *o, const kura_descriptor *wa
     }
     each = total / o->coins;
     for (size_t c = 0; c < o->coins; c++) {
-        uint8_t prev[32], script[KURA_SCRIPT_PUBKEY_MAX];
-        size_t len;
+        uint8_t prev[32];
         memset(&coins[c], 0, sizeof(coins[c]));
         coins[c].amount = c + 1 == o->coins ? total - each * (o->coins - 1) : each;
         coins[c].branch = KURA_DESCRIPTOR_BRANCH_RECEIVE;
         coins[c].index = (uint32_t)(c + i % 1000);
         kura_sha256(prev, idb, sizeof(idb));
         prev[0] ^= (uint8_t)c;
-        funding[c] = kura_tx_new();
-        if (funding[c] == NULL ||
-            kura_descriptor_script_pubkey(ctx, script, sizeof(script), &len,
-                                          coin_desc != NULL ? coin_desc : wallet, coins[c].branch,
-                                          coins[c].index, &err) != KURA_OK ||
-            kura_tx_add_input(funding[c], prev, (uint32_t)c, 0xfffffffdu, NULL, 0) != KURA_OK ||
-            kura_tx_add_output(funding[c], coins[c].amount, script, len) != KURA_OK ||
+        if (e2e_funding_tx(&funding[c], ctx, coin_desc != NULL ? coin_desc : wallet,
+                           coins[c].branch, coins[c].index, prev, (uint32_t)c, coins[c].amount,
+                           &err) != 0 ||
             kura_tx_txid(coins[c].txid, funding[c]) != KURA_OK) {
             rc = die("cannot make the funding transactions");
             goto done;
@@ -345,7 +294,7 @@ static int make_one(kura_ctx *ctx, const make_opts *o, const kura_descriptor *wa
         goto done;
     }
     snprintf(path, sizeof(path), "%s/%" PRIu64 ".intent", o->out_dir, i);
-    if (write_file(path, text, text_len) != 0) {
+    if (e2e_write_file(path, text, text_len) != 0) {
         rc = die("cannot write %s: %s", path, strerror(errno));
         goto done;
     }
@@ -454,15 +403,15 @@ done:
 static int attach_file(kura_psbt *p, char kind, const char *path)
 {
     size_t len;
-    char *data = read_file(path, &len);
+    uint8_t *data = e2e_read_file(path, &len);
     int rc;
     if (data == NULL) return die("cannot read %s: %s", path, strerror(errno));
     if (kind == 'a')
-        rc = kura_package_add_approval(p, (const uint8_t *)data, len);
+        rc = kura_package_add_approval(p, data, len);
     else if (kind == 'p')
-        rc = kura_package_set_policy(p, (const uint8_t *)data, len);
+        rc = kura_package_set_policy(p, data, len);
     else
-        rc = kura_package_add_policy_signature(p, (const uint8_t *)data, len);
+        rc = kura_package_add_policy_signature(p, data, len);
     free(data);
     if (rc != KURA_OK) return die("cannot add %s: %s", path, kura_status_name(rc));
     return 0;

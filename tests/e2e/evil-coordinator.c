@@ -43,6 +43,8 @@
 #include "kura/tx.h"
 #include "kura/wallet.h"
 
+#include "e2e-util.h"
+
 #define MAX_FILES 64
 #define MAX_COINS 16
 #define MAX_PAYMENTS (KURA_INTENT_OUTPUTS_MAX + 4)
@@ -93,32 +95,6 @@ static int fail(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 2;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    *len = 0;
-    if (f == NULL) return NULL;
-    for (;;) {
-        if (*len + 4096 > cap) {
-            uint8_t *n = realloc(buf, cap + 65536);
-            if (n == NULL) break;
-            buf = n;
-            cap += 65536;
-        }
-        size_t got = fread(buf + *len, 1, cap - *len, f);
-        *len += got;
-        if (got == 0) {
-            fclose(f);
-            return buf;
-        }
-    }
-    fclose(f);
-    free(buf);
-    return NULL;
 }
 
 /* ---- base64 and SSHSIG surgery, for the malleated ECDSA approval ---- */
@@ -416,19 +392,13 @@ static int attacker_script(build *b)
 /* A funding transaction paying `amount` to the wallet's receive address i. */
 static int make_coin(build *b, size_t i, uint64_t amount, const char *seed, int with_funding)
 {
-    uint8_t script[KURA_SCRIPT_PUBKEY_MAX], prev[32];
+    uint8_t prev[32];
     char tag[256];
-    size_t len;
     kura_wallet_coin *c = &b->coins[i];
     snprintf(tag, sizeof(tag), "%s/%zu", seed, i);
     kura_sha256(prev, (const uint8_t *)tag, strlen(tag));
-    b->funding[i] = kura_tx_new();
-    if (b->funding[i] == NULL ||
-        kura_descriptor_script_pubkey(b->ctx, script, sizeof(script), &len, b->desc,
-                                      KURA_DESCRIPTOR_BRANCH_RECEIVE, (uint32_t)i,
-                                      &b->err) != KURA_OK ||
-        kura_tx_add_input(b->funding[i], prev, (uint32_t)i, 0xfffffffdu, NULL, 0) != KURA_OK ||
-        kura_tx_add_output(b->funding[i], amount, script, len) != KURA_OK ||
+    if (e2e_funding_tx(&b->funding[i], b->ctx, b->desc, KURA_DESCRIPTOR_BRANCH_RECEIVE,
+                       (uint32_t)i, prev, (uint32_t)i, amount, &b->err) != 0 ||
         kura_tx_txid(c->txid, b->funding[i]) != KURA_OK)
         return -1;
     c->vout = 0;
@@ -519,10 +489,9 @@ done:
 /* Someone else's coin: wpkh of a key the wallet does not hold, 0.1 BTC. */
 static int foreign_coin(build *b, kura_descriptor **fdesc, kura_tx **ftx)
 {
-    uint8_t seed[32], prev[32], script[KURA_SCRIPT_PUBKEY_MAX];
+    uint8_t seed[32], prev[32];
     kura_bip32_key master, pub;
     char xpub[KURA_BIP32_SERIALIZED_LEN], text[256];
-    size_t len;
     memset(seed, 0x77, sizeof(seed));
     memset(prev, 0x78, sizeof(prev));
     if (kura_bip32_from_seed(b->ctx, &master, seed, sizeof(seed), b->network) != KURA_OK) return -1;
@@ -531,14 +500,7 @@ static int foreign_coin(build *b, kura_descriptor **fdesc, kura_tx **ftx)
     if (kura_bip32_serialize(xpub, sizeof(xpub), &pub, 0) != KURA_OK) return -1;
     snprintf(text, sizeof(text), "wpkh(%s/0/*)", xpub);
     if (kura_descriptor_parse(b->ctx, fdesc, text, strlen(text), &b->err) != KURA_OK) return -1;
-    *ftx = kura_tx_new();
-    if (*ftx == NULL ||
-        kura_descriptor_script_pubkey(b->ctx, script, sizeof(script), &len, *fdesc, 0, 0,
-                                      &b->err) != KURA_OK ||
-        kura_tx_add_input(*ftx, prev, 0, 0xfffffffdu, NULL, 0) != KURA_OK ||
-        kura_tx_add_output(*ftx, 10000000u, script, len) != KURA_OK)
-        return -1;
-    return 0;
+    return e2e_funding_tx(ftx, b->ctx, *fdesc, 0, 0, prev, 0, 10000000u, &b->err);
 }
 
 /* The descriptor with its <0;1> steps replaced by <0;7>: same keys, same
@@ -555,17 +517,6 @@ static int outside_descriptor(build *b, kura_descriptor **out)
     if (kura_descriptor_parse(b->ctx, out, text, strlen(text), &b->err) == KURA_OK) rc = 0;
     kura_descriptor_string_free(text);
     return rc;
-}
-
-static int write_file(const char *path, const uint8_t *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) return -1;
-    if (fwrite(data, 1, len, f) != len) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -626,13 +577,13 @@ int main(int argc, char **argv)
         fail("descriptor: %s", b.err.message);
         goto done;
     }
-    intent_bytes = slurp(intent_path, &intent_len);
+    intent_bytes = e2e_read_file(intent_path, &intent_len);
     if (intent_bytes == NULL) {
         fail("cannot read %s: %s", intent_path, strerror(errno));
         goto done;
     }
     tx_intent_path = tx_intent_path != NULL ? tx_intent_path : intent_path;
-    tx_intent_bytes = slurp(tx_intent_path, &tx_intent_len);
+    tx_intent_bytes = e2e_read_file(tx_intent_path, &tx_intent_len);
     if (tx_intent_bytes == NULL) {
         fail("cannot read %s: %s", tx_intent_path, strerror(errno));
         goto done;
@@ -813,7 +764,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < approval_count; i++) {
         size_t len;
-        uint8_t *sig = slurp(approvals[i], &len);
+        uint8_t *sig = e2e_read_file(approvals[i], &len);
         int ok;
         if (sig == NULL) {
             fail("cannot read %s: %s", approvals[i], strerror(errno));
@@ -835,7 +786,7 @@ int main(int argc, char **argv)
     }
     if (policy_path != NULL) {
         size_t len;
-        uint8_t *text = slurp(policy_path, &len);
+        uint8_t *text = e2e_read_file(policy_path, &len);
         int ok = text != NULL && kura_package_set_policy(psbt, text, len) == KURA_OK;
         free(text);
         if (!ok) {
@@ -845,7 +796,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < policy_sig_count; i++) {
         size_t len;
-        uint8_t *sig = slurp(policy_sigs[i], &len);
+        uint8_t *sig = e2e_read_file(policy_sigs[i], &len);
         int ok = sig != NULL && kura_package_add_policy_signature(psbt, sig, len) == KURA_OK;
         free(sig);
         if (!ok) {
@@ -869,7 +820,7 @@ int main(int argc, char **argv)
         }
         kura_psbt_free(check);
     }
-    if (write_file(out_path, bytes, bytes_len) != 0) {
+    if (e2e_write_file(out_path, bytes, bytes_len) != 0) {
         fail("cannot write %s: %s", out_path, strerror(errno));
         goto done;
     }

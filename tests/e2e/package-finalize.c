@@ -32,51 +32,18 @@
 #include "kura/tx.h"
 #include "kura/wallet.h"
 
-#define CHANGE_SCAN 1000u
+#include "e2e-util.h"
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    *len = 0;
-    if (f == NULL) return NULL;
-    for (;;) {
-        if (*len + 4096 > cap) {
-            uint8_t *n = realloc(buf, cap + 65536);
-            if (n == NULL) break;
-            buf = n;
-            cap += 65536;
-        }
-        size_t got = fread(buf + *len, 1, cap - *len, f);
-        *len += got;
-        if (got == 0) {
-            fclose(f);
-            return buf;
-        }
-    }
-    fclose(f);
-    free(buf);
-    return NULL;
-}
+#define CHANGE_SCAN 1000u
 
 static int load_psbt(kura_psbt **out, const char *path)
 {
     kura_error err;
-    size_t len;
-    uint8_t *data = slurp(path, &len);
-    int rc;
-    if (data == NULL) {
+    int rc = e2e_load_psbt(out, path, &err);
+    if (rc == E2E_EREAD) {
         fprintf(stderr, "package-finalize: cannot read %s: %s\n", path, strerror(errno));
         return 2;
     }
-    if (len >= 5 && memcmp(data, "psbt\xff", 5) == 0) {
-        rc = kura_psbt_parse(out, data, len, &err);
-    } else {
-        while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r')) len--;
-        rc = kura_psbt_from_base64(out, (const char *)data, len, &err);
-    }
-    free(data);
     if (rc != KURA_OK) {
         fprintf(stderr, "package-finalize: %s: %s\n", path, err.message);
         return 1;
@@ -117,7 +84,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "package-finalize: descriptor: %s\n", err.message);
         goto done;
     }
-    if ((text = slurp(intent_path, &len)) == NULL ||
+    if ((text = e2e_read_file(intent_path, &len)) == NULL ||
         kura_intent_parse(&intent, text, len, &err) != KURA_OK) {
         fprintf(stderr, "package-finalize: cannot read the intent %s\n", intent_path);
         goto done;

@@ -25,7 +25,9 @@
 #include "kura/sshsig.h"
 #include "kura/tx.h"
 #include "kura/wallet.h"
-#include "testutil.h"
+#include "testutil_keys.h"
+#include "testutil_sshsig.h"
+#include "testutil_wallet.h"
 
 #define H KURA_BIP32_HARDENED
 
@@ -67,37 +69,7 @@ static const char *const KEYS[] = {"alice",  "bob",    "carol",  "dave",
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 static char pubkeys[NKEYS][KURA_SSHKEY_STRING_MAX];
 
-/* ---- files and commands ---- */
-
-static void run(const char *cmd)
-{
-    if (system(cmd) != 0) fail_msg("command failed: %s", cmd);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (f == NULL) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) fail_msg("short read on %s", path);
-    fclose(f);
-    buf[n] = '\0';
-    if (len != NULL) *len = (size_t)n;
-    return buf;
-}
-
-static void spit(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(data, 1, len, f) != len) fail_msg("cannot write %s", path);
-    fclose(f);
-}
+/* ---- keys ---- */
 
 static size_t key_index(const char *name)
 {
@@ -119,22 +91,6 @@ typedef struct cached_sig {
 
 static cached_sig cache[512];
 static size_t cache_count;
-static unsigned sign_counter;
-
-/* A fresh signature by key `name` over text in namespace ns (ssh-keygen). */
-static char *sign_fresh(const char *name, const char *ns, const void *text, size_t len,
-                        size_t *sig_len)
-{
-    char msg[128], sig[128], cmd[512];
-    snprintf(msg, sizeof(msg), "%s/msg%u", keydir, sign_counter);
-    snprintf(sig, sizeof(sig), "%s/sig%u", keydir, sign_counter);
-    sign_counter++;
-    spit(msg, text, len);
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -Y sign -f %s/%s -n %s < %s > %s 2>/dev/null", keydir,
-             name, ns, msg, sig);
-    run(cmd);
-    return slurp(sig, sig_len);
-}
 
 /* The cached signature (owned by the cache). */
 static const char *sign(const char *name, const char *ns, const void *text, size_t len,
@@ -155,46 +111,12 @@ static const char *sign(const char *name, const char *ns, const void *text, size
     c->key = k;
     snprintf(c->ns, sizeof(c->ns), "%s", ns);
     memcpy(c->text_hash, h, 32);
-    c->sig = sign_fresh(name, ns, text, len, &c->len);
+    c->sig = tu_ssh_sign(keydir, name, ns, text, len, &c->len);
     *sig_len = c->len;
     return c->sig;
 }
 
 /* ---- wallets ---- */
-
-static void make_master(kura_bip32_key *master, char *origin_xpub, size_t cap, uint8_t seed_byte,
-                        const uint32_t *path, size_t path_len, const char *path_text)
-{
-    uint8_t seed[32], fp[4];
-    kura_bip32_key acct, pub;
-    char xpub[KURA_BIP32_SERIALIZED_LEN];
-    memset(seed, seed_byte, sizeof(seed));
-    assert_int_equal(kura_bip32_from_seed(ctx, master, seed, 32, KURA_NETWORK_MAINNET), KURA_OK);
-    assert_int_equal(kura_bip32_derive_path(ctx, &acct, master, path, path_len), KURA_OK);
-    kura_bip32_neuter(&pub, &acct);
-    assert_int_equal(kura_bip32_serialize(xpub, sizeof(xpub), &pub, 0), KURA_OK);
-    assert_int_equal(kura_bip32_fingerprint(fp, master), KURA_OK);
-    snprintf(origin_xpub, cap, "[%02x%02x%02x%02x/%s]%s", fp[0], fp[1], fp[2], fp[3], path_text,
-             xpub);
-    kura_bip32_wipe(&acct);
-}
-
-static kura_tx *funding_tx(const kura_descriptor *d, size_t branch, uint32_t index, uint64_t amount,
-                           uint8_t tag)
-{
-    uint8_t script[KURA_SCRIPT_PUBKEY_MAX], prev[32];
-    size_t len;
-    kura_tx *tx = kura_tx_new();
-    assert_non_null(tx);
-    memset(prev, tag, 32);
-    assert_int_equal(kura_tx_add_input(tx, prev, 0, 0xffffffff, NULL, 0), KURA_OK);
-    assert_int_equal(
-        kura_descriptor_script_pubkey(ctx, script, sizeof(script), &len, d, branch, index, NULL),
-        KURA_OK);
-    assert_int_equal(kura_tx_add_output(tx, 1000, (const uint8_t *)"\x6a", 1), KURA_OK);
-    assert_int_equal(kura_tx_add_output(tx, amount, script, len), KURA_OK);
-    return tx;
-}
 
 static void make_wallet(wallet *w, const char *kind, uint8_t seed0, size_t nkeys, size_t nsign,
                         uint8_t tag)
@@ -207,13 +129,13 @@ static void make_wallet(wallet *w, const char *kind, uint8_t seed0, size_t nkeys
     for (size_t i = 0; i < nkeys; i++) {
         uint8_t s = (uint8_t)(seed0 + i);
         if (strcmp(kind, "wpkh") == 0)
-            make_master(&w->masters[i], origin[i], 256, s, p84, 3, "84h/0h/0h");
+            tu_make_master(ctx, &w->masters[i], origin[i], 256, s, p84, 3, "84h/0h/0h");
         else if (strcmp(kind, "wsh") == 0)
-            make_master(&w->masters[i], origin[i], 256, s, p48_2, 4, "48h/0h/0h/2h");
+            tu_make_master(ctx, &w->masters[i], origin[i], 256, s, p48_2, 4, "48h/0h/0h/2h");
         else if (strcmp(kind, "tr") == 0)
-            make_master(&w->masters[i], origin[i], 256, s, p86, 3, "86h/0h/0h");
+            tu_make_master(ctx, &w->masters[i], origin[i], 256, s, p86, 3, "86h/0h/0h");
         else
-            make_master(&w->masters[i], origin[i], 256, s, p48_3, 4, "48h/0h/0h/3h");
+            tu_make_master(ctx, &w->masters[i], origin[i], 256, s, p48_3, 4, "48h/0h/0h/3h");
     }
     if (strcmp(kind, "wpkh") == 0)
         snprintf(text, sizeof(text), "wpkh(%s/<0;1>/*)", origin[0]);
@@ -237,8 +159,8 @@ static void make_wallet(wallet *w, const char *kind, uint8_t seed0, size_t nkeys
     w->nmasters = nkeys;
     w->nsign = nsign;
     assert_int_equal(kura_bip32_fingerprint(w->fingerprint, &w->masters[0]), KURA_OK);
-    w->funding[0] = funding_tx(w->desc, 0, 3, COIN0, tag);
-    w->funding[1] = funding_tx(w->desc, 1, 0, COIN1, (uint8_t)(tag + 1));
+    w->funding[0] = tu_funding_tx(ctx, w->desc, 0, 3, COIN0, tag, 1000);
+    w->funding[1] = tu_funding_tx(ctx, w->desc, 1, 0, COIN1, (uint8_t)(tag + 1), 1000);
 }
 
 static void script_of(uint8_t *script, size_t *len, const char *address)
@@ -1106,8 +1028,8 @@ static void test_approver_duplicate(void **state)
     /* Two different signatures by one (ECDSA) key: counted by key. */
     pkg_init(&pk, K_WPKH);
     pkg_build(&pk);
-    s1 = sign_fresh("dave", "kura-intent-v1", pk.intent_text, pk.intent_len, &l1);
-    s2 = sign_fresh("dave", "kura-intent-v1", pk.intent_text, pk.intent_len, &l2);
+    s1 = tu_ssh_sign(keydir, "dave", "kura-intent-v1", pk.intent_text, pk.intent_len, &l1);
+    s2 = tu_ssh_sign(keydir, "dave", "kura-intent-v1", pk.intent_text, pk.intent_len, &l2);
     assert_true(l1 != l2 || memcmp(s1, s2, l1) != 0);
     add_approval_text(&pk, s1, l1);
     add_approval_text(&pk, s2, l2);
@@ -1786,26 +1708,14 @@ static void test_every_reason_seen(void **state)
 
 static int setup(void **state)
 {
-    char cmd[512], path[128];
     (void)state;
     ctx = kura_ctx_new();
     assert_non_null(ctx);
     strcpy(keydir, "/tmp/kura-check-XXXXXX");
     if (mkdtemp(keydir) == NULL) fail_msg("mkdtemp failed");
     for (size_t i = 0; i < NKEYS; i++) {
-        kura_sshkey key;
-        kura_error err;
-        size_t len;
-        char *line;
-        snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t %s -N '' -C test -f %s/%s >/dev/null",
-                 strcmp(KEYS[i], "dave") == 0 ? "ecdsa -b 256" : "ed25519", keydir, KEYS[i]);
-        run(cmd);
-        snprintf(path, sizeof(path), "%s/%s.pub", keydir, KEYS[i]);
-        line = slurp(path, &len);
-        if (kura_sshkey_parse(&key, line, len, &err) != KURA_OK) fail_msg("pub: %s", err.message);
-        assert_int_equal(kura_sshkey_format(pubkeys[i], KURA_SSHKEY_STRING_MAX, NULL, &key),
-                         KURA_OK);
-        free(line);
+        tu_ssh_keygen(keydir, KEYS[i], strcmp(KEYS[i], "dave") == 0 ? "ecdsa -b 256" : "ed25519");
+        tu_ssh_pubkey(pubkeys[i], keydir, KEYS[i]);
     }
     make_wallet(&wallets[K_WPKH], "wpkh", 1, 1, 1, 0x11);
     make_wallet(&wallets[K_WSH], "wsh", 1, 3, 2, 0x21);
@@ -1820,7 +1730,7 @@ static int teardown(void **state)
     char cmd[128];
     (void)state;
     snprintf(cmd, sizeof(cmd), "rm -rf %s", keydir);
-    run(cmd);
+    tu_run(cmd);
     for (size_t i = 0; i < cache_count; i++) free(cache[i].sig);
     for (size_t k = 0; k < K_COUNT; k++) {
         kura_descriptor_free(wallets[k].desc);

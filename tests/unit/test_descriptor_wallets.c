@@ -13,21 +13,7 @@
 #include "kura/hash.h"
 #include "kura/keys.h"
 #include "kura/script.h"
-#include "testutil.h"
-
-static int setup(void **state)
-{
-    kura_ctx *ctx = kura_ctx_new();
-    if (ctx == NULL) return -1;
-    *state = ctx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    kura_ctx_free(*state);
-    return 0;
-}
+#include "testutil_keys.h"
 
 static kura_descriptor *parse_ok(const kura_ctx *ctx, const char *s)
 {
@@ -551,5 +537,5 @@ int main(void)
         cmocka_unit_test(test_tr_sortedmulti_a_origins),
         cmocka_unit_test(test_output_reuse),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

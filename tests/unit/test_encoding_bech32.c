@@ -28,16 +28,6 @@ static char *vector_input(const json_t *v)
     return strdup(tu_str(v, "string"));
 }
 
-static char *lower_copy(const char *s)
-{
-    char *out = strdup(s);
-    assert_non_null(out);
-    for (char *p = out; *p != '\0'; p++) {
-        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-    }
-    return out;
-}
-
 /* The lower-cased part before the last '1' (the hrp as BIP173 defines it). */
 static void hrp_of(char *out, size_t out_len, const char *s)
 {
@@ -125,7 +115,7 @@ static size_t run_valid_strings(const json_t *list, kura_bech32_variant want)
             fail_msg("valid %s refused: %s", s, err.message);
         assert_int_equal(got, want);
         assert_int_equal(kura_bech32_encode(enc, sizeof(enc), hrp, data, n, got), KURA_OK);
-        low = lower_copy(s);
+        low = tu_lower_copy(s);
         assert_string_equal(enc, low);
         free(low);
     }
@@ -176,7 +166,7 @@ static void check_valid_address(const char *addr, const char *spk_hex)
     unsigned version = 99;
     kura_error err = {0};
     uint8_t *spk = tu_unhex(spk_hex, &spk_len);
-    char *low = lower_copy(addr);
+    char *low = tu_lower_copy(addr);
 
     hrp_of(hrp, sizeof(hrp), addr);
     if (kura_segwit_address_decode(&version, prog, sizeof(prog), &prog_len, hrp, addr, &err) !=

@@ -22,23 +22,6 @@ static const char EXAMPLE[] =
     "8813\n"
     "max-fee: 40000\n";
 
-/* Returns a malloc'd copy of text with the one occurrence of `from` replaced
- * by `to` (fails the test if `from` is absent or appears twice). */
-static char *edit(const char *text, const char *from, const char *to)
-{
-    const char *at = strstr(text, from);
-    size_t tl = strlen(text), fl = strlen(from), nl = strlen(to);
-    char *out;
-    if (at == NULL) fail_msg("edit: '%s' not in text", from);
-    if (strstr(at + 1, from) != NULL) fail_msg("edit: '%s' appears twice", from);
-    out = malloc(tl - fl + nl + 1);
-    assert_non_null(out);
-    memcpy(out, text, (size_t)(at - text));
-    memcpy(out + (at - text), to, nl);
-    memcpy(out + (at - text) + nl, at + fl, tl - (size_t)(at - text) - fl + 1);
-    return out;
-}
-
 /* Parses text[0..len) and requires failure with `code` and a message that
  * contains `needle`; also requires *out to stay NULL. */
 static void refuse_len(const char *text, size_t len, int code, const char *needle)
@@ -62,7 +45,7 @@ static void refuse(const char *text, int code, const char *needle)
 /* Replaces `from` by `to` in the example and requires the parser to refuse it. */
 static void refuse_edit(const char *from, const char *to, int code, const char *needle)
 {
-    char *text = edit(EXAMPLE, from, to);
+    char *text = tu_edit(EXAMPLE, from, to);
     refuse(text, code, needle);
     free(text);
 }
@@ -123,13 +106,14 @@ static void test_round_trips(void **state)
     (void)state;
     round_trip(EXAMPLE);
     /* No label, base58 destinations, one output. */
-    char *t = edit(EXAMPLE,
-                   "output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
-                   "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 "
-                   "2500000 withdrawal 8813\n",
-                   "output: 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa 1\n"
-                   "output: 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy 2100000000000000 x\n");
-    char *u = edit(t, "2100000000000000 x", "2099999999999999 ~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}");
+    char *t = tu_edit(EXAMPLE,
+                      "output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
+                      "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 "
+                      "2500000 withdrawal 8813\n",
+                      "output: 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa 1\n"
+                      "output: 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy 2100000000000000 x\n");
+    char *u =
+        tu_edit(t, "2100000000000000 x", "2099999999999999 ~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}");
     round_trip(u);
     free(t);
     free(u);
@@ -138,12 +122,12 @@ static void test_round_trips(void **state)
     for (size_t i = 0; i < 3; i++) {
         char net[32];
         snprintf(net, sizeof(net), "network: %s\n", chains[i]);
-        t = edit(EXAMPLE, "network: bitcoin\n", net);
-        u = edit(t,
-                 "output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
-                 "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 "
-                 "2500000 withdrawal 8813\n",
-                 "output: tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx 5000\n");
+        t = tu_edit(EXAMPLE, "network: bitcoin\n", net);
+        u = tu_edit(t,
+                    "output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
+                    "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 "
+                    "2500000 withdrawal 8813\n",
+                    "output: tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx 5000\n");
         round_trip(u);
         kura_intent *in = parse_ok(u);
         assert_int_equal(in->chain, (kura_intent_chain)(i + 1));
@@ -155,22 +139,22 @@ static void test_round_trips(void **state)
         free(u);
     }
     /* Regtest and its own hrp; every script type kura pays to. */
-    t = edit(EXAMPLE, "network: bitcoin\n", "network: regtest\n");
-    u = edit(t,
-             "output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
-             "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 "
-             "2500000 withdrawal 8813\n",
-             "output: bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c 5000 a b c\n"
-             "output: 2MtoTvMi65NXBt3sTCXNd1aqKGa7gXsX8CC 1\n");
+    t = tu_edit(EXAMPLE, "network: bitcoin\n", "network: regtest\n");
+    u = tu_edit(t,
+                "output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
+                "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 "
+                "2500000 withdrawal 8813\n",
+                "output: bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c 5000 a b c\n"
+                "output: 2MtoTvMi65NXBt3sTCXNd1aqKGa7gXsX8CC 1\n");
     round_trip(u);
     free(t);
     free(u);
-    t = edit(EXAMPLE, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
-             "bc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygsszvapf");
+    t = tu_edit(EXAMPLE, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+                "bc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zygsszvapf");
     round_trip(t);
     free(t);
     /* Leap day in a leap year is a date. */
-    t = edit(EXAMPLE, "expires: 2026-11-21T21:30:00Z", "expires: 2028-02-29T23:59:59Z");
+    t = tu_edit(EXAMPLE, "expires: 2026-11-21T21:30:00Z", "expires: 2028-02-29T23:59:59Z");
     round_trip(t);
     free(t);
 }
@@ -339,7 +323,7 @@ static void test_refuse_values(void **state)
     refuse_edit(" 150000000 withdrawal 8812", "", KURA_EDATA,
                 "line 8: output 1: expected '<address> <amount>");
     /* The sum of the amounts. */
-    char *sum = edit(EXAMPLE, " 150000000 ", " 2097500000000000 ");
+    char *sum = tu_edit(EXAMPLE, " 150000000 ", " 2097500000000000 ");
     round_trip(sum); /* 2097500000000000 + 2500000 is still within MAX_MONEY */
     free(sum);
     refuse_edit(" 150000000 ", " 2099999999999999 ", KURA_EDATA,
@@ -383,10 +367,10 @@ static void test_refuse_addresses(void **state)
                      KURA_OK);
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", testnet_p2pkh, KURA_EDATA,
                 "line 8: output 1: address: testnet address on");
-    char *t = edit(EXAMPLE, "network: bitcoin", "network: signet");
+    char *t = tu_edit(EXAMPLE, "network: bitcoin", "network: signet");
     refuse(t, KURA_EDATA, "line 8: output 1: address: mainnet address on");
     free(t);
-    t = edit(EXAMPLE, "network: bitcoin", "network: regtest");
+    t = tu_edit(EXAMPLE, "network: bitcoin", "network: regtest");
     refuse(t, KURA_EDATA, "line 8: output 1: address: mainnet address on");
     free(t);
     /* A future witness version (BIP350 test address) is anyone-can-spend today. */

@@ -40,16 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    char p[512];
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-        if (rmdir(p) != 0) unlink(p);
-    }
-    if (d != NULL) closedir(d);
-    rmdir(f->dir);
+    tu_remove_dir(f->dir);
     free(f);
     return 0;
 }
@@ -72,31 +63,6 @@ static void txid_of(uint8_t out[32], unsigned i)
     char s[32];
     snprintf(s, sizeof(s), "tx %u", i);
     kura_sha256(out, (const uint8_t *)s, strlen(s));
-}
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    struct stat st;
-    uint8_t *buf;
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    assert_int_equal(fstat(fd, &st), 0);
-    buf = malloc((size_t)st.st_size + 1);
-    assert_non_null(buf);
-    assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return buf;
-}
-
-static void write_all_file(const char *path, const uint8_t *data, size_t len)
-{
-    int fd;
-    unlink(path);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    assert_true(fd >= 0);
-    if (len > 0) assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
 }
 
 static void append_signed(kura_journal *j, int64_t t, unsigned i, uint64_t amount, uint64_t fee)
@@ -376,7 +342,7 @@ static void test_append_reopen_verify(void **state)
     assert_int_equal(bad, 7);
     {
         size_t len;
-        uint8_t *buf = read_all(f->path, &len);
+        uint8_t *buf = (uint8_t *)tu_slurp(f->path, &len);
         assert_int_equal(kura_journal_parse(&k, &bad, buf, len, &err), KURA_OK);
         assert_int_equal(bad, 7);
         assert_int_equal(kura_journal_append_refused(k, NULL, T0 + 11, NULL, "X", &err),
@@ -400,10 +366,10 @@ static void test_create_refuses_existing(void **state)
     size_t len1, len2;
     uint8_t *a, *b;
     build_sample(f->path);
-    a = read_all(f->path, &len1);
+    a = (uint8_t *)tu_slurp(f->path, &len1);
     assert_int_equal(kura_journal_create(&j, f->path, T0, &err), KURA_JOURNAL_EEXIST);
     assert_null(j);
-    b = read_all(f->path, &len2);
+    b = (uint8_t *)tu_slurp(f->path, &len2);
     tu_assert_bytes_equal(a, len1, b, len2);
     free(a);
     free(b);
@@ -430,7 +396,7 @@ static void test_tamper_every_byte(void **state)
     kura_journal *j;
     kura_error err;
     build_sample(f->path);
-    orig = read_all(f->path, &len);
+    orig = (uint8_t *)tu_slurp(f->path, &len);
     nlines = line_starts(orig, len, starts, 16);
     assert_int_equal(nlines, 6);
     buf = malloc(len);
@@ -460,7 +426,7 @@ static void test_tamper_every_byte(void **state)
     /* Through the file as well: the message names the entry. */
     memcpy(buf, orig, len);
     buf[starts[3] + 30] ^= 0x01;
-    write_all_file(f->path, buf, len);
+    tu_write_new_file(f->path, buf, len, 0600);
     assert_int_equal(kura_journal_open(&j, f->path, 0, &err), KURA_EDATA);
     assert_non_null(strstr(err.message, "entry 3 (line 4)"));
     {
@@ -470,7 +436,7 @@ static void test_tamper_every_byte(void **state)
         /* Recovery does not touch damage. */
         assert_int_equal(kura_journal_recover(&j, f->path, T0 + 100, &err), KURA_EDATA);
         free(buf);
-        buf = read_all(f->path, &len);
+        buf = (uint8_t *)tu_slurp(f->path, &len);
         assert_int_equal(buf[starts[3] + 30], orig[starts[3] + 30] ^ 0x01);
     }
     /* Deleting a whole middle entry breaks the link after it. */
@@ -495,7 +461,7 @@ static void test_truncate_last_entry(void **state)
     size_t len, starts[16], nlines, last;
     uint8_t *orig;
     build_sample(f->path);
-    orig = read_all(f->path, &len);
+    orig = (uint8_t *)tu_slurp(f->path, &len);
     nlines = line_starts(orig, len, starts, 16);
     last = starts[nlines - 1];
     for (size_t cut = last; cut <= len; cut++) {
@@ -504,7 +470,7 @@ static void test_truncate_last_entry(void **state)
         uint64_t count = 0, bad = 0;
         kura_journal_entry e;
         int rc;
-        write_all_file(f->path, orig, cut);
+        tu_write_new_file(f->path, orig, cut, 0600);
         rc = kura_journal_open(&j, f->path, 0, &err);
         if (cut == last || cut == len) {
             assert_int_equal(rc, KURA_OK);
@@ -533,7 +499,7 @@ static void test_truncate_last_entry(void **state)
         /* The record says what was cut. */
         {
             size_t nlen, s2[16];
-            uint8_t *now = read_all(f->path, &nlen), h[32];
+            uint8_t *now = (uint8_t *)tu_slurp(f->path, &nlen), h[32];
             size_t n2 = line_starts(now, nlen, s2, 16);
             assert_int_equal(n2, nlines);
             assert_memory_equal(now, orig, last);
@@ -550,7 +516,7 @@ static void test_truncate_last_entry(void **state)
         kura_journal_free(j);
     }
     /* A torn init entry is not a journal at all. */
-    write_all_file(f->path, orig, 40);
+    tu_write_new_file(f->path, orig, 40, 0600);
     {
         kura_journal *j = NULL;
         kura_error err;
@@ -558,7 +524,7 @@ static void test_truncate_last_entry(void **state)
         assert_int_equal(kura_journal_recover(&j, f->path, T0 + 50, &err), KURA_EDATA);
     }
     /* Nor is an empty file. */
-    write_all_file(f->path, orig, 0);
+    tu_write_new_file(f->path, orig, 0, 0600);
     {
         kura_journal *j = NULL;
         kura_error err;
@@ -577,7 +543,7 @@ static void test_overlong_tail_is_damage(void **state)
     kura_error err;
     uint64_t bad = 0;
     build_sample(f->path);
-    orig = read_all(f->path, &len);
+    orig = (uint8_t *)tu_slurp(f->path, &len);
     buf = malloc(len + 600);
     assert_non_null(buf);
     memcpy(buf, orig, len);
@@ -874,7 +840,7 @@ static void test_verify_detects_change(void **state)
     size_t len, starts[16];
     uint8_t *buf;
     build_sample(f->path);
-    buf = read_all(f->path, &len);
+    buf = (uint8_t *)tu_slurp(f->path, &len);
     line_starts(buf, len, starts, 16);
     assert_int_equal(kura_journal_open(&j, f->path, 0, &err), KURA_OK);
     /* Cut back to five entries (a valid but shorter chain). */
@@ -937,7 +903,7 @@ static void test_many_entries(void **state)
         text[len + ln] = '\n';
         len += ln + 1;
     }
-    write_all_file(f->path, (const uint8_t *)text, len);
+    tu_write_new_file(f->path, (const uint8_t *)text, len, 0600);
     free(text);
     clock_gettime(CLOCK_MONOTONIC, &a);
     assert_int_equal(kura_journal_open(&j, f->path, 0, &err), KURA_OK);

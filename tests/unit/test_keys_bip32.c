@@ -7,23 +7,7 @@
 
 #include "keys/keys_internal.h"
 #include "kura/keys.h"
-#include "testutil.h"
-
-static kura_ctx *ctx;
-
-static int setup(void **state)
-{
-    (void)state;
-    ctx = kura_ctx_new();
-    return ctx == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    kura_ctx_free(ctx);
-    return 0;
-}
+#include "testutil_keys.h"
 
 static int all_zero(const void *p, size_t n)
 {
@@ -65,8 +49,8 @@ static void test_valid_vectors(void **state)
         int have_prev = 0;
         uint32_t prev_path_len = 0;
 
-        assert_int_equal(kura_bip32_from_seed(ctx, &master, seed, seed_len, KURA_NETWORK_MAINNET),
-                         KURA_OK);
+        assert_int_equal(
+            kura_bip32_from_seed(tu_ctx, &master, seed, seed_len, KURA_NETWORK_MAINNET), KURA_OK);
         json_array_foreach(json_object_get(vec, "chains"), ci, chain) {
             json_t *jidx = json_object_get(chain, "path_indices");
             uint32_t path[KURA_BIP32_PATH_MAX], parsed_path[KURA_BIP32_PATH_MAX];
@@ -94,7 +78,7 @@ static void test_valid_vectors(void **state)
             }
 
             /* Private derivation from the master. */
-            assert_int_equal(kura_bip32_derive_path(ctx, &derived, &master, path, path_len),
+            assert_int_equal(kura_bip32_derive_path(tu_ctx, &derived, &master, path, path_len),
                              KURA_OK);
             assert_int_equal(kura_bip32_serialize(s, sizeof(s), &derived, 1), KURA_OK);
             assert_string_equal(s, tu_str(chain, "ext_prv"));
@@ -102,10 +86,10 @@ static void test_valid_vectors(void **state)
             assert_string_equal(s, tu_str(chain, "ext_pub"));
 
             /* Parse both strings back. */
-            assert_int_equal(kura_bip32_parse(ctx, &parsed_prv, tu_str(chain, "ext_prv"), &err),
+            assert_int_equal(kura_bip32_parse(tu_ctx, &parsed_prv, tu_str(chain, "ext_prv"), &err),
                              KURA_OK);
             assert_same_key(&parsed_prv, &derived, 1);
-            assert_int_equal(kura_bip32_parse(ctx, &parsed_pub, tu_str(chain, "ext_pub"), &err),
+            assert_int_equal(kura_bip32_parse(tu_ctx, &parsed_pub, tu_str(chain, "ext_pub"), &err),
                              KURA_OK);
             assert_int_equal(parsed_pub.has_private, 0);
             assert_true(all_zero(parsed_pub.priv, 32));
@@ -137,11 +121,12 @@ static void test_valid_vectors(void **state)
                 kura_bip32_key pubchild;
                 uint32_t last = path[path_len - 1];
                 if (last & KURA_BIP32_HARDENED) {
-                    assert_int_equal(kura_bip32_derive(ctx, &pubchild, &prev_pub, last),
+                    assert_int_equal(kura_bip32_derive(tu_ctx, &pubchild, &prev_pub, last),
                                      KURA_EINVAL);
                     assert_true(all_zero(&pubchild, sizeof(pubchild)));
                 } else {
-                    assert_int_equal(kura_bip32_derive(ctx, &pubchild, &prev_pub, last), KURA_OK);
+                    assert_int_equal(kura_bip32_derive(tu_ctx, &pubchild, &prev_pub, last),
+                                     KURA_OK);
                     assert_int_equal(pubchild.has_private, 0);
                     assert_int_equal(kura_bip32_serialize(s, sizeof(s), &pubchild, 0), KURA_OK);
                     assert_string_equal(s, tu_str(chain, "ext_pub"));
@@ -183,7 +168,7 @@ static void test_invalid_vectors(void **state)
         kura_bip32_key k;
         kura_error err = {0, ""};
         memset(&k, 0x5a, sizeof(k));
-        int rc = kura_bip32_parse(ctx, &k, tu_str(v, "key"), &err);
+        int rc = kura_bip32_parse(tu_ctx, &k, tu_str(v, "key"), &err);
         if (rc != KURA_EDATA)
             fail_msg("accepted or wrong code %d for \"%s\" (%s)", rc, tu_str(v, "key"),
                      tu_str(v, "reason"));
@@ -203,17 +188,17 @@ static void test_edge_cases(void **state)
     kura_error err;
 
     /* Seed length 16..64 bytes. */
-    assert_int_equal(kura_bip32_from_seed(ctx, &k, seed, 15, KURA_NETWORK_MAINNET), KURA_EINVAL);
-    assert_int_equal(kura_bip32_from_seed(ctx, &k, seed, 65, KURA_NETWORK_MAINNET), KURA_EINVAL);
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &k, seed, 15, KURA_NETWORK_MAINNET), KURA_EINVAL);
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &k, seed, 65, KURA_NETWORK_MAINNET), KURA_EINVAL);
     assert_int_equal(kura_bip32_from_seed(NULL, &k, seed, 32, KURA_NETWORK_MAINNET), KURA_EINVAL);
-    assert_int_equal(kura_bip32_from_seed(ctx, &k, seed, 64, (kura_network)7), KURA_EINVAL);
-    assert_int_equal(kura_bip32_from_seed(ctx, &k, seed, 16, KURA_NETWORK_MAINNET), KURA_OK);
-    assert_int_equal(kura_bip32_from_seed(ctx, &k, seed, 64, KURA_NETWORK_TESTNET), KURA_OK);
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &k, seed, 64, (kura_network)7), KURA_EINVAL);
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &k, seed, 16, KURA_NETWORK_MAINNET), KURA_OK);
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &k, seed, 64, KURA_NETWORK_TESTNET), KURA_OK);
 
     /* Testnet and regtest keys serialize as tprv/tpub; parsing gives TESTNET. */
     assert_int_equal(kura_bip32_serialize(s, sizeof(s), &k, 1), KURA_OK);
     assert_true(strncmp(s, "tprv", 4) == 0);
-    assert_int_equal(kura_bip32_parse(ctx, &child, s, &err), KURA_OK);
+    assert_int_equal(kura_bip32_parse(tu_ctx, &child, s, &err), KURA_OK);
     assert_int_equal(child.network, KURA_NETWORK_TESTNET);
     k.network = KURA_NETWORK_REGTEST;
     assert_int_equal(kura_bip32_serialize(s, sizeof(s), &k, 0), KURA_OK);
@@ -228,13 +213,13 @@ static void test_edge_cases(void **state)
 
     /* Deriving in place works. */
     kura_bip32_key copy = k;
-    assert_int_equal(kura_bip32_derive(ctx, &child, &k, 7), KURA_OK);
-    assert_int_equal(kura_bip32_derive(ctx, &copy, &copy, 7), KURA_OK);
+    assert_int_equal(kura_bip32_derive(tu_ctx, &child, &k, 7), KURA_OK);
+    assert_int_equal(kura_bip32_derive(tu_ctx, &copy, &copy, 7), KURA_OK);
     assert_same_key(&copy, &child, 1);
 
     /* Depth 255 has no children. */
     k.depth = 255;
-    assert_int_equal(kura_bip32_derive(ctx, &child, &k, 0), KURA_EINVAL);
+    assert_int_equal(kura_bip32_derive(tu_ctx, &child, &k, 0), KURA_EINVAL);
     assert_true(all_zero(&child, sizeof(child)));
     k.depth = 0;
     /* Private derivation needs a context. */
@@ -250,7 +235,7 @@ static void test_edge_cases(void **state)
         "xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet9",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(kura_bip32_parse(ctx, &child, bad[i], &err), KURA_EDATA);
+        assert_int_equal(kura_bip32_parse(tu_ctx, &child, bad[i], &err), KURA_EDATA);
         assert_int_equal(err.code, KURA_EDATA);
     }
     kura_bip32_wipe(&k);
@@ -269,17 +254,17 @@ static void test_derive_pubkeys(void **state)
     kura_bip32_key prv, pub, child;
     kura_error err;
     static uint8_t out[300][33];
-    assert_int_equal(kura_bip32_parse(ctx, &prv, tu_str(chain, "ext_prv"), &err), KURA_OK);
-    assert_int_equal(kura_bip32_parse(ctx, &pub, tu_str(chain, "ext_pub"), &err), KURA_OK);
+    assert_int_equal(kura_bip32_parse(tu_ctx, &prv, tu_str(chain, "ext_prv"), &err), KURA_OK);
+    assert_int_equal(kura_bip32_parse(tu_ctx, &pub, tu_str(chain, "ext_pub"), &err), KURA_OK);
 
     assert_int_equal(kura_bip32_derive_pubkeys(NULL, out, &pub, 1000, 300), KURA_OK);
     for (uint32_t i = 0; i < 300; i++) {
         assert_int_equal(kura_bip32_derive(NULL, &child, &pub, 1000 + i), KURA_OK);
         tu_assert_bytes_equal(out[i], 33, child.pub, 33);
     }
-    assert_int_equal(kura_bip32_derive_pubkeys(ctx, out, &prv, 1000, 300), KURA_OK);
+    assert_int_equal(kura_bip32_derive_pubkeys(tu_ctx, out, &prv, 1000, 300), KURA_OK);
     for (uint32_t i = 0; i < 300; i += 37) {
-        assert_int_equal(kura_bip32_derive(ctx, &child, &prv, 1000 + i), KURA_OK);
+        assert_int_equal(kura_bip32_derive(tu_ctx, &child, &prv, 1000 + i), KURA_OK);
         tu_assert_bytes_equal(out[i], 33, child.pub, 33);
     }
     /* The last non-hardened index is fine; one more is not. */
@@ -311,15 +296,15 @@ static void test_ckd_priv(void **state)
     uint8_t seed[16], priv[32], chain[32];
     kura_bip32_key cur, next;
     for (size_t i = 0; i < sizeof(seed); i++) seed[i] = (uint8_t)i; /* BIP32 test vector 1 */
-    assert_int_equal(kura_bip32_from_seed(ctx, &cur, seed, sizeof(seed), KURA_NETWORK_MAINNET),
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &cur, seed, sizeof(seed), KURA_NETWORK_MAINNET),
                      KURA_OK);
     memcpy(priv, cur.priv, 32);
     memcpy(chain, cur.chain_code, 32);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         uint8_t cp[32], cc[32];
-        assert_int_equal(kura_bip32_derive(ctx, &next, &cur, steps[i]), KURA_OK);
+        assert_int_equal(kura_bip32_derive(tu_ctx, &next, &cur, steps[i]), KURA_OK);
         assert_int_equal(
-            kura_bip32_i_ckd_priv(ctx, cp, cc, cur.priv, cur.chain_code, cur.pub, steps[i]),
+            kura_bip32_i_ckd_priv(tu_ctx, cp, cc, cur.priv, cur.chain_code, cur.pub, steps[i]),
             KURA_OK);
         tu_assert_bytes_equal(cp, 32, next.priv, 32);
         tu_assert_bytes_equal(cc, 32, next.chain_code, 32);
@@ -330,7 +315,7 @@ static void test_ckd_priv(void **state)
             crypto_auth_hmacsha512_init(&keyed, cur.chain_code, 32);
             for (int twice = 0; twice < 2; twice++) {
                 memset(cp, 0, sizeof(cp));
-                assert_int_equal(kura_bip32_i_ckd_priv_keyed(ctx, cp, cc, cur.priv, &keyed,
+                assert_int_equal(kura_bip32_i_ckd_priv_keyed(tu_ctx, cp, cc, cur.priv, &keyed,
                                                              cur.pub, steps[i]),
                                  KURA_OK);
                 tu_assert_bytes_equal(cp, 32, next.priv, 32);
@@ -339,21 +324,21 @@ static void test_ckd_priv(void **state)
             sodium_memzero(&keyed, sizeof(keyed));
         }
         /* In place, along the whole chain so far. */
-        assert_int_equal(kura_bip32_i_ckd_priv(ctx, priv, chain, priv, chain, cur.pub, steps[i]),
+        assert_int_equal(kura_bip32_i_ckd_priv(tu_ctx, priv, chain, priv, chain, cur.pub, steps[i]),
                          KURA_OK);
         tu_assert_bytes_equal(priv, 32, next.priv, 32);
         tu_assert_bytes_equal(chain, 32, next.chain_code, 32);
         if (steps[i] & KURA_BIP32_HARDENED) {
             /* A hardened step needs no public key. */
             assert_int_equal(
-                kura_bip32_i_ckd_priv(ctx, cp, cc, cur.priv, cur.chain_code, NULL, steps[i]),
+                kura_bip32_i_ckd_priv(tu_ctx, cp, cc, cur.priv, cur.chain_code, NULL, steps[i]),
                 KURA_OK);
             tu_assert_bytes_equal(cp, 32, next.priv, 32);
         } else {
             memset(cp, 0x55, sizeof(cp));
             memset(cc, 0x55, sizeof(cc));
             assert_int_equal(
-                kura_bip32_i_ckd_priv(ctx, cp, cc, cur.priv, cur.chain_code, NULL, steps[i]),
+                kura_bip32_i_ckd_priv(tu_ctx, cp, cc, cur.priv, cur.chain_code, NULL, steps[i]),
                 KURA_EINVAL);
             assert_true(all_zero(cp, 32) && all_zero(cc, 32));
         }
@@ -428,5 +413,5 @@ int main(void)
         cmocka_unit_test(test_ckd_priv),
         cmocka_unit_test(test_path_parse),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -9,23 +9,7 @@
 #include <uninorm.h>
 
 #include "kura/keys.h"
-#include "testutil.h"
-
-static kura_ctx *ctx;
-
-static int setup(void **state)
-{
-    (void)state;
-    ctx = kura_ctx_new();
-    return ctx == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    kura_ctx_free(ctx);
-    return 0;
-}
+#include "testutil_keys.h"
 
 static void check_seed_and_xprv(const char *mnemonic, const char *seed_hex, const char *xprv)
 {
@@ -36,7 +20,8 @@ static void check_seed_and_xprv(const char *mnemonic, const char *seed_hex, cons
     tu_unhex_fixed(seed_hex, want, 64);
     assert_int_equal(kura_bip39_to_seed(seed, mnemonic, "TREZOR", &err), KURA_OK);
     tu_assert_bytes_equal(seed, 64, want, 64);
-    assert_int_equal(kura_bip32_from_seed(ctx, &master, seed, 64, KURA_NETWORK_MAINNET), KURA_OK);
+    assert_int_equal(kura_bip32_from_seed(tu_ctx, &master, seed, 64, KURA_NETWORK_MAINNET),
+                     KURA_OK);
     assert_int_equal(kura_bip32_serialize(s, sizeof(s), &master, 1), KURA_OK);
     assert_string_equal(s, xprv);
     kura_bip32_wipe(&master);
@@ -291,5 +276,5 @@ int main(void)
         cmocka_unit_test(test_to_entropy_refusals),
         cmocka_unit_test(test_from_entropy_refusals),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -20,23 +20,7 @@
 #include "kura/encoding.h"
 #include "kura/hash.h"
 #include "kura/keys.h"
-#include "testutil.h"
-
-static kura_ctx *ctx;
-
-static int setup(void **state)
-{
-    (void)state;
-    ctx = kura_ctx_new();
-    return ctx == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    kura_ctx_free(ctx);
-    return 0;
-}
+#include "testutil_keys.h"
 
 /* ---- BIP340 ---- */
 
@@ -81,18 +65,18 @@ static void test_bip340_csv(void **state)
             uint8_t sk[32], aux[32], xonly[32];
             tu_unhex_fixed(f[1], sk, 32);
             tu_unhex_fixed(f[3], aux, 32);
-            assert_int_equal(kura_xonly_from_privkey(ctx, xonly, sk), KURA_OK);
+            assert_int_equal(kura_xonly_from_privkey(tu_ctx, xonly, sk), KURA_OK);
             tu_assert_bytes_equal(xonly, 32, pub, 32);
-            assert_int_equal(kura_schnorr_sign(ctx, out, sk, msg, msg_len, aux), KURA_OK);
+            assert_int_equal(kura_schnorr_sign(tu_ctx, out, sk, msg, msg_len, aux), KURA_OK);
             tu_assert_bytes_equal(out, 64, sig, 64);
             if (msg_len == 32) {
                 /* The signer's lean form: the same signature, verified or not. */
                 kura_keypair kp;
-                assert_int_equal(kura_keypair_i_create(ctx, &kp, sk), KURA_OK);
+                assert_int_equal(kura_keypair_i_create(tu_ctx, &kp, sk), KURA_OK);
                 tu_assert_bytes_equal(kp.xonly, 32, pub, 32);
                 for (int verify = 0; verify < 2; verify++) {
                     memset(out, 0, sizeof(out));
-                    assert_int_equal(kura_schnorr_i_sign32(ctx, out, &kp, msg, aux, verify),
+                    assert_int_equal(kura_schnorr_i_sign32(tu_ctx, out, &kp, msg, aux, verify),
                                      KURA_OK);
                     tu_assert_bytes_equal(out, 64, sig, 64);
                 }
@@ -101,22 +85,22 @@ static void test_bip340_csv(void **state)
                     assert_int_equal(((const uint8_t *)&kp)[k], 0);
             }
             /* Fresh randomness gives another, equally valid signature. */
-            assert_int_equal(kura_schnorr_sign(ctx, out, sk, msg, msg_len, NULL), KURA_OK);
-            assert_int_equal(kura_schnorr_verify(ctx, out, msg, msg_len, pub), KURA_OK);
+            assert_int_equal(kura_schnorr_sign(tu_ctx, out, sk, msg, msg_len, NULL), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(tu_ctx, out, msg, msg_len, pub), KURA_OK);
             signed_rows++;
         }
-        int rc = kura_schnorr_verify(ctx, sig, msg, msg_len, pub);
+        int rc = kura_schnorr_verify(tu_ctx, sig, msg, msg_len, pub);
         if (expect_ok) {
             assert_int_equal(rc, KURA_OK);
             /* The static context verifies as well. */
             assert_int_equal(kura_schnorr_verify(NULL, sig, msg, msg_len, pub), KURA_OK);
             /* One flipped bit in the signature or the message breaks it. */
             sig[63] ^= 1;
-            assert_int_equal(kura_schnorr_verify(ctx, sig, msg, msg_len, pub), KURA_EDATA);
+            assert_int_equal(kura_schnorr_verify(tu_ctx, sig, msg, msg_len, pub), KURA_EDATA);
             sig[63] ^= 1;
             if (msg_len > 0) {
                 msg[0] ^= 0x80;
-                assert_int_equal(kura_schnorr_verify(ctx, sig, msg, msg_len, pub), KURA_EDATA);
+                assert_int_equal(kura_schnorr_verify(tu_ctx, sig, msg, msg_len, pub), KURA_EDATA);
             }
         } else {
             if (rc != KURA_EDATA) fail_msg("row %s (%s) verified", f[0], f[7]);
@@ -137,17 +121,17 @@ static void test_schnorr_misuse(void **state)
     uint8_t sig[64], sk[32] = {0}, zero_msg[32] = {0};
     memset(sig, 0x11, sizeof(sig));
     /* Secret key 0 is invalid: no signature, output zeroed. */
-    assert_int_equal(kura_schnorr_sign(ctx, sig, sk, zero_msg, 32, NULL), KURA_ECRYPTO);
+    assert_int_equal(kura_schnorr_sign(tu_ctx, sig, sk, zero_msg, 32, NULL), KURA_ECRYPTO);
     for (size_t i = 0; i < 64; i++) assert_int_equal(sig[i], 0);
     sk[31] = 1;
     assert_int_equal(kura_schnorr_sign(NULL, sig, sk, zero_msg, 32, NULL), KURA_EINVAL);
-    assert_int_equal(kura_schnorr_sign(ctx, sig, sk, NULL, 5, NULL), KURA_EINVAL);
-    assert_int_equal(kura_schnorr_sign(ctx, sig, sk, NULL, 0, NULL), KURA_OK);
+    assert_int_equal(kura_schnorr_sign(tu_ctx, sig, sk, NULL, 5, NULL), KURA_EINVAL);
+    assert_int_equal(kura_schnorr_sign(tu_ctx, sig, sk, NULL, 0, NULL), KURA_OK);
     uint8_t x[32];
-    assert_int_equal(kura_xonly_from_privkey(ctx, x, sk), KURA_OK);
-    assert_int_equal(kura_schnorr_verify(ctx, sig, NULL, 0, x), KURA_OK);
+    assert_int_equal(kura_xonly_from_privkey(tu_ctx, x, sk), KURA_OK);
+    assert_int_equal(kura_schnorr_verify(tu_ctx, sig, NULL, 0, x), KURA_OK);
     memset(sk, 0xff, 32); /* >= n */
-    assert_int_equal(kura_xonly_from_privkey(ctx, x, sk), KURA_ECRYPTO);
+    assert_int_equal(kura_xonly_from_privkey(tu_ctx, x, sk), KURA_ECRYPTO);
     for (size_t i = 0; i < 32; i++) assert_int_equal(x[i], 0);
 }
 
@@ -217,20 +201,20 @@ static void check_der_variants(const uint8_t *pub, size_t pub_len, const uint8_t
     /* trailing garbage */
     memcpy(v, der, len);
     v[len] = 0x01;
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len + 1), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len + 1), KURA_EDATA);
     /* truncated */
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, der, len - 1), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, der, len - 1), KURA_EDATA);
     /* wrong sequence tag, wrong total length */
     memcpy(v, der, len);
     v[0] = 0x31;
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len), KURA_EDATA);
     memcpy(v, der, len);
     v[1]++;
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len), KURA_EDATA);
     /* R not an INTEGER */
     memcpy(v, der, len);
     v[2] = 0x03;
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len), KURA_EDATA);
     /* R padded with an unnecessary 0x00 */
     v[0] = 0x30;
     v[1] = (uint8_t)(der[1] + 1);
@@ -239,13 +223,13 @@ static void check_der_variants(const uint8_t *pub, size_t pub_len, const uint8_t
     v[4] = 0x00;
     memcpy(v + 5, der + 4, len - 4);
     if (!(der[4] & 0x80) && der[4] != 0x00)
-        assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len + 1), KURA_EDATA);
+        assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len + 1), KURA_EDATA);
     /* long-form (BER) length byte */
     v[0] = 0x30;
     v[1] = 0x81;
     v[2] = der[1];
     memcpy(v + 3, der + 2, len - 2);
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len + 1), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len + 1), KURA_EDATA);
     /* R made negative (top bit set without 0x00) */
     memcpy(v, der, len);
     if (der[4] == 0x00) {
@@ -253,21 +237,21 @@ static void check_der_variants(const uint8_t *pub, size_t pub_len, const uint8_t
         v[1] = (uint8_t)(der[1] - 1);
         v[3] = (uint8_t)(lr - 1);
         memcpy(v + 4, der + 5, len - 5);
-        assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len - 1), KURA_EDATA);
+        assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len - 1), KURA_EDATA);
     } else {
         v[4] |= 0x80;
-        assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, len), KURA_EDATA);
+        assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, len), KURA_EDATA);
     }
     /* S of length zero */
     memcpy(v, der, 4 + lr);
     v[1] = (uint8_t)(2 + lr + 2);
     v[4 + lr] = 0x02;
     v[5 + lr] = 0x00;
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, 6 + lr), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, 6 + lr), KURA_EDATA);
     /* empty and over-long */
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, der, 0), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, der, 0), KURA_EDATA);
     memset(v, 0, sizeof(v));
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, pub_len, hash, v, 73), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, pub_len, hash, v, 73), KURA_EDATA);
 }
 
 static void test_ecdsa_bip143(void **state)
@@ -308,33 +292,35 @@ static void test_ecdsa_bip143(void **state)
             if (priv_hex != NULL) {
                 uint8_t derived[33];
                 tu_unhex_fixed(priv_hex, priv, 32);
-                assert_int_equal(kura_privkey_check(ctx, priv), KURA_OK);
-                assert_int_equal(kura_pubkey_from_privkey(ctx, derived, priv), KURA_OK);
+                assert_int_equal(kura_privkey_check(tu_ctx, priv), KURA_OK);
+                assert_int_equal(kura_pubkey_from_privkey(tu_ctx, derived, priv), KURA_OK);
                 if (pub_hex != NULL) {
                     tu_unhex_fixed(pub_hex, pub, 33);
                     tu_assert_bytes_equal(derived, 33, pub, 33);
                 }
                 memcpy(pub, derived, 33);
-                assert_int_equal(kura_ecdsa_sign(ctx, der, &der_len, priv, hash), KURA_OK);
+                assert_int_equal(kura_ecdsa_sign(tu_ctx, der, &der_len, priv, hash), KURA_OK);
                 tu_assert_bytes_equal(der, der_len, sig, sig_len);
                 /* The signer's lean form gives the same (RFC6979) signature,
                  * unchecked or checked against the key; against another key
                  * it is withheld. */
-                assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, NULL), KURA_OK);
+                assert_int_equal(kura_ecdsa_i_sign(tu_ctx, der, &der_len, priv, hash, NULL),
+                                 KURA_OK);
                 tu_assert_bytes_equal(der, der_len, sig, sig_len);
-                assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, pub), KURA_OK);
+                assert_int_equal(kura_ecdsa_i_sign(tu_ctx, der, &der_len, priv, hash, pub),
+                                 KURA_OK);
                 tu_assert_bytes_equal(der, der_len, sig, sig_len);
                 {
                     uint8_t other[33], other_priv[32];
                     memcpy(other_priv, priv, 32);
                     other_priv[31] ^= 1;
-                    assert_int_equal(kura_pubkey_from_privkey(ctx, other, other_priv), KURA_OK);
-                    assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, other),
+                    assert_int_equal(kura_pubkey_from_privkey(tu_ctx, other, other_priv), KURA_OK);
+                    assert_int_equal(kura_ecdsa_i_sign(tu_ctx, der, &der_len, priv, hash, other),
                                      KURA_EDATA);
                     assert_int_equal(der_len, 0);
                     for (size_t k = 0; k < KURA_ECDSA_DER_MAX; k++) assert_int_equal(der[k], 0);
                     other[0] = 0x05; /* not a key */
-                    assert_int_equal(kura_ecdsa_i_sign(ctx, der, &der_len, priv, hash, other),
+                    assert_int_equal(kura_ecdsa_i_sign(tu_ctx, der, &der_len, priv, hash, other),
                                      KURA_EDATA);
                     assert_int_equal(der_len, 0);
                     memset(other_priv, 0, sizeof(other_priv));
@@ -351,26 +337,29 @@ static void test_ecdsa_bip143(void **state)
             if (s[0] & 0x80) {
                 /* A high-S signature in the vectors (BIP143 predates the
                  * LOW_S rule): refused as is, accepted once normalised. */
-                assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, sig, sig_len), KURA_EDATA);
+                assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, sig, sig_len),
+                                 KURA_EDATA);
                 negate_s(s);
                 twin_len = der_join(twin, r, s);
-                assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, twin, twin_len), KURA_OK);
+                assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, twin, twin_len), KURA_OK);
                 high_s_in_vectors++;
             } else {
-                assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, sig, sig_len), KURA_OK);
+                assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, sig, sig_len), KURA_OK);
                 assert_int_equal(kura_ecdsa_verify(NULL, pub, 33, hash, sig, sig_len), KURA_OK);
                 /* Its high-S twin is the same signature, malleated: refused. */
                 negate_s(s);
                 twin_len = der_join(twin, r, s);
-                assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, twin, twin_len),
+                assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, twin, twin_len),
                                  KURA_EDATA);
                 check_der_variants(pub, 33, hash, sig, sig_len);
                 /* Wrong hash, wrong key. */
                 hash[0] ^= 1;
-                assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, sig, sig_len), KURA_EDATA);
+                assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, sig, sig_len),
+                                 KURA_EDATA);
                 hash[0] ^= 1;
                 pub[0] ^= 1; /* the other y */
-                assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, sig, sig_len), KURA_EDATA);
+                assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, sig, sig_len),
+                                 KURA_EDATA);
                 pub[0] ^= 1;
                 verified++;
             }
@@ -393,48 +382,48 @@ static void test_pubkey_forms(void **state)
     tu_unhex_fixed("0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
                    "483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8",
                    unc, 65);
-    assert_int_equal(kura_pubkey_from_privkey(ctx, pub, sk), KURA_OK);
+    assert_int_equal(kura_pubkey_from_privkey(tu_ctx, pub, sk), KURA_OK);
     tu_unhex_fixed("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", norm, 33);
     tu_assert_bytes_equal(pub, 33, norm, 33);
-    assert_int_equal(kura_pubkey_normalize(ctx, norm, unc, 65), KURA_OK);
+    assert_int_equal(kura_pubkey_normalize(tu_ctx, norm, unc, 65), KURA_OK);
     tu_assert_bytes_equal(norm, 33, pub, 33);
     assert_int_equal(kura_pubkey_normalize(NULL, norm, pub, 33), KURA_OK);
     tu_assert_bytes_equal(norm, 33, pub, 33);
     /* Hybrid (0x06/0x07) and wrong lengths are refused. */
     unc[0] = 0x06;
-    assert_int_equal(kura_pubkey_normalize(ctx, norm, unc, 65), KURA_EDATA);
+    assert_int_equal(kura_pubkey_normalize(tu_ctx, norm, unc, 65), KURA_EDATA);
     unc[0] = 0x04;
-    assert_int_equal(kura_pubkey_normalize(ctx, norm, unc, 64), KURA_EDATA);
-    assert_int_equal(kura_pubkey_normalize(ctx, norm, pub, 32), KURA_EDATA);
+    assert_int_equal(kura_pubkey_normalize(tu_ctx, norm, unc, 64), KURA_EDATA);
+    assert_int_equal(kura_pubkey_normalize(tu_ctx, norm, pub, 32), KURA_EDATA);
     uint8_t off[33];
     memcpy(off, pub, 33);
     off[0] = 0x04;
-    assert_int_equal(kura_pubkey_normalize(ctx, norm, off, 33), KURA_EDATA);
+    assert_int_equal(kura_pubkey_normalize(tu_ctx, norm, off, 33), KURA_EDATA);
     /* x = 7 has no point on the curve (BIP32 test vector 5's invalid pubkey). */
     memset(off, 0, 33);
     off[0] = 0x02;
     off[32] = 0x07;
-    assert_int_equal(kura_pubkey_normalize(ctx, norm, off, 33), KURA_EDATA);
+    assert_int_equal(kura_pubkey_normalize(tu_ctx, norm, off, 33), KURA_EDATA);
     for (size_t i = 0; i < 33; i++) assert_int_equal(norm[i], 0);
 
     /* A signature verifies under both encodings of the key. */
     kura_sha256(hash, (const uint8_t *)"kura", 4);
-    assert_int_equal(kura_ecdsa_sign(ctx, der, &der_len, sk, hash), KURA_OK);
-    assert_int_equal(kura_ecdsa_verify(ctx, pub, 33, hash, der, der_len), KURA_OK);
-    assert_int_equal(kura_ecdsa_verify(ctx, unc, 65, hash, der, der_len), KURA_OK);
+    assert_int_equal(kura_ecdsa_sign(tu_ctx, der, &der_len, sk, hash), KURA_OK);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, pub, 33, hash, der, der_len), KURA_OK);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, unc, 65, hash, der, der_len), KURA_OK);
     unc[0] = 0x06 | (unc[64] & 1);
-    assert_int_equal(kura_ecdsa_verify(ctx, unc, 65, hash, der, der_len), KURA_EDATA);
+    assert_int_equal(kura_ecdsa_verify(tu_ctx, unc, 65, hash, der, der_len), KURA_EDATA);
 
     /* Invalid secret keys: 0 and n. */
     uint8_t zero[32] = {0}, n[32];
     tu_unhex_fixed("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", n, 32);
-    assert_int_equal(kura_privkey_check(ctx, zero), KURA_ECRYPTO);
+    assert_int_equal(kura_privkey_check(tu_ctx, zero), KURA_ECRYPTO);
     assert_int_equal(kura_privkey_check(NULL, n), KURA_ECRYPTO);
-    assert_int_equal(kura_pubkey_from_privkey(ctx, pub, n), KURA_ECRYPTO);
+    assert_int_equal(kura_pubkey_from_privkey(tu_ctx, pub, n), KURA_ECRYPTO);
     for (size_t i = 0; i < 33; i++) assert_int_equal(pub[i], 0);
     memset(der, 0x44, sizeof(der));
     der_len = 5;
-    assert_int_equal(kura_ecdsa_sign(ctx, der, &der_len, zero, hash), KURA_ECRYPTO);
+    assert_int_equal(kura_ecdsa_sign(tu_ctx, der, &der_len, zero, hash), KURA_ECRYPTO);
     assert_int_equal(der_len, 0);
     for (size_t i = 0; i < sizeof(der); i++) assert_int_equal(der[i], 0);
     assert_int_equal(kura_ecdsa_sign(NULL, der, &der_len, sk, hash), KURA_EINVAL);
@@ -464,13 +453,13 @@ static void test_taproot_tweak(void **state)
             tu_unhex_fixed(json_string_value(jroot), root_bytes, 32);
             mr = root_bytes;
         }
-        assert_int_equal(kura_xonly_from_privkey(ctx, out, priv), KURA_OK);
+        assert_int_equal(kura_xonly_from_privkey(tu_ctx, out, priv), KURA_OK);
         tu_assert_bytes_equal(out, 32, internal, 32);
-        assert_int_equal(kura_taproot_tweak_privkey(ctx, out, priv, mr), KURA_OK);
+        assert_int_equal(kura_taproot_tweak_privkey(tu_ctx, out, priv, mr), KURA_OK);
         tu_assert_bytes_equal(out, 32, want_priv, 32);
         /* The tweaked public key is the x-only key of the tweaked secret. */
-        assert_int_equal(kura_xonly_from_privkey(ctx, xq, want_priv), KURA_OK);
-        assert_int_equal(kura_taproot_tweak_pubkey(ctx, q, &parity, internal, mr), KURA_OK);
+        assert_int_equal(kura_xonly_from_privkey(tu_ctx, xq, want_priv), KURA_OK);
+        assert_int_equal(kura_taproot_tweak_pubkey(tu_ctx, q, &parity, internal, mr), KURA_OK);
         tu_assert_bytes_equal(q, 32, xq, 32);
         assert_true(parity == 0 || parity == 1);
         /* The signer's keypair: its x-only key is the internal key, its
@@ -478,20 +467,20 @@ static void test_taproot_tweak(void **state)
         {
             kura_keypair kp, tw;
             uint8_t sec[32], sighash[32], sig[64];
-            assert_int_equal(kura_keypair_i_create(ctx, &kp, priv), KURA_OK);
+            assert_int_equal(kura_keypair_i_create(tu_ctx, &kp, priv), KURA_OK);
             tu_assert_bytes_equal(kp.xonly, 32, internal, 32);
-            assert_int_equal(kura_keypair_i_taptweak(ctx, &tw, &kp, mr), KURA_OK);
+            assert_int_equal(kura_keypair_i_taptweak(tu_ctx, &tw, &kp, mr), KURA_OK);
             tu_assert_bytes_equal(tw.xonly, 32, q, 32);
             assert_int_equal(secp256k1_keypair_sec(secp256k1_context_static, sec, &tw.kp), 1);
             tu_assert_bytes_equal(sec, 32, want_priv, 32);
             /* In place too. */
-            assert_int_equal(kura_keypair_i_taptweak(ctx, &kp, &kp, mr), KURA_OK);
+            assert_int_equal(kura_keypair_i_taptweak(tu_ctx, &kp, &kp, mr), KURA_OK);
             tu_assert_bytes_equal(kp.xonly, 32, q, 32);
             tu_unhex_fixed(tu_str(inter, "sigHash"), sighash, 32);
-            assert_int_equal(kura_schnorr_i_sign32(ctx, sig, &tw, sighash, NULL, 1), KURA_OK);
-            assert_int_equal(kura_schnorr_verify(ctx, sig, sighash, 32, q), KURA_OK);
-            assert_int_equal(kura_schnorr_i_sign32(ctx, sig, &tw, sighash, NULL, 0), KURA_OK);
-            assert_int_equal(kura_schnorr_verify(ctx, sig, sighash, 32, q), KURA_OK);
+            assert_int_equal(kura_schnorr_i_sign32(tu_ctx, sig, &tw, sighash, NULL, 1), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(tu_ctx, sig, sighash, 32, q), KURA_OK);
+            assert_int_equal(kura_schnorr_i_sign32(tu_ctx, sig, &tw, sighash, NULL, 0), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(tu_ctx, sig, sighash, 32, q), KURA_OK);
             kura_keypair_i_wipe(&kp);
             kura_keypair_i_wipe(&tw);
             memset(sec, 0, sizeof(sec));
@@ -507,9 +496,9 @@ static void test_taproot_tweak(void **state)
             tu_unhex_fixed(tu_str(inter, "sigHash"), sighash, 32);
             assert_true(wlen == 64 || wlen == 65);
             memcpy(wsig, w, wlen);
-            assert_int_equal(kura_schnorr_verify(ctx, wsig, sighash, 32, q), KURA_OK);
-            assert_int_equal(kura_schnorr_sign(ctx, sig, out, sighash, 32, NULL), KURA_OK);
-            assert_int_equal(kura_schnorr_verify(ctx, sig, sighash, 32, q), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(tu_ctx, wsig, sighash, 32, q), KURA_OK);
+            assert_int_equal(kura_schnorr_sign(tu_ctx, sig, out, sighash, 32, NULL), KURA_OK);
+            assert_int_equal(kura_schnorr_verify(tu_ctx, sig, sighash, 32, q), KURA_OK);
             free(w);
         }
         inputs++;
@@ -550,17 +539,17 @@ static void test_taproot_tweak(void **state)
     uint8_t bad[32], q[32];
     memset(bad, 0, 32);
     bad[31] = 7;
-    assert_int_equal(kura_taproot_tweak_pubkey(ctx, q, NULL, bad, NULL), KURA_EDATA);
+    assert_int_equal(kura_taproot_tweak_pubkey(tu_ctx, q, NULL, bad, NULL), KURA_EDATA);
     memset(bad, 0xff, 32); /* >= p */
-    assert_int_equal(kura_taproot_tweak_pubkey(ctx, q, NULL, bad, NULL), KURA_EDATA);
+    assert_int_equal(kura_taproot_tweak_pubkey(tu_ctx, q, NULL, bad, NULL), KURA_EDATA);
     uint8_t zero[32] = {0};
-    assert_int_equal(kura_taproot_tweak_privkey(ctx, q, zero, NULL), KURA_ECRYPTO);
+    assert_int_equal(kura_taproot_tweak_privkey(tu_ctx, q, zero, NULL), KURA_ECRYPTO);
     for (size_t k = 0; k < 32; k++) assert_int_equal(q[k], 0);
     {
         /* An invalid secret makes no keypair, and the output is wiped. */
         kura_keypair kp;
         memset(&kp, 0x55, sizeof(kp));
-        assert_int_equal(kura_keypair_i_create(ctx, &kp, zero), KURA_ECRYPTO);
+        assert_int_equal(kura_keypair_i_create(tu_ctx, &kp, zero), KURA_ECRYPTO);
         for (size_t k = 0; k < sizeof(kp); k++) assert_int_equal(((const uint8_t *)&kp)[k], 0);
     }
     json_decref(root);
@@ -579,7 +568,7 @@ static void test_wif(void **state)
     size_t count = 0;
     static const char *const signers[] = {"signer_1", "signer_2"};
 
-    assert_int_equal(kura_bip32_parse(ctx, &master, tu_str(wf, "master_xprv"), &err), KURA_OK);
+    assert_int_equal(kura_bip32_parse(tu_ctx, &master, tu_str(wf, "master_xprv"), &err), KURA_OK);
     assert_int_equal(master.network, KURA_NETWORK_TESTNET);
     for (size_t s = 0; s < 2; s++) {
         size_t i;
@@ -604,11 +593,11 @@ static void test_wif(void **state)
             assert_string_equal(enc, wif);
             /* The key is the workflow's tprv at the listed path ... */
             assert_int_equal(kura_bip32_path_parse(path, 8, &path_len, path_str, &err), KURA_OK);
-            assert_int_equal(kura_bip32_derive_path(ctx, &child, &master, path, path_len),
+            assert_int_equal(kura_bip32_derive_path(tu_ctx, &child, &master, path, path_len),
                              KURA_OK);
             tu_assert_bytes_equal(child.priv, 32, priv, 32);
             /* ... and its public key is the updater's for that path. */
-            assert_int_equal(kura_pubkey_from_privkey(ctx, pub, priv), KURA_OK);
+            assert_int_equal(kura_pubkey_from_privkey(tu_ctx, pub, priv), KURA_OK);
             json_array_foreach(pubkeys, pi, pk) {
                 if (strcmp(tu_str(pk, "path"), path_str) != 0) continue;
                 uint8_t want[33];
@@ -710,5 +699,5 @@ int main(void)
         cmocka_unit_test(test_wif),
         cmocka_unit_test(test_wif_edges),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

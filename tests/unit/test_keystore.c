@@ -43,17 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    char p[512];
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-        chmod(p, 0700);
-        if (rmdir(p) != 0) unlink(p);
-    }
-    if (d != NULL) closedir(d);
-    rmdir(f->dir);
+    tu_remove_dir(f->dir);
     kura_ctx_free(f->ctx);
     free(f);
     return 0;
@@ -73,17 +63,6 @@ static void read_whole(const char *path, uint8_t *buf, size_t cap, size_t *len)
     n = read(fd, buf, cap);
     assert_true(n >= 0);
     *len = (size_t)n;
-    close(fd);
-}
-
-static void write_whole(const char *path, const uint8_t *buf, size_t len, mode_t mode)
-{
-    int fd;
-    unlink(path);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, buf, len), (ssize_t)len);
-    fchmod(fd, mode);
     close(fd);
 }
 
@@ -205,7 +184,7 @@ static void test_every_byte_flipped(void **state)
     /* The same through the file path, for one header byte. */
     memcpy(bad, file, sizeof(bad));
     bad[KURA_KEYSTORE_HEADER_LEN - 1] ^= 0x10; /* a fingerprint byte */
-    write_whole(f->path, bad, sizeof(bad), 0600);
+    tu_write_new_file(f->path, bad, sizeof(bad), 0600);
     assert_int_equal(kura_keystore_open(f->ctx, &s, NULL, f->path, pass, PASS_LEN, &err),
                      KURA_KEYSTORE_EAUTH);
     assert_null(s);
@@ -230,13 +209,13 @@ static void test_truncated_and_extended(void **state)
         assert_null(s);
     }
     /* A truncated file on disk. */
-    write_whole(f->path, file, 100, 0600);
+    tu_write_new_file(f->path, file, 100, 0600);
     assert_int_equal(kura_keystore_open(f->ctx, &s, NULL, f->path, pass, PASS_LEN, &err),
                      KURA_EDATA);
     assert_non_null(strstr(err.message, "truncated"));
     /* One byte appended. */
     file[KURA_KEYSTORE_FILE_LEN] = 0;
-    write_whole(f->path, file, KURA_KEYSTORE_FILE_LEN + 1, 0600);
+    tu_write_new_file(f->path, file, KURA_KEYSTORE_FILE_LEN + 1, 0600);
     assert_int_equal(kura_keystore_open(f->ctx, &s, NULL, f->path, pass, PASS_LEN, &err),
                      KURA_EDATA);
     assert_int_equal(kura_keystore_read_info(&info, f->path, &err), KURA_EDATA);
@@ -324,7 +303,7 @@ static void test_create_refuses_existing(void **state)
     kura_keystore_secret_free(s);
     /* Any file at the path, even an empty one, is never replaced. */
     snprintf(other, sizeof(other), "%s/other", f->dir);
-    write_whole(other, (const uint8_t *)"x", 1, 0600);
+    tu_write_new_file(other, (const uint8_t *)"x", 1, 0600);
     assert_int_equal(kura_keystore_create(f->ctx, other, e2, 16, pass, PASS_LEN, &cheap,
                                           KURA_NETWORK_MAINNET, 2, &err),
                      KURA_KEYSTORE_EEXIST);

@@ -52,21 +52,6 @@ static const char EXAMPLE[] =
     "max-fee-rate: 200\n"
     "max-lifetime: 86400\n";
 
-static char *edit(const char *text, const char *from, const char *to)
-{
-    const char *at = strstr(text, from);
-    size_t tl = strlen(text), fl = strlen(from), nl = strlen(to);
-    char *out;
-    if (at == NULL) fail_msg("edit: '%s' not in text", from);
-    if (strstr(at + 1, from) != NULL) fail_msg("edit: '%s' appears twice", from);
-    out = malloc(tl - fl + nl + 1);
-    assert_non_null(out);
-    memcpy(out, text, (size_t)(at - text));
-    memcpy(out + (at - text), to, nl);
-    memcpy(out + (at - text) + nl, at + fl, tl - (size_t)(at - text) - fl + 1);
-    return out;
-}
-
 static void refuse_len(const char *text, size_t len, int code, const char *needle)
 {
     kura_policy *p = (kura_policy *)(uintptr_t)1;
@@ -82,7 +67,7 @@ static void refuse_len(const char *text, size_t len, int code, const char *needl
 
 static void refuse_edit(const char *from, const char *to, int code, const char *needle)
 {
-    char *text = edit(EXAMPLE, from, to);
+    char *text = tu_edit(EXAMPLE, from, to);
     refuse_len(text, strlen(text), code, needle);
     free(text);
 }
@@ -143,19 +128,20 @@ static void test_example(void **state)
     round_trip(EXAMPLE);
 
     /* Variants: hot mode, yes/no flipped, no allowlist, one tier, testnet. */
-    char *a = edit(EXAMPLE, "mode: cold", "mode: hot");
-    char *b = edit(a, "initiator-may-approve: no\nallowlist-required: yes\nallowlist-delay: 86400\n"
+    char *a = tu_edit(EXAMPLE, "mode: cold", "mode: hot");
+    char *b = tu_edit(a,
+                      "initiator-may-approve: no\nallowlist-required: yes\nallowlist-delay: 86400\n"
                       "allow: 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy cold storage\n"
                       "allow: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq exchange deposit\n",
-                   "initiator-may-approve: yes\nallowlist-required: no\nallowlist-delay: 0\n");
-    char *c = edit(b, "tier: 100000000 1\ntier: 1000000000 2\ntier: max 3\n", "tier: max 1\n");
+                      "initiator-may-approve: yes\nallowlist-required: no\nallowlist-delay: 0\n");
+    char *c = tu_edit(b, "tier: 100000000 1\ntier: 1000000000 2\ntier: max 3\n", "tier: max 1\n");
     round_trip(c);
     p = parse_ok(c);
     assert_int_equal(p->mode, KURA_POLICY_HOT);
     assert_int_equal(p->initiator_may_approve, 1);
     assert_int_equal(p->allow_count, 0);
     kura_policy_free(p);
-    char *d = edit(c, "network: bitcoin", "network: testnet4");
+    char *d = tu_edit(c, "network: bitcoin", "network: testnet4");
     round_trip(d);
     free(a);
     free(b);
@@ -415,7 +401,7 @@ static void test_refuse_allowlist(void **state)
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", KURA_EDATA,
                 "line 19: allow: label longer than 64");
     /* Allowlist entries belong to the policy's network. */
-    char *t = edit(EXAMPLE, "network: bitcoin", "network: regtest");
+    char *t = tu_edit(EXAMPLE, "network: bitcoin", "network: regtest");
     refuse_len(t, strlen(t), KURA_EDATA, "line 18: allow: address: mainnet address on");
     free(t);
 }
@@ -491,7 +477,7 @@ static void test_successor(void **state)
 {
     (void)state;
     kura_policy *cur = parse_ok(EXAMPLE);
-    char *t = edit(EXAMPLE, "version: 3", "version: 4");
+    char *t = tu_edit(EXAMPLE, "version: 3", "version: 4");
     kura_policy *next = parse_ok(t);
     kura_error err;
     assert_int_equal(kura_policy_check_successor(cur, next, &err), KURA_OK);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "kura/policy.h"
-#include "testutil.h"
+#include "testutil_sshsig.h"
 
 typedef struct fixture {
     char dir[64];
@@ -19,75 +19,11 @@ typedef struct fixture {
     size_t next_len;
 } fixture;
 
-static void run(const char *cmd)
-{
-    if (system(cmd) != 0) fail_msg("command failed: %s", cmd);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (f == NULL) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) fail_msg("short read on %s", path);
-    fclose(f);
-    buf[n] = '\0';
-    if (len != NULL) *len = (size_t)n;
-    return buf;
-}
-
-static void spit(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(data, 1, len, f) != len) fail_msg("cannot write %s", path);
-    fclose(f);
-}
-
-/* Generates key `name` of `type` in the fixture's directory. */
-static void keygen(const fixture *fx, const char *name, const char *type)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t %s -N '' -C test -f %s/%s >/dev/null", type,
-             fx->dir, name);
-    run(cmd);
-}
-
-/* The canonical "TYPE BASE64" of a generated key's .pub line. */
-static void pubkey(char out[KURA_SSHKEY_STRING_MAX], const fixture *fx, const char *name)
-{
-    char path[128];
-    kura_sshkey key;
-    kura_error err;
-    size_t len;
-    snprintf(path, sizeof(path), "%s/%s.pub", fx->dir, name);
-    char *line = slurp(path, &len);
-    if (kura_sshkey_parse(&key, line, len, &err) != KURA_OK) fail_msg("pub: %s", err.message);
-    assert_int_equal(kura_sshkey_format(out, KURA_SSHKEY_STRING_MAX, NULL, &key), KURA_OK);
-    free(line);
-}
-
 /* Signs `message` with key `name` in namespace `ns`; returns the armoured signature. */
 static char *sign(const fixture *fx, const char *name, const char *ns, const char *message,
                   size_t message_len, size_t *sig_len)
 {
-    char msg[128], sig[128], cmd[512];
-    static unsigned counter; /* a fresh file name per signature */
-    snprintf(msg, sizeof(msg), "%s/msg%u", fx->dir, counter);
-    snprintf(sig, sizeof(sig), "%s/sig%u", fx->dir, counter);
-    counter++;
-    spit(msg, message, message_len);
-    /* Message on stdin, signature on stdout: ssh-keygen's file mode would
-     * stop to ask before overwriting. */
-    snprintf(cmd, sizeof(cmd), "ssh-keygen -Y sign -f %s/%s -n %s < %s > %s 2>/dev/null",
-             fx->dir, name, ns, msg, sig);
-    run(cmd);
-    return slurp(sig, sig_len);
+    return tu_ssh_sign(fx->dir, name, ns, message, message_len, sig_len);
 }
 
 static int setup(void **state)
@@ -99,24 +35,24 @@ static int setup(void **state)
     assert_non_null(fx);
     strcpy(fx->dir, "/tmp/kura-policy-sig-XXXXXX");
     if (mkdtemp(fx->dir) == NULL) fail_msg("mkdtemp failed");
-    keygen(fx, "a1", "ed25519");
-    keygen(fx, "a2", "ed25519");
-    keygen(fx, "a3", "ecdsa -b 256");
-    keygen(fx, "approver", "ed25519");
+    tu_ssh_keygen(fx->dir, "a1", "ed25519");
+    tu_ssh_keygen(fx->dir, "a2", "ed25519");
+    tu_ssh_keygen(fx->dir, "a3", "ecdsa -b 256");
+    tu_ssh_keygen(fx->dir, "approver", "ed25519");
 
     p = kura_policy_new();
     assert_non_null(p);
     p->version = 1;
     strcpy(p->wallet.name, "treasury-cold");
     strcpy(p->wallet.checksum, "q4x7k2m9");
-    pubkey(k, fx, "a1");
+    tu_ssh_pubkey(k, fx->dir, "a1");
     assert_int_equal(kura_policy_add_admin(p, "admin-one", k, &err), KURA_OK);
-    pubkey(k, fx, "a2");
+    tu_ssh_pubkey(k, fx->dir, "a2");
     assert_int_equal(kura_policy_add_admin(p, "admin-two", k, &err), KURA_OK);
-    pubkey(k, fx, "a3");
+    tu_ssh_pubkey(k, fx->dir, "a3");
     assert_int_equal(kura_policy_add_admin(p, "admin-three", k, &err), KURA_OK);
     p->admin_quorum = 2;
-    pubkey(k, fx, "approver");
+    tu_ssh_pubkey(k, fx->dir, "approver");
     assert_int_equal(kura_policy_add_approver(p, "carol", k, &err), KURA_OK);
     assert_int_equal(kura_policy_add_tier(p, KURA_POLICY_TIER_UNBOUNDED, 1, &err), KURA_OK);
     p->max_per_transfer = 100000000;
@@ -144,7 +80,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-    run(cmd);
+    tu_run(cmd);
     kura_policy_free(fx->authority);
     free(fx->next_text);
     free(fx);

@@ -17,16 +17,6 @@
 static const kura_network NETWORKS[] = {KURA_NETWORK_MAINNET, KURA_NETWORK_TESTNET,
                                         KURA_NETWORK_REGTEST};
 
-static char *lower_copy(const char *s)
-{
-    char *out = strdup(s);
-    assert_non_null(out);
-    for (char *p = out; *p != '\0'; p++) {
-        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-    }
-    return out;
-}
-
 static void assert_has(const kura_error *err, const char *needle, const char *input)
 {
     if (strstr(err->message, needle) == NULL)
@@ -48,7 +38,7 @@ static void check_address(const char *address, kura_network net, const uint8_t *
     assert_int_equal(kura_address_from_script(back, sizeof(back), spk, spk_len, net, &err),
                      KURA_OK);
     if (bech32) {
-        char *low = lower_copy(address);
+        char *low = tu_lower_copy(address);
         assert_string_equal(back, low);
         free(low);
     } else {

@@ -14,7 +14,8 @@
 #include "kura/script.h"
 #include "kura/sighash.h"
 #include "kura/wallet.h"
-#include "testutil.h"
+#include "testutil_keys.h"
+#include "testutil_wallet.h"
 
 #define H KURA_BIP32_HARDENED
 
@@ -23,42 +24,11 @@ typedef struct signer {
     char origin_xpub[256]; /* "[fp/path]xpub" */
 } signer;
 
-static kura_ctx *ctx;
-
 static void make_signer(signer *s, uint8_t seed_byte, const uint32_t *path, size_t path_len,
                         const char *path_text)
 {
-    uint8_t seed[32];
-    kura_bip32_key acct, pub;
-    uint8_t fp[4];
-    char xpub[KURA_BIP32_SERIALIZED_LEN];
-    memset(seed, seed_byte, sizeof(seed));
-    assert_int_equal(kura_bip32_from_seed(ctx, &s->master, seed, 32, KURA_NETWORK_MAINNET), KURA_OK);
-    assert_int_equal(kura_bip32_derive_path(ctx, &acct, &s->master, path, path_len), KURA_OK);
-    kura_bip32_neuter(&pub, &acct);
-    assert_int_equal(kura_bip32_serialize(xpub, sizeof(xpub), &pub, 0), KURA_OK);
-    assert_int_equal(kura_bip32_fingerprint(fp, &s->master), KURA_OK);
-    snprintf(s->origin_xpub, sizeof(s->origin_xpub), "[%02x%02x%02x%02x/%s]%s", fp[0], fp[1],
-             fp[2], fp[3], path_text, xpub);
-    kura_bip32_wipe(&acct);
-}
-
-/* A funding transaction paying `amount` to the wallet's script at (branch, index). */
-static kura_tx *funding_tx(const kura_descriptor *d, size_t branch, uint32_t index,
-                           uint64_t amount, uint8_t tag)
-{
-    uint8_t script[KURA_SCRIPT_PUBKEY_MAX], prev[32];
-    size_t len;
-    kura_tx *tx = kura_tx_new();
-    assert_non_null(tx);
-    memset(prev, tag, 32);
-    assert_int_equal(kura_tx_add_input(tx, prev, 0, 0xffffffff, NULL, 0), KURA_OK);
-    assert_int_equal(kura_descriptor_script_pubkey(ctx, script, sizeof(script), &len, d, branch,
-                                                   index, NULL),
-                     KURA_OK);
-    assert_int_equal(kura_tx_add_output(tx, 1000, (const uint8_t *)"\x6a", 1), KURA_OK);
-    assert_int_equal(kura_tx_add_output(tx, amount, script, len), KURA_OK);
-    return tx;
+    tu_make_master(tu_ctx, &s->master, s->origin_xpub, sizeof(s->origin_xpub), seed_byte, path,
+                   path_len, path_text);
 }
 
 /* Builds, signs with `nsign` of the signers, finalizes and checks. */
@@ -71,10 +41,10 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
     uint8_t pay_script[KURA_SCRIPT_PUBKEY_MAX];
     size_t pay_len;
 
-    if (kura_descriptor_parse(ctx, &d, desc_text, strlen(desc_text), &err) != KURA_OK)
+    if (kura_descriptor_parse(tu_ctx, &d, desc_text, strlen(desc_text), &err) != KURA_OK)
         fail_msg("descriptor: %s", err.message);
-    f1 = funding_tx(d, 0, 3, 150000, 0x11);
-    f2 = funding_tx(d, 1, 0, 70000, 0x22);
+    f1 = tu_funding_tx(tu_ctx, d, 0, 3, 150000, 0x11, 1000);
+    f2 = tu_funding_tx(tu_ctx, d, 1, 0, 70000, 0x22, 1000);
     kura_wallet_coin coins[2];
     memset(coins, 0, sizeof(coins));
     assert_int_equal(kura_tx_txid(coins[0].txid, f1), KURA_OK);
@@ -94,7 +64,7 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
                                             KURA_NETWORK_MAINNET, NULL),
                      KURA_OK);
     kura_wallet_payment pay = {pay_script, pay_len, 180000};
-    if (kura_wallet_create_psbt(ctx, &psbt, d, coins, 2, &pay, 1, 38000, 7, 0, &err) != KURA_OK)
+    if (kura_wallet_create_psbt(tu_ctx, &psbt, d, coins, 2, &pay, 1, 38000, 7, 0, &err) != KURA_OK)
         fail_msg("create: %s", err.message);
     assert_int_equal(psbt->input_count, 2);
     assert_int_equal(psbt->output_count, 2);
@@ -113,7 +83,7 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
 
     for (size_t i = 0; i < nsign; i++) {
         size_t count = 0;
-        if (kura_psbt_sign_bip32(ctx, psbt, &count, &signers[i].master, 0, &err) != KURA_OK)
+        if (kura_psbt_sign_bip32(tu_ctx, psbt, &count, &signers[i].master, 0, &err) != KURA_OK)
             fail_msg("sign %zu: %s", i, err.message);
         assert_int_equal(count, 2);
     }
@@ -145,7 +115,7 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
                              KURA_OK);
             const kura_bytes *sig = &in->witness[0], *pub = &in->witness[1];
             assert_int_equal(sig->data[sig->len - 1], KURA_SIGHASH_ALL);
-            assert_int_equal(kura_ecdsa_verify(ctx, pub->data, pub->len, sighash, sig->data,
+            assert_int_equal(kura_ecdsa_verify(tu_ctx, pub->data, pub->len, sighash, sig->data,
                                                sig->len - 1),
                              KURA_OK);
         } else if (t == KURA_SCRIPT_P2WSH) {
@@ -162,7 +132,7 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
                 const kura_bytes *sig = &in->witness[s];
                 int ok = 0;
                 for (size_t k = 0; k < 3; k++)
-                    ok |= kura_ecdsa_verify(ctx, ws->data + 2 + 34 * k, 33, sighash, sig->data,
+                    ok |= kura_ecdsa_verify(tu_ctx, ws->data + 2 + 34 * k, 33, sighash, sig->data,
                                             sig->len - 1) == KURA_OK;
                 assert_true(ok);
             }
@@ -171,7 +141,7 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
                                                   KURA_SIGHASH_DEFAULT, NULL, 0xffffffffu, NULL, 0),
                              KURA_OK);
             assert_int_equal(in->witness[0].len, 64);
-            assert_int_equal(kura_schnorr_verify(ctx, in->witness[0].data, sighash, 32, prog),
+            assert_int_equal(kura_schnorr_verify(tu_ctx, in->witness[0].data, sighash, 32, prog),
                              KURA_OK);
         } else if (t == KURA_SCRIPT_P2TR) {
             /* Script path: sigs..., script, control block. */
@@ -189,7 +159,7 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
                 /* Stack item s pairs with the script's key n-1-s (BIP342 order). */
                 size_t k = in->witness_count - 3 - s;
                 const uint8_t *key = script->data + 1 + 34 * k;
-                assert_int_equal(kura_schnorr_verify(ctx, sig->data, sighash, 32, key), KURA_OK);
+                assert_int_equal(kura_schnorr_verify(tu_ctx, sig->data, sighash, 32, key), KURA_OK);
                 good++;
             }
             assert_int_equal(good, 2);
@@ -202,10 +172,10 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
     {
         kura_descriptor_output *w = kura_descriptor_output_new();
         assert_non_null(w);
-        assert_int_equal(kura_wallet_update_output(ctx, psbt, 1, w, d, 1, 7, NULL), KURA_OK);
-        assert_int_equal(kura_wallet_update_output(ctx, psbt, 1, w, d, 1, 8, &err), KURA_EDATA);
-        assert_int_equal(kura_wallet_update_output(ctx, psbt, 1, w, d, 0, 7, &err), KURA_EDATA);
-        assert_int_equal(kura_wallet_update_output(ctx, psbt, 0, w, d, 1, 7, &err), KURA_EDATA);
+        assert_int_equal(kura_wallet_update_output(tu_ctx, psbt, 1, w, d, 1, 7, NULL), KURA_OK);
+        assert_int_equal(kura_wallet_update_output(tu_ctx, psbt, 1, w, d, 1, 8, &err), KURA_EDATA);
+        assert_int_equal(kura_wallet_update_output(tu_ctx, psbt, 1, w, d, 0, 7, &err), KURA_EDATA);
+        assert_int_equal(kura_wallet_update_output(tu_ctx, psbt, 0, w, d, 1, 7, &err), KURA_EDATA);
         kura_descriptor_output_free(w);
     }
 
@@ -213,16 +183,16 @@ static void run_wallet(const char *desc_text, signer *signers, size_t nsign, siz
     {
         kura_psbt *bad = NULL;
         coins[0].index = 4;
-        assert_int_equal(kura_wallet_create_psbt(ctx, &bad, d, coins, 2, &pay, 1, 38000, 7, 0, &err),
+        assert_int_equal(kura_wallet_create_psbt(tu_ctx, &bad, d, coins, 2, &pay, 1, 38000, 7, 0, &err),
                          KURA_EDATA);
         assert_null(bad);
         coins[0].index = 3;
         coins[0].amount = 150001; /* lying amount */
-        assert_int_equal(kura_wallet_create_psbt(ctx, &bad, d, coins, 2, &pay, 1, 38000, 7, 0, &err),
+        assert_int_equal(kura_wallet_create_psbt(tu_ctx, &bad, d, coins, 2, &pay, 1, 38000, 7, 0, &err),
                          KURA_EDATA);
         coins[0].amount = 150000;
         pay.amount = 300000; /* outputs over inputs */
-        assert_int_equal(kura_wallet_create_psbt(ctx, &bad, d, coins, 2, &pay, 1, 38000, 7, 0, &err),
+        assert_int_equal(kura_wallet_create_psbt(tu_ctx, &bad, d, coins, 2, &pay, 1, 38000, 7, 0, &err),
                          KURA_EDATA);
     }
 
@@ -289,20 +259,6 @@ static void test_p2tr_sortedmulti_a(void **state)
     for (int i = 0; i < 3; i++) kura_bip32_wipe(&s[i].master);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    ctx = kura_ctx_new();
-    return ctx == NULL;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    kura_ctx_free(ctx);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,5 +267,5 @@ int main(void)
         cmocka_unit_test(test_p2tr_keypath),
         cmocka_unit_test(test_p2tr_sortedmulti_a),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -13,12 +13,11 @@
 #include "kura/script.h"
 #include "kura/sighash.h"
 #include "kura/wallet.h"
-#include "testutil.h"
+#include "testutil_keys.h"
+#include "testutil_wallet.h"
 
 #define H KURA_BIP32_HARDENED
 #define N_COINS 3
-
-static kura_ctx *ctx;
 
 typedef struct signer {
     kura_bip32_key master;
@@ -27,22 +26,11 @@ typedef struct signer {
 
 static void make_signer(signer *s, uint8_t seed_byte, const char *path_text)
 {
-    uint8_t seed[32];
     uint32_t path[8];
     size_t path_len;
-    kura_bip32_key acct, pub;
-    uint8_t fp[4];
-    char xpub[KURA_BIP32_SERIALIZED_LEN];
-    memset(seed, seed_byte, sizeof(seed));
     assert_int_equal(kura_bip32_path_parse(path, 8, &path_len, path_text, NULL), KURA_OK);
-    assert_int_equal(kura_bip32_from_seed(ctx, &s->master, seed, 32, KURA_NETWORK_MAINNET), KURA_OK);
-    assert_int_equal(kura_bip32_derive_path(ctx, &acct, &s->master, path, path_len), KURA_OK);
-    kura_bip32_neuter(&pub, &acct);
-    assert_int_equal(kura_bip32_serialize(xpub, sizeof(xpub), &pub, 0), KURA_OK);
-    assert_int_equal(kura_bip32_fingerprint(fp, &s->master), KURA_OK);
-    snprintf(s->origin_xpub, sizeof(s->origin_xpub), "[%02x%02x%02x%02x/%s]%s", fp[0], fp[1],
-             fp[2], fp[3], path_text, xpub);
-    kura_bip32_wipe(&acct);
+    tu_make_master(tu_ctx, &s->master, s->origin_xpub, sizeof(s->origin_xpub), seed_byte, path,
+                   path_len, path_text);
 }
 
 /* One wallet kind under test: its descriptor, the signers that sign, and what
@@ -62,23 +50,6 @@ typedef struct built {
     kura_psbt *psbt;
 } built;
 
-static kura_tx *funding_tx(const kura_descriptor *d, size_t branch, uint32_t index,
-                           uint64_t amount, uint8_t tag)
-{
-    uint8_t script[KURA_SCRIPT_PUBKEY_MAX], prev[32];
-    size_t len;
-    kura_tx *tx = kura_tx_new();
-    assert_non_null(tx);
-    memset(prev, tag, 32);
-    assert_int_equal(kura_tx_add_input(tx, prev, 0, 0xffffffff, NULL, 0), KURA_OK);
-    assert_int_equal(kura_descriptor_script_pubkey(ctx, script, sizeof(script), &len, d, branch,
-                                                   index, NULL),
-                     KURA_OK);
-    assert_int_equal(kura_tx_add_output(tx, 5000, (const uint8_t *)"\x6a", 1), KURA_OK);
-    assert_int_equal(kura_tx_add_output(tx, amount, script, len), KURA_OK);
-    return tx;
-}
-
 /* Builds the 3-input PSBT (receive 0, receive 5, change 2; a payment and change)
  * and signs it with every signer of the case. */
 static void build(built *b, const wallet_case *wc, int sign)
@@ -94,7 +65,8 @@ static void build(built *b, const wallet_case *wc, int sign)
     memset(b, 0, sizeof(*b));
     memset(coins, 0, sizeof(coins));
     for (size_t i = 0; i < N_COINS; i++) {
-        b->funding[i] = funding_tx(wc->desc, branches[i], indexes[i], amounts[i], (uint8_t)(0x31 + i));
+        b->funding[i] = tu_funding_tx(tu_ctx, wc->desc, branches[i], indexes[i], amounts[i],
+                                      (uint8_t)(0x31 + i), 5000);
         assert_int_equal(kura_tx_txid(coins[i].txid, b->funding[i]), KURA_OK);
         coins[i].vout = 1;
         coins[i].amount = amounts[i];
@@ -107,12 +79,13 @@ static void build(built *b, const wallet_case *wc, int sign)
                                             KURA_NETWORK_MAINNET, NULL),
                      KURA_OK);
     kura_wallet_payment pay = {pay_script, pay_len, 200000};
-    if (kura_wallet_create_psbt(ctx, &b->psbt, wc->desc, coins, N_COINS, &pay, 1, 40000, 3, 0,
+    if (kura_wallet_create_psbt(tu_ctx, &b->psbt, wc->desc, coins, N_COINS, &pay, 1, 40000, 3, 0,
                                 &err) != KURA_OK)
         fail_msg("%s: create: %s", wc->name, err.message);
     for (size_t s = 0; sign && s < wc->n_signers; s++) {
         size_t count = 0;
-        if (kura_psbt_sign_bip32(ctx, b->psbt, &count, &wc->signers[s].master, 0, &err) != KURA_OK)
+        if (kura_psbt_sign_bip32(tu_ctx, b->psbt, &count, &wc->signers[s].master, 0, &err) !=
+            KURA_OK)
             fail_msg("%s: sign %zu: %s", wc->name, s, err.message);
     }
 }
@@ -128,7 +101,7 @@ static void expect_ok(const kura_psbt *psbt, size_t want, const char *what)
     kura_error err;
     size_t checked = 99;
     memset(&err, 0, sizeof(err));
-    if (kura_wallet_verify_psbt(ctx, &checked, psbt, &err) != KURA_OK)
+    if (kura_wallet_verify_psbt(tu_ctx, &checked, psbt, &err) != KURA_OK)
         fail_msg("%s: %s", what, err.message);
     if (checked != want) fail_msg("%s: checked %zu signatures, expected %zu", what, checked, want);
 }
@@ -138,7 +111,7 @@ static void expect_refused(const kura_psbt *psbt, const char *needle, const char
     kura_error err;
     size_t checked = 99;
     memset(&err, 0, sizeof(err));
-    int rc = kura_wallet_verify_psbt(ctx, &checked, psbt, &err);
+    int rc = kura_wallet_verify_psbt(tu_ctx, &checked, psbt, &err);
     if (rc != KURA_EDATA) fail_msg("%s: expected KURA_EDATA, got %s", what, kura_status_name(rc));
     assert_int_equal(err.code, KURA_EDATA);
     assert_int_equal(checked, 0);
@@ -272,7 +245,7 @@ static void run_case(wallet_case *wc)
         assert_int_equal(kura_psbt_extract(&tx, c, &err), KURA_OK);
         for (size_t i = 0; i < N_COINS; i++) spent[i] = b.funding[i]->outputs[1];
         checked = 0;
-        if (kura_wallet_verify_tx(ctx, &checked, tx, spent, &err) != KURA_OK)
+        if (kura_wallet_verify_tx(tu_ctx, &checked, tx, spent, &err) != KURA_OK)
             fail_msg("%s: verify_tx: %s", wc->name, err.message);
         assert_int_equal(checked, total);
 
@@ -287,7 +260,7 @@ static void run_case(wallet_case *wc)
             while (tx->inputs[1].witness[item].len == 0) item++;
             tx->inputs[1].witness[item].data[10] ^= 0x01;
         }
-        assert_int_equal(kura_wallet_verify_tx(ctx, &checked, tx, spent, &err), KURA_EDATA);
+        assert_int_equal(kura_wallet_verify_tx(tu_ctx, &checked, tx, spent, &err), KURA_EDATA);
         assert_int_equal(checked, 0);
         assert_non_null(strstr(err.message, "input 1"));
         if (wc->legacy) {
@@ -296,18 +269,18 @@ static void run_case(wallet_case *wc)
         } else {
             tx->inputs[1].witness[item].data[10] ^= 0x01;
         }
-        assert_int_equal(kura_wallet_verify_tx(ctx, &checked, tx, spent, &err), KURA_OK);
+        assert_int_equal(kura_wallet_verify_tx(tu_ctx, &checked, tx, spent, &err), KURA_OK);
 
         /* The wrong amount for input 2's spent output. */
         if (!wc->legacy) {
             spent[2].amount -= 1;
-            assert_int_equal(kura_wallet_verify_tx(ctx, &checked, tx, spent, &err), KURA_EDATA);
+            assert_int_equal(kura_wallet_verify_tx(tu_ctx, &checked, tx, spent, &err), KURA_EDATA);
             assert_non_null(strstr(err.message, wc->taproot ? "input 0" : "input 2"));
             spent[2].amount += 1;
         }
         /* Another script entirely for input 0. */
         spent[0] = b.funding[1]->outputs[1];
-        assert_int_equal(kura_wallet_verify_tx(ctx, &checked, tx, spent, &err), KURA_EDATA);
+        assert_int_equal(kura_wallet_verify_tx(tu_ctx, &checked, tx, spent, &err), KURA_EDATA);
         kura_tx_free(tx);
         kura_psbt_free(c);
     }
@@ -334,7 +307,7 @@ static void make_case(wallet_case *wc, const char *name, const char *prefix, con
     }
     size_t at = strlen(desc);
     snprintf(desc + at, sizeof(desc) - at, "%s", suffix);
-    if (kura_descriptor_parse(ctx, &wc->desc, desc, strlen(desc), &err) != KURA_OK)
+    if (kura_descriptor_parse(tu_ctx, &wc->desc, desc, strlen(desc), &err) != KURA_OK)
         fail_msg("%s: descriptor: %s", name, err.message);
     wc->n_signers = n_sign;
     wc->sigs_per_input = sigs;
@@ -471,26 +444,12 @@ static void test_misuse(void **state)
     (void)state;
     size_t checked = 7;
     kura_error err;
-    assert_int_equal(kura_wallet_verify_psbt(ctx, &checked, NULL, &err), KURA_EINVAL);
+    assert_int_equal(kura_wallet_verify_psbt(tu_ctx, &checked, NULL, &err), KURA_EINVAL);
     assert_int_equal(checked, 0);
-    assert_int_equal(kura_wallet_verify_psbt(ctx, NULL, NULL, NULL), KURA_EINVAL);
+    assert_int_equal(kura_wallet_verify_psbt(tu_ctx, NULL, NULL, NULL), KURA_EINVAL);
     checked = 7;
-    assert_int_equal(kura_wallet_verify_tx(ctx, &checked, NULL, NULL, &err), KURA_EINVAL);
+    assert_int_equal(kura_wallet_verify_tx(tu_ctx, &checked, NULL, NULL, &err), KURA_EINVAL);
     assert_int_equal(checked, 0);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    ctx = kura_ctx_new();
-    return ctx == NULL;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    kura_ctx_free(ctx);
-    return 0;
 }
 
 int main(void)
@@ -507,5 +466,5 @@ int main(void)
         cmocka_unit_test(test_taproot_misplaced),
         cmocka_unit_test(test_misuse),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }
