@@ -14,8 +14,8 @@
  *
  * Timed, per signing device: bytes -> kura_psbt_parse -> kura_check_package
  * -> kura_psbt_sign_bip32 with the master xprv -> kura_psbt_serialize ->
- * bytes, with what kura-cold does besides (kura_package_read and the intent's
- * hash, which name the request in the journal; the unsigned transaction's
+ * bytes, with what kura-cold does besides (the intent's hash, which names
+ * the request in the journal: the check's own; the unsigned transaction's
  * txid, for the journal entry; freeing). The journal callbacks are trivial
  * in-memory functions (nothing signed before, every allowlist entry accepted
  * long ago), so no disk I/O is timed. The floor: secp256k1_ecdsa_sign of
@@ -56,8 +56,9 @@ enum { W_P2WPKH, W_P2WSH, W_COUNT };
 static const char *const wallet_case[W_COUNT] = {"p2wpkh", "p2wsh"};
 
 /* Timed phases of one signer pass. OTHER is what kura-cold does besides the
- * four named calls: kura_package_read + kura_intent_hash (the journal's name
- * for the request), kura_psbt_unsigned_tx + kura_tx_txid (the journal
+ * four named calls: the journal's name for the request (the check's intent
+ * hash; kura-cold hashes the record itself only when the intent does not
+ * parse), kura_psbt_unsigned_tx + kura_tx_txid (the journal
  * entry), and freeing the PSBT, the result and the transaction. */
 enum { P_TOTAL, P_PARSE, P_CHECK, P_SIGN, P_SERIALIZE, P_OTHER, P_COUNT };
 static const char *const phase_name[P_COUNT] = {"total", "parse",     "check",
@@ -81,6 +82,7 @@ typedef struct batch {
     kura_signer_state state;
     uint8_t *package;
     size_t package_len, intent_len;
+    uint8_t intent_hash[32]; /* SHA-256 of the intent text, for checking the result */
     uint64_t total_out, change;
     /* The floor's inputs: each input's sighash, each signer's child key. */
     uint8_t sighash[B_INPUTS][32];
@@ -460,6 +462,7 @@ static void batch_init(batch *b, const kura_ctx *ctx, int which)
     check(kura_wallet_create_psbt(ctx, &psbt, b->desc, coins, B_INPUTS, pay, B_PAYMENTS, b->change,
                                   B_CHANGE_INDEX, 0, &err),
           "batch PSBT", &err);
+    kura_intent_hash(b->intent_hash, (const uint8_t *)text, b->intent_len);
     check(kura_package_set_intent(psbt, (const uint8_t *)text, b->intent_len), "intent record",
           NULL);
     for (size_t k = 0; k < 3; k += 2) { /* alice and carol approve */
@@ -543,18 +546,24 @@ static size_t cold_pass(uint64_t *wall, uint64_t *cpu, uint8_t **out, size_t *ou
 
     check(kura_psbt_parse(&psbt, in, in_len, &err), "parse", &err);
     t1 = stamp_now();
-    check(kura_package_read(&view, psbt, &err), "package read", &err);
-    if (view.intent == NULL) die("batch: no intent");
-    kura_intent_hash(intent_hash, view.intent, view.intent_len);
     t2 = stamp_now();
     memset(&res, 0, sizeof(res));
     rc = kura_check_package(b->ctx, &res, &b->state, psbt);
     t3 = stamp_now();
+    /* kura-cold names the request by the check's intent hash once the
+     * intent parsed, and hashes the record itself only when it did not. */
+    if (res.intent_id[0] != '\0') {
+        memcpy(intent_hash, res.intent_hash, 32);
+    } else {
+        check(kura_package_read(&view, psbt, &err), "package read", &err);
+        if (view.intent == NULL) die("batch: no intent");
+        kura_intent_hash(intent_hash, view.intent, view.intent_len);
+    }
     if (rc != KURA_OK || res.reason != KURA_REFUSE_NONE)
         die("batch %s: the check refused: %s: %s", wallet_case[b->which],
             kura_refusal_name(res.reason), res.message);
     if (res.approval_count != 2 || res.fee != B_FEE || res.change != b->change ||
-        res.total_out != b->total_out || memcmp(res.intent_hash, intent_hash, 32) != 0)
+        res.total_out != b->total_out || memcmp(intent_hash, b->intent_hash, 32) != 0)
         die("batch %s: the check's result is not the package's", wallet_case[b->which]);
     check(kura_psbt_unsigned_tx(&utx, psbt, &err), "unsigned tx", &err);
     check(kura_tx_txid(txid, utx), "txid", NULL);

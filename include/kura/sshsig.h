@@ -231,6 +231,19 @@ int kura_sshsig_verify(const kura_sshsig *sig, const uint8_t *message, size_t me
                        const char *ns, const kura_sshkey *expected_key, uint32_t options,
                        kura_sshkey *signer_key_out, kura_error *err);
 
+/* kura_sshsig_verify with the message's hash computed by the caller, for one
+ * message checked against many signatures (an intent's approvals): SSHSIG
+ * signs H(message) only, so the message itself is not needed.
+ *   sha256: SHA-256(message) (32 bytes), or NULL;
+ *   sha512: SHA-512(message) (64 bytes), or NULL;
+ * the one sig->hash names must be given (else KURA_EINVAL), the other is
+ * ignored. Everything else, the checks, their order and the return codes,
+ * are kura_sshsig_verify's. */
+int kura_sshsig_verify_hashed(const kura_sshsig *sig, const uint8_t *sha256,
+                              const uint8_t *sha512, const char *ns,
+                              const kura_sshkey *expected_key, uint32_t options,
+                              kura_sshkey *signer_key_out, kura_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -220,14 +220,18 @@ int cold_cmd_sign(const cold_env *env)
         rc = refuse(&s, KURA_REFUSE_PACKAGE_MALFORMED, "%s", err.message);
         goto done;
     }
-    /* The intent's hash names the request in the journal, refused or not. */
-    if (kura_package_read(&view, psbt, NULL) == KURA_OK && view.intent != NULL) {
+    cold_signer_state(&ss, &s.st, env->now);
+    crc = kura_check_package(env->ctx, &res, &ss, psbt);
+    /* The intent's hash names the request in the journal, refused or not:
+     * the check's own (SHA-256 of the intent record) once the intent
+     * parsed, which res.intent_id says; else hashed here. */
+    if (res.intent_id[0] != '\0') {
+        memcpy(s.intent_hash, res.intent_hash, sizeof(s.intent_hash));
+        s.has_intent_hash = 1;
+    } else if (kura_package_read(&view, psbt, NULL) == KURA_OK && view.intent != NULL) {
         kura_intent_hash(s.intent_hash, view.intent, view.intent_len);
         s.has_intent_hash = 1;
     }
-
-    cold_signer_state(&ss, &s.st, env->now);
-    crc = kura_check_package(env->ctx, &res, &ss, psbt);
     if (crc != KURA_OK || res.reason != KURA_REFUSE_NONE) {
         if (crc == KURA_EDATA || res.reason != KURA_REFUSE_NONE)
             rc = refuse(&s, res.reason != KURA_REFUSE_NONE ? res.reason

@@ -118,6 +118,11 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
     uint64_t total = kura_intent_total(intent);
     char btc[40];
     size_t n = 0;
+    /* SSHSIG signs H(text): each hash is computed at most once for all the
+     * approvals. SHA-256 is the intent's hash, which the callers computed
+     * into res->intent_hash before (kura_intent_hash is SHA-256). */
+    uint8_t sha512[KURA_SHA512_LEN];
+    int have_sha512 = 0;
 
     *napprovers = 0;
     if (policy->approver_count > KURA_POLICY_APPROVERS_MAX ||
@@ -144,8 +149,13 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
          * DMM attack: the instruction altered in transit), approvals copied
          * from another intent, and signatures made for anything else with
          * the same key (a policy signature, an SSH login, a git commit). */
+        if (rc == KURA_OK && sig.hash == KURA_SSHSIG_HASH_SHA512 && !have_sha512) {
+            kura_sha512(sha512, text, text_len);
+            have_sha512 = 1;
+        }
         if (rc == KURA_OK)
-            rc = kura_sshsig_verify(&sig, text, text_len, INTENT_NAMESPACE, NULL, 0, &signer, &sub);
+            rc = kura_sshsig_verify_hashed(&sig, res->intent_hash, sha512, INTENT_NAMESPACE, NULL,
+                                           0, &signer, &sub);
         if (rc == KURA_ECRYPTO)
             return fail_result(res, KURA_ECRYPTO, "approval %zu: %s", i + 1, sub.message);
         if (rc != KURA_OK)
@@ -506,6 +516,62 @@ static int step_approvals(kura_check_run *run)
 
 /* ---- step 6: destinations and limits ---- */
 
+/* The allowlist by script: entries ordered by (script length, script bytes,
+ * position in the policy), so a binary search finds the first entry with a
+ * script, as kura_policy_allowlist_lookup's linear scan does. */
+static int cmp_allow(const void *a, const void *b)
+{
+    const kura_policy_allow *x = *(const kura_policy_allow *const *)a;
+    const kura_policy_allow *y = *(const kura_policy_allow *const *)b;
+    int c;
+    if (x->script_len != y->script_len) return x->script_len < y->script_len ? -1 : 1;
+    c = memcmp(x->script, y->script, x->script_len);
+    if (c != 0) return c;
+    return x < y ? -1 : x > y; /* entries of one array: their order in the policy */
+}
+
+static const kura_policy_allow *allow_find(const kura_policy_allow *const *sorted, size_t n,
+                                           const uint8_t *script, size_t len)
+{
+    size_t lo = 0, hi = n; /* the first entry not below (len, script) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const kura_policy_allow *a = sorted[mid];
+        int c = a->script_len != len ? (a->script_len < len ? -1 : 1)
+                                     : memcmp(a->script, script, len);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n && sorted[lo]->script_len == len && memcmp(sorted[lo]->script, script, len) == 0)
+        return sorted[lo];
+    return NULL;
+}
+
+/* Looks every intent output up in the allowlist of the policy in force for
+ * the rest of the check, once: step 6 and the summary share the answers. */
+static int lookup_destinations(kura_check_run *run)
+{
+    const kura_policy *p = run->policy;
+    const kura_intent *in = run->intent;
+    const kura_policy_allow **sorted = NULL;
+    size_t n = p->allow != NULL ? p->allow_count : 0;
+
+    run->dest_allow = calloc(in->output_count > 0 ? in->output_count : 1, sizeof(*run->dest_allow));
+    if (run->dest_allow == NULL) return fail_result(run->result, KURA_ENOMEM, "check: out of memory");
+    if (n == 0) return KURA_OK;
+    sorted = malloc(n * sizeof(*sorted));
+    if (sorted == NULL) return fail_result(run->result, KURA_ENOMEM, "check: out of memory");
+    for (size_t i = 0; i < n; i++) sorted[i] = &p->allow[i];
+    qsort(sorted, n, sizeof(*sorted), cmp_allow);
+    for (size_t i = 0; i < in->output_count; i++)
+        run->dest_allow[i] =
+            allow_find(sorted, n, in->outputs[i].script, in->outputs[i].script_len);
+    free(sorted);
+    return KURA_OK;
+}
+
 static int step_limits(kura_check_run *run)
 {
     const kura_signer_state *st = run->state;
@@ -513,16 +579,18 @@ static int step_limits(kura_check_run *run)
     const kura_intent *in = run->intent;
     uint64_t total = kura_intent_total(in), prior;
     char btc[40], t1[32];
+    int rc;
 
+    rc = lookup_destinations(run);
+    if (rc != KURA_OK) return rc;
     if (p->allowlist_required) {
         for (size_t i = 0; i < in->output_count; i++) {
             const kura_intent_output *o = &in->outputs[i];
-            const char *label = NULL;
+            const char *label = run->dest_allow[i] != NULL ? run->dest_allow[i]->label : NULL;
             int64_t since, usable;
             /* Matched by script, the thing paid, not by the address
              * spelling. */
-            if (kura_policy_allowlist_lookup((void *)(uintptr_t)p, o->script, o->script_len,
-                                             &label) != 1)
+            if (run->dest_allow[i] == NULL)
                 return kura_check_i_refuse(run, KURA_REFUSE_DESTINATION_NOT_ALLOWED,
                                            "intent output %zu pays %s, which is not on the "
                                            "allowlist of policy version %" PRIu64,
@@ -633,5 +701,6 @@ int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
     kura_policy_free(run.package_policy);
     kura_descriptor_output_free(run.work);
     free(run.roles);
+    free(run.dest_allow);
     return rc;
 }

@@ -68,6 +68,10 @@ typedef struct kura_check_run {
     size_t change_outputs;
     uint64_t fee;
     uint64_t vsize;
+
+    /* Step 6, shared with the summary: for each intent output, the first
+     * entry of policy's allowlist with its script, or NULL (owned array). */
+    const kura_policy_allow **dest_allow;
 } kura_check_run;
 
 /* Sets result->reason and the message; returns KURA_EDATA (a refusal). */

@@ -219,7 +219,6 @@ static int check_input(kura_check_run *run, size_t i, uint64_t *amount, size_t *
     char where[80], what[KURA_ADDRESS_MAX + 16], btc[40];
     uint8_t txid[32];
     uint32_t sighash = 0;
-    kura_error err;
     int matched = 0, rc;
 
     outpoint_text(where, in);
@@ -291,37 +290,54 @@ static int check_input(kura_check_run *run, size_t i, uint64_t *amount, size_t *
      * name. Spending someone else's coin with the wallet's approvals would
      * not steal from the wallet, but the fee and the change arithmetic
      * would no longer describe the wallet's money. */
-    kura_check_i_describe_script(what, sizeof(what), spent->script_pubkey.data,
-                                 spent->script_pubkey.len, run->network);
-    kura_check_i_btc(btc, sizeof(btc), spent->amount);
     for (size_t k = 0; k < in->bip32_count; k++)
         add_hint(hints, &nhints, in->bip32[k].origin.path, in->bip32[k].origin.path_len);
     for (size_t k = 0; k < in->tap_bip32_count; k++)
         add_hint(hints, &nhints, in->tap_bip32[k].origin.path, in->tap_bip32[k].origin.path_len);
-    if (nhints == 0)
+    /* (The refusals name the script and amount; spelled only when needed.) */
+    if (nhints == 0) {
+        kura_check_i_describe_script(what, sizeof(what), spent->script_pubkey.data,
+                                     spent->script_pubkey.len, run->network);
+        kura_check_i_btc(btc, sizeof(btc), spent->amount);
         return kura_check_i_refuse(run, KURA_REFUSE_INPUT_FOREIGN,
                                    "input %zu spends %s (%s) and names no derivation of the wallet",
                                    i, what, btc);
+    }
     for (size_t k = 0; k < nhints && !matched; k++) {
         rc = derive(run, hints[k].branch, hints[k].index);
         if (rc == KURA_ENOMEM) return rc;
         matched =
             rc == KURA_OK && derived_is(run, spent->script_pubkey.data, spent->script_pubkey.len);
     }
-    if (!matched)
+    if (!matched) {
+        kura_check_i_describe_script(what, sizeof(what), spent->script_pubkey.data,
+                                     spent->script_pubkey.len, run->network);
+        kura_check_i_btc(btc, sizeof(btc), spent->amount);
         return kura_check_i_refuse(run, KURA_REFUSE_INPUT_FOREIGN,
                                    "input %zu spends %s (%s), which is not the wallet's at "
                                    ".../%" PRIu32 "/%" PRIu32,
                                    i, what, btc, hints[0].branch, hints[0].index);
+    }
     rc = check_input_records(run, i);
     if (rc != KURA_OK) return rc;
 
     /* SIGHASH_ALL (or DEFAULT for taproot) only: NONE and SINGLE let
      * anyone redirect the outputs after signing, ANYONECANPAY lets them
      * add inputs (BIP143/BIP341 hash types). */
-    kura_error_clear(&err);
-    rc = kura_psbt_input_sighash_type(&sighash, psbt, i, 0, &err);
-    if (rc == KURA_EINVAL) return rc;
+    /* The effective type is kura_psbt_input_sighash_type's with flags 0:
+     * the recorded type, else DEFAULT for taproot and ALL otherwise; of
+     * those only ALL, or DEFAULT on a taproot input, pass. It is decided
+     * here from the spent output proven above, rather than through that
+     * function, which would hash the funding transaction a second time. */
+    {
+        int taproot = kura_script_classify(spent->script_pubkey.data, spent->script_pubkey.len,
+                                           NULL, NULL, NULL) == KURA_SCRIPT_P2TR;
+        sighash = in->has_sighash_type ? in->sighash_type
+                                       : (taproot ? KURA_SIGHASH_DEFAULT : KURA_SIGHASH_ALL);
+        rc = sighash == KURA_SIGHASH_ALL || (taproot && sighash == KURA_SIGHASH_DEFAULT)
+                 ? KURA_OK
+                 : KURA_EDATA;
+    }
     if (rc != KURA_OK)
         return kura_check_i_refuse(run, KURA_REFUSE_SIGHASH,
                                    "input %zu: sighash type 0x%" PRIx32
@@ -344,19 +360,20 @@ static int check_change(kura_check_run *run, size_t o)
     char what[KURA_ADDRESS_MAX + 16];
     int rc;
 
-    kura_check_i_describe_script(what, sizeof(what), out->script_pubkey.data,
-                                 out->script_pubkey.len, run->network);
     for (size_t k = 0; k < out->bip32_count; k++)
         add_hint(hints, &nhints, out->bip32[k].origin.path, out->bip32[k].origin.path_len);
     for (size_t k = 0; k < out->tap_bip32_count; k++)
         add_hint(hints, &nhints, out->tap_bip32[k].origin.path, out->tap_bip32[k].origin.path_len);
     /* Not in the intent and not even claiming to be change: an output the
      * approvers never saw (the "output added" attack). */
-    if (out->bip32_count == 0 && out->tap_bip32_count == 0)
+    if (out->bip32_count == 0 && out->tap_bip32_count == 0) {
+        kura_check_i_describe_script(what, sizeof(what), out->script_pubkey.data,
+                                     out->script_pubkey.len, run->network);
         return kura_check_i_refuse(run, KURA_REFUSE_OUTPUT_UNEXPECTED,
                                    "output %zu pays %s %" PRIu64
                                    " sat, which is neither in the intent nor the wallet's change",
                                    o, what, out->amount);
+    }
     /* It claims to be change. The claim is only a hint of which index to
      * derive: the output is change only if the signer's own descriptor, on
      * its change branch, at an index inside the gap limit, gives exactly
@@ -376,6 +393,8 @@ static int check_change(kura_check_run *run, size_t o)
         }
     }
     /* Refused: say what was wrong with the first claim. */
+    kura_check_i_describe_script(what, sizeof(what), out->script_pubkey.data,
+                                 out->script_pubkey.len, run->network);
     if (nhints == 0)
         return kura_check_i_refuse(run, KURA_REFUSE_CHANGE_FOREIGN,
                                    "output %zu pays %s %" PRIu64 " sat as change, but its "

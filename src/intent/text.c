@@ -401,8 +401,8 @@ bool kura_intent_text_address(char address_out[KURA_ADDRESS_MAX],
         snprintf(why, why_len, "address is empty or longer than %d chars", KURA_ADDRESS_MAX - 1);
         return false;
     }
+    memset(given, 0, sizeof(given));
     memcpy(given, s, n);
-    given[n] = '\0';
     rc = kura_address_to_script(script_out, KURA_SCRIPT_PUBKEY_MAX, script_len, given, network,
                                 &sub);
     if (rc != KURA_OK) {
@@ -429,20 +429,43 @@ bool kura_intent_text_address(char address_out[KURA_ADDRESS_MAX],
         snprintf(why, why_len, "address has no standard script kura pays to");
         goto fail;
     }
-    rc = kura_address_from_script(canonical, sizeof(canonical), script_out, *script_len, network,
-                                  &sub);
-    if (rc != KURA_OK) {
-        snprintf(why, why_len, "%s", sub.message[0] != '\0' ? sub.message : "invalid address");
-        goto fail;
-    }
     /* One destination, one spelling: an upper-case bech32 address is the
      * same script, and accepting it would give an intent two texts (two
-     * hashes, two sets of approvals) with the same meaning. */
-    if (strcmp(canonical, given) != 0) {
+     * hashes, two sets of approvals) with the same meaning.
+     *
+     * The canonical spelling is the re-encoding of the script
+     * (kura_address_from_script). The decoders are strict enough that the
+     * only other spelling they accept is upper case, so that is what is
+     * tested, without re-encoding every address:
+     *  - segwit: the decoder requires a valid checksum of the variant the
+     *    version needs (BIP350), zero padding of at most 4 bits and the
+     *    network's hrp, and rejects mixed case; re-encoding the same hrp,
+     *    version and program gives the same 5-bit groups and checksum, in
+     *    lower case. So the given text is canonical iff it has no upper-case
+     *    letter.
+     *  - Base58Check: leading '1's are the leading zero bytes and the rest
+     *    the minimal base-58 digits of the remaining number, a one-to-one
+     *    spelling: a decoded address re-encodes to exactly its text. */
+    if (type == KURA_SCRIPT_P2PKH || type == KURA_SCRIPT_P2SH) {
+        rc = KURA_OK; /* one-to-one: see above */
+    } else {
+        rc = KURA_OK;
+        for (size_t i = 0; i < n; i++)
+            if (given[i] >= 'A' && given[i] <= 'Z') rc = KURA_EDATA;
+    }
+    if (rc != KURA_OK) {
+        /* Not canonical: spell the canonical form for the message. */
+        rc = kura_address_from_script(canonical, sizeof(canonical), script_out, *script_len,
+                                      network, &sub);
+        if (rc != KURA_OK) {
+            snprintf(why, why_len, "%s",
+                     sub.message[0] != '\0' ? sub.message : "invalid address");
+            goto fail;
+        }
         snprintf(why, why_len, "address not in canonical form (write it as %s)", canonical);
         goto fail;
     }
-    memcpy(address_out, canonical, KURA_ADDRESS_MAX);
+    memcpy(address_out, given, KURA_ADDRESS_MAX);
     return true;
 fail:
     memset(script_out, 0, KURA_SCRIPT_PUBKEY_MAX);

@@ -385,9 +385,13 @@ static bool sig_value_ok(const kura_sshsig *sig)
            strlen(sig->ns) == sig->ns_len;
 }
 
-int kura_sshsig_verify(const kura_sshsig *sig, const uint8_t *message, size_t message_len,
-                       const char *ns, const kura_sshkey *expected_key, uint32_t options,
-                       kura_sshkey *signer_key_out, kura_error *err)
+/* The body of both verifiers. The message's hash is taken from sha256 or
+ * sha512 when given (the caller computed it), else computed from
+ * message[0..message_len). */
+static int verify_common(const kura_sshsig *sig, const uint8_t *message, size_t message_len,
+                         const uint8_t *sha256, const uint8_t *sha512, const char *ns,
+                         const kura_sshkey *expected_key, uint32_t options,
+                         kura_sshkey *signer_key_out, kura_error *err)
 {
     uint8_t signed_data[SIGNED_DATA_MAX], digest[KURA_SHA512_LEN];
     uint8_t u2f[32 + 1 + 4 + 32];
@@ -447,10 +451,16 @@ int kura_sshsig_verify(const kura_sshsig *sig, const uint8_t *message, size_t me
      * caller's, which equals the signature's after check 1. */
     hname = hash_name(sig->hash);
     if (sig->hash == KURA_SSHSIG_HASH_SHA256) {
-        kura_sha256(digest, message, message_len);
+        if (sha256 != NULL)
+            memcpy(digest, sha256, KURA_SHA256_LEN);
+        else
+            kura_sha256(digest, message, message_len);
         digest_len = KURA_SHA256_LEN;
     } else {
-        kura_sha512(digest, message, message_len);
+        if (sha512 != NULL)
+            memcpy(digest, sha512, KURA_SHA512_LEN);
+        else
+            kura_sha512(digest, message, message_len);
         digest_len = KURA_SHA512_LEN;
     }
     memcpy(signed_data, sshsig_magic, sizeof(sshsig_magic));
@@ -506,4 +516,29 @@ int kura_sshsig_verify(const kura_sshsig *sig, const uint8_t *message, size_t me
 
     if (signer_key_out != NULL) *signer_key_out = sig->key;
     return KURA_OK;
+}
+
+int kura_sshsig_verify(const kura_sshsig *sig, const uint8_t *message, size_t message_len,
+                       const char *ns, const kura_sshkey *expected_key, uint32_t options,
+                       kura_sshkey *signer_key_out, kura_error *err)
+{
+    return verify_common(sig, message, message_len, NULL, NULL, ns, expected_key, options,
+                         signer_key_out, err);
+}
+
+int kura_sshsig_verify_hashed(const kura_sshsig *sig, const uint8_t *sha256,
+                              const uint8_t *sha512, const char *ns,
+                              const kura_sshkey *expected_key, uint32_t options,
+                              kura_sshkey *signer_key_out, kura_error *err)
+{
+    if (signer_key_out != NULL) memset(signer_key_out, 0, sizeof(*signer_key_out));
+    if (sig == NULL)
+        return kura_fail(err, KURA_EINVAL, "sshsig: verify: NULL argument or empty namespace");
+    /* The hash the signature names must be given; the other may be NULL. */
+    if ((sig->hash == KURA_SSHSIG_HASH_SHA256 && sha256 == NULL) ||
+        (sig->hash == KURA_SSHSIG_HASH_SHA512 && sha512 == NULL))
+        return kura_fail(err, KURA_EINVAL, "sshsig: verify: no %s hash of the message given",
+                         sig->hash == KURA_SSHSIG_HASH_SHA256 ? "sha256" : "sha512");
+    return verify_common(sig, NULL, 0, sha256, sha512, ns, expected_key, options, signer_key_out,
+                         err);
 }

@@ -1742,6 +1742,55 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- approvals hashed with SHA-256 (the check hashes the intent once) ---- */
+
+/* `name`'s SSHSIG over text made with `ssh-keygen -O hashalg=sha256`. */
+static char *sign_sha256(const char *name, const void *text, size_t len, size_t *sig_len)
+{
+    char msg[128], sig[128], cmd[512];
+    snprintf(msg, sizeof(msg), "%s/msg-sha256", keydir);
+    snprintf(sig, sizeof(sig), "%s/sig-sha256", keydir);
+    tu_spit(msg, text, len);
+    snprintf(cmd, sizeof(cmd),
+             "ssh-keygen -Y sign -f %s/%s -n kura-intent-v1 -O hashalg=sha256 < %s > %s "
+             "2>/dev/null",
+             keydir, name, msg, sig);
+    tu_run(cmd);
+    return tu_slurp(sig, sig_len);
+}
+
+static void test_approval_sha256(void **state)
+{
+    pkg pk;
+    char *sig, *edited;
+    size_t sl, elen;
+    (void)state;
+
+    /* One approval hashed with sha256, one with sha512: both verify. */
+    pkg_init(&pk, K_WPKH);
+    pkg_build(&pk);
+    sig = sign_sha256("alice", pk.intent_text, pk.intent_len, &sl);
+    assert_non_null(strstr(sig, "-----BEGIN SSH SIGNATURE-----"));
+    add_approval_text(&pk, sig, sl);
+    approve(&pk, "bob");
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.approval_count, 2);
+    pkg_free(&pk);
+
+    /* A sha256 approval of the text before an edit does not verify. */
+    pkg_init(&pk, K_WPKH);
+    pkg_build(&pk);
+    approve(&pk, "alice");
+    add_approval_text(&pk, sig, sl);
+    pk.outs[0].amount = 35000000;
+    edited = intent_text(&pk, &elen);
+    set_intent(&pk, edited, elen);
+    expect(&pk, KURA_REFUSE_APPROVAL_INVALID);
+    free(edited);
+    free(sig);
+    pkg_free(&pk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1788,6 +1837,7 @@ int main(void)
         cmocka_unit_test(test_first_failure_wins),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_every_reason_seen),
+        cmocka_unit_test(test_approval_sha256),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
