@@ -48,7 +48,7 @@ static int usage(void)
           "                    [--from N] [--count N]\n"
           "       kura descriptor DESCRIPTOR     canonical public form, checksum, branches\n"
           "       kura psbt FILE|-               decode a PSBT (binary or base64)\n"
-          "       kura tx HEX|FILE|-             decode a raw transaction\n"
+          "       kura tx HEX|FILE|- [--network N] decode a raw transaction\n"
           "       kura demo                      a 2-of-3 wallet's PSBT, signed and finalized\n",
           stderr);
     return EXIT_CANNOT;
@@ -353,6 +353,11 @@ static int cmd_tx(int argc, char **argv)
     char id[65];
     uint8_t h[32];
     int rc;
+    kura_network net = KURA_NETWORK_MAINNET;
+    if (argc == 3 && strcmp(argv[1], "--network") == 0) {
+        if (parse_network(argv[2], &net) != 0) return die(EXIT_CANNOT, "unknown network '%s'", argv[2]);
+        argc = 1;
+    }
     if (argc != 1) return usage();
     /* A hex string on the command line, or a file holding hex or raw bytes. */
     if (strspn(argv[0], "0123456789abcdefABCDEF") == strlen(argv[0]) && strlen(argv[0]) >= 20) {
@@ -399,8 +404,7 @@ static int cmd_tx(int argc, char **argv)
         printf("output %zu: ", i);
         print_btc(tx->outputs[i].amount);
         printf(" to ");
-        print_script(tx->outputs[i].script_pubkey.data, tx->outputs[i].script_pubkey.len,
-                     KURA_NETWORK_MAINNET);
+        print_script(tx->outputs[i].script_pubkey.data, tx->outputs[i].script_pubkey.len, net);
         printf("\n");
     }
     kura_tx_free(tx);

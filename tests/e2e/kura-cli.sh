@@ -32,6 +32,9 @@ tail -n 1 "$work/demo" >"$work/tx.hex"
 grep -q '^output 0: 1.50000000 BTC (150000000 sat) to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq' "$work/tx"
 check "demo tx pays 1.5 BTC" $?
 grep -q 'input 1: .* 4 witness item(s)' "$work/tx"; check "demo tx: 2-of-3 witness" $?
+"$kura" tx "$work/tx.hex" --network regtest >"$work/tx-reg" 2>&1; check "tx --network regtest" $?
+grep -q '^output 0: 1.50000000 BTC (150000000 sat) to bcrt1qar0srrr7xfkvy5l643lydnw9re59gtzz' "$work/tx-reg"
+check "regtest spelling of the destination" $?
 txid=$(grep -o 'final transaction [0-9a-f]*' "$work/demo" | cut -d' ' -f3)
 grep -q "^txid: $txid$" "$work/tx"; check "demo txid agrees" $?
 
@@ -55,6 +58,7 @@ printf '0200000001' >"$work/bad.tx"
 expect_exit "truncated tx" 1 'kura: tx: ' -- tx "$work/bad.tx"
 expect_exit "missing file" 2 'cannot read' -- psbt "$work/nope"
 expect_exit "unknown command" 2 'usage' -- frobnicate
+expect_exit "unknown network" 2 'unknown network' -- tx "$work/tx.hex" --network moon
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
