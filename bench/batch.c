@@ -49,6 +49,9 @@
 #define B_CHANGE_INDEX 7u
 #define B_FEE 260000u                   /* about 10 sat/vB for the P2WPKH batch */
 #define B_MAX_KEYS 3
+#define B_CACHE_COUNT 1000u             /* kura-cold's derivation cache, per branch */
+/* Rows timed: bit 0 KURA_PSBT_SIGN_VERIFY, bit 1 the derivation cache. */
+#define B_VARIANTS 4
 #define B_APPROVERS 3
 #define B_ADMINS 2
 
@@ -79,7 +82,9 @@ typedef struct batch {
     kura_descriptor *desc;
     char checksum[9];
     kura_policy *policy;
-    kura_signer_state state;
+    kura_signer_state state;        /* no derivation cache: every script derived */
+    kura_signer_state state_cached; /* the same with kura-cold's derivation cache */
+    kura_descriptor_cache *cache;   /* built, serialised and parsed back outside the timing */
     uint8_t *package;
     size_t package_len, intent_len;
     uint8_t intent_hash[32]; /* SHA-256 of the intent text, for checking the result */
@@ -487,6 +492,22 @@ static void batch_init(batch *b, const kura_ctx *ctx, int which)
     b->state.max_clock_skew = 600;           /* kura-cold's */
     b->state.max_change_index = 1000000u;    /* kura-cold's */
     batch_floor_inputs(b);
+    /* kura-cold's derivation cache (1,000 indexes per branch), loaded as
+     * kura-cold loads it: serialised at the ceremony, parsed at start. */
+    {
+        kura_descriptor_cache *built = NULL;
+        uint8_t *bytes = NULL;
+        size_t bytes_len = 0;
+        check(kura_descriptor_cache_build(ctx, &built, b->desc, B_CACHE_COUNT, &err),
+              "derivation cache", &err);
+        check(kura_descriptor_cache_serialize(&bytes, &bytes_len, built), "cache serialize", NULL);
+        check(kura_descriptor_cache_parse(ctx, &b->cache, b->desc, bytes, bytes_len, &err),
+              "cache parse", &err);
+        kura_descriptor_cache_free(built);
+        free(bytes);
+    }
+    b->state_cached = b->state;
+    b->state_cached.cache = b->cache;
 
     kura_psbt_free(psbt);
     for (size_t i = 0; i < B_INPUTS; i++) kura_tx_free(funding[i]);
@@ -501,6 +522,7 @@ static void batch_free(batch *b)
 {
     for (size_t k = 0; k < B_MAX_KEYS; k++) kura_bip32_wipe(&b->master[k]);
     sodium_memzero(b->priv, sizeof(b->priv));
+    kura_descriptor_cache_free(b->cache);
     kura_descriptor_free(b->desc);
     kura_policy_free(b->policy);
     free(b->package);
@@ -532,7 +554,7 @@ static void add_phase(uint64_t *wall, uint64_t *cpu, int p, stamp a, stamp b)
  * to wall[] and cpu[] (P_TOTAL included); returns the signatures added. */
 static size_t cold_pass(uint64_t *wall, uint64_t *cpu, uint8_t **out, size_t *out_len,
                         const batch *b, const uint8_t *in, size_t in_len,
-                        const kura_bip32_key *master, unsigned flags)
+                        const kura_bip32_key *master, unsigned flags, int cached)
 {
     kura_psbt *psbt = NULL;
     kura_package_view view;
@@ -548,7 +570,7 @@ static size_t cold_pass(uint64_t *wall, uint64_t *cpu, uint8_t **out, size_t *ou
     t1 = stamp_now();
     t2 = stamp_now();
     memset(&res, 0, sizeof(res));
-    rc = kura_check_package(b->ctx, &res, &b->state, psbt);
+    rc = kura_check_package(b->ctx, &res, cached ? &b->state_cached : &b->state, psbt);
     t3 = stamp_now();
     /* kura-cold names the request by the check's intent hash once the
      * intent parsed, and hashes the record itself only when it did not. */
@@ -590,7 +612,7 @@ static size_t cold_pass(uint64_t *wall, uint64_t *cpu, uint8_t **out, size_t *ou
 /* Every device's pass in turn (the P2WSH batch: two devices, the second
  * reading what the first wrote). *out gets the last device's bytes. */
 static void cold_all(uint64_t *wall, uint64_t *cpu, uint8_t **out, size_t *out_len,
-                     const batch *b, unsigned flags)
+                     const batch *b, unsigned flags, int cached)
 {
     const uint8_t *cur = b->package;
     size_t cur_len = b->package_len, sigs = 0;
@@ -598,7 +620,8 @@ static void cold_all(uint64_t *wall, uint64_t *cpu, uint8_t **out, size_t *out_l
     memset(wall, 0, P_COUNT * sizeof(*wall));
     memset(cpu, 0, P_COUNT * sizeof(*cpu));
     for (size_t s = 0; s < b->nsign; s++) {
-        sigs += cold_pass(wall, cpu, out, out_len, b, cur, cur_len, &b->master[s], flags);
+        sigs += cold_pass(wall, cpu, out, out_len, b, cur, cur_len, &b->master[s], flags,
+                          cached);
         free(prev);
         prev = *out;
         cur = *out;
@@ -642,8 +665,10 @@ static void print_phases(const char *name, uint64_t (*wall)[MAX_RUNS], uint64_t 
 void batch_time(const kura_ctx *ctx, const char *dir, size_t runs)
 {
     static uint64_t fw[MAX_RUNS], fc[MAX_RUNS];
-    static uint64_t kw[2][P_COUNT][MAX_RUNS], kc[2][P_COUNT][MAX_RUNS];
+    static uint64_t kw[B_VARIANTS][P_COUNT][MAX_RUNS], kc[B_VARIANTS][P_COUNT][MAX_RUNS];
     static const unsigned flag_of[2] = {0, KURA_PSBT_SIGN_VERIFY};
+    static const char *const variant_name[B_VARIANTS] = {"kura", "kura-verify", "kura-cache",
+                                                         "kura-cache-verify"};
     secp256k1_context *sctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
     uint8_t rnd[32];
     if (runs == 0 || runs > MAX_RUNS) die("runs must be 1..%d", MAX_RUNS);
@@ -652,8 +677,8 @@ void batch_time(const kura_ctx *ctx, const char *dir, size_t runs)
     printf("\"batch\":{");
     for (int which = 0; which < W_COUNT; which++) {
         batch b;
-        uint8_t *out[2] = {NULL, NULL};
-        size_t out_len[2] = {0, 0};
+        uint8_t *out[B_VARIANTS] = {NULL, NULL, NULL, NULL};
+        size_t out_len[B_VARIANTS] = {0, 0, 0, 0};
         batch_init(&b, ctx, which);
         for (size_t r = 0; r <= runs; r++) { /* run 0 is the warm-up */
             uint64_t w[P_COUNT], c[P_COUNT];
@@ -665,19 +690,20 @@ void batch_time(const kura_ctx *ctx, const char *dir, size_t runs)
                         die("secp256k1_ecdsa_sign");
             f1 = stamp_now();
             if (r > 0) fw[r - 1] = f1.wall - f0.wall, fc[r - 1] = f1.cpu - f0.cpu;
-            for (int v = 0; v < 2; v++) {
+            for (int v = 0; v < B_VARIANTS; v++) {
                 free(out[v]);
                 out[v] = NULL;
-                cold_all(w, c, &out[v], &out_len[v], &b, flag_of[v]);
+                cold_all(w, c, &out[v], &out_len[v], &b, flag_of[v & 1], v >> 1);
                 for (int p = 0; p < P_COUNT && r > 0; p++)
                     kw[v][p][r - 1] = w[p], kc[v][p][r - 1] = c[p];
             }
         }
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < B_VARIANTS; v++) {
             char name[64], *p;
-            snprintf(name, sizeof(name), "kura-batch-%s%s.psbt", wallet_case[which],
-                     v ? "-verify" : "");
+            snprintf(name, sizeof(name), "kura-batch-%s%s%s.psbt", wallet_case[which],
+                     v >> 1 ? "-cache" : "", v & 1 ? "-verify" : "");
             verify_signed(&b, out[v], out_len[v], name);
+            if (v >> 1) continue; /* kura-bench verify checks the uncached rows' files */
             p = path_join(dir, name);
             write_file(p, out[v], out_len[v]);
             free(p);
@@ -699,12 +725,12 @@ void batch_time(const kura_ctx *ctx, const char *dir, size_t runs)
         printf(",\"cpu_ns\":");
         print_runs(fc, runs);
         printf("},");
-        print_phases("kura", kw[0], kc[0], runs);
-        printf(",");
-        print_phases("kura-verify", kw[1], kc[1], runs);
+        for (int v = 0; v < B_VARIANTS; v++) {
+            if (v > 0) printf(",");
+            print_phases(variant_name[v], kw[v], kc[v], runs);
+        }
         printf("}");
-        free(out[0]);
-        free(out[1]);
+        for (int v = 0; v < B_VARIANTS; v++) free(out[v]);
         batch_free(&b);
     }
     printf("}");
@@ -713,11 +739,13 @@ void batch_time(const kura_ctx *ctx, const char *dir, size_t runs)
 
 int batch_profile(const kura_ctx *ctx, const char *name, size_t runs)
 {
+    static const unsigned flag_of_profile[2] = {0, KURA_PSBT_SIGN_VERIFY};
     for (int which = 0; which < W_COUNT; which++)
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < B_VARIANTS; v++) {
             char n[64];
             batch b;
-            snprintf(n, sizeof(n), "batch-%s%s", wallet_case[which], v ? "-verify" : "");
+            snprintf(n, sizeof(n), "batch-%s%s%s", wallet_case[which], v >> 1 ? "-cache" : "",
+                     v & 1 ? "-verify" : "");
             if (strcmp(name, n) != 0) continue;
             if (runs == 0 || runs > MAX_RUNS) die("runs must be 1..%d", MAX_RUNS);
             batch_init(&b, ctx, which);
@@ -725,7 +753,7 @@ int batch_profile(const kura_ctx *ctx, const char *name, size_t runs)
                 uint64_t w[P_COUNT], c[P_COUNT];
                 uint8_t *out = NULL;
                 size_t out_len = 0;
-                cold_all(w, c, &out, &out_len, &b, v ? KURA_PSBT_SIGN_VERIFY : 0);
+                cold_all(w, c, &out, &out_len, &b, flag_of_profile[v & 1], v >> 1);
                 free(out);
             }
             batch_free(&b);

@@ -42,7 +42,8 @@ BATCH_WALLETS = [
     ('p2wpkh', 'P2WPKH, one signing device'),
     ('p2wsh', 'P2WSH 2-of-3, two signing devices (the second reads what the first wrote)'),
 ]
-BATCH_VARIANTS = [('kura', 'kura'), ('kura-verify', 'kura, VERIFY')]
+BATCH_VARIANTS = [('kura', 'kura'), ('kura-verify', 'kura, VERIFY'),
+                  ('kura-cache', 'kura, cache'), ('kura-cache-verify', 'kura, cache, VERIFY')]
 BATCH_PHASES = [('parse', 'parse'), ('check', 'check'), ('sign', 'sign'),
                 ('serialize', 'serialise'), ('other', 'other')]
 
@@ -368,14 +369,14 @@ def main():
             spread.append(f'{vlabel} {min(rs):.2f}x to {max(rs):.2f}x')
         w(f'   ratio of each round\'s wall medians: {"; ".join(spread)}')
         w(f'   where the time goes, CPU medians (x the floor):')
-        w(f'     {"":<15}' + ''.join(f'{plabel:<18}' for _, plabel in BATCH_PHASES).rstrip())
+        w(f'     {"":<21}' + ''.join(f'{plabel:<18}' for _, plabel in BATCH_PHASES).rstrip())
         for variant, vlabel in BATCH_VARIANTS:
             cells = []
             for phase, _ in BATCH_PHASES:
                 c = m[f'{variant}/{phase}']['cpu']
                 cell = f'{fmt_time(c)} {c / fl["cpu"]:.2f}x'
                 cells.append(f'{cell:<18}')
-            w(f'     {vlabel:<15}' + ''.join(cells).rstrip())
+            w(f'     {vlabel:<21}' + ''.join(cells).rstrip())
         for variant, vlabel in BATCH_VARIANTS:
             rest = sum(m[f'{variant}/{p}']['cpu'] for p, _ in BATCH_PHASES if p != 'check')
             room = BATCH_TARGET * fl['cpu'] - rest

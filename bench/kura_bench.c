@@ -18,7 +18,7 @@
  *   kura-bench profile DIR CASE RUNS
  *       Does the timed work of CASE (p2wpkh, p2wsh, p2tr, the same with
  *       -verify, out500, addresses, batch-p2wpkh, batch-p2wsh, the batches
- *       with -verify) RUNS times and nothing else, for a profiler:
+ *       with -verify, -cache, -cache-verify) RUNS times and nothing else, for a profiler:
  *       valgrind --tool=callgrind kura-bench profile DIR p2wpkh 3
  *   kura-bench verify DIR CASE FILE
  *       Checks a signed PSBT written by a peer (or by kura) for CASE: the same

@@ -169,6 +169,9 @@ typedef struct kura_signer_state {
     int64_t now;                     /* unix seconds */
     int64_t max_clock_skew;          /* seconds an intent's `created` may lie in the future */
     uint32_t max_change_index;       /* change indexes above this are refused (gap limit) */
+    const kura_descriptor_cache *cache; /* optional derivation cache of `wallet`, from the
+                                       signer's own storage (kura_descriptor_cache_parse
+                                       with this wallet); NULL derives every script */
 } kura_signer_state;
 
 /* ---- the check ---- */

@@ -298,6 +298,79 @@ int kura_descriptor_address(const kura_ctx *ctx, char *out, size_t out_len,
                             const kura_descriptor *desc, size_t branch, uint32_t index,
                             kura_network network, kura_error *err);
 
+/* ---- derivation cache ----
+ *
+ * A signer re-derives the same (branch, index) outputs of its wallet again
+ * and again; each derive costs one EC multiplication per key. A derivation
+ * cache holds the derived child public keys of every BIP32 key expression for
+ * branches 0..multipath_count-1 and indexes 0..count-1, so that a derive of a
+ * cached (branch, index) only rebuilds the scripts (hashes and copies).
+ *
+ * The cache is trusted data: kura_descriptor_cache_parse checks its format,
+ * the descriptor it was built for and its integrity digest, but cannot check
+ * the keys without deriving them. Keep it where the descriptor is kept (the
+ * signer's own storage) and anchor it like the descriptor.
+ *
+ * tr() descriptors are not cached: their cache holds no entries (count 0),
+ * and kura_descriptor_derive_cached derives them as kura_descriptor_derive.
+ *
+ * A cache is read-only once built or parsed; any number of threads may use
+ * it at once. */
+typedef struct kura_descriptor_cache kura_descriptor_cache;
+
+#define KURA_DESCRIPTOR_CACHE_VERSION 1u
+#define KURA_DESCRIPTOR_CACHE_COUNT_MAX (1u << 20) /* most indexes per branch */
+
+/* Builds a cache of desc for indexes 0..count_per_branch-1 on every branch
+ * (a descriptor that is not ranged has one output per branch: its cache
+ * holds index 0 only, and every index hits). desc must have a public form
+ * (kura_descriptor_to_string with KURA_DESCRIPTOR_PUBLIC): the cache is
+ * bound to the SHA-256 of that text.
+ * Returns KURA_OK; KURA_EINVAL (NULL arguments); KURA_ERANGE for
+ * count_per_branch over KURA_DESCRIPTOR_CACHE_COUNT_MAX; KURA_EDATA when desc
+ * has no public form; KURA_ENOMEM; KURA_ECRYPTO (a child is BIP32's invalid
+ * child). *out is NULL on failure. */
+int kura_descriptor_cache_build(const kura_ctx *ctx, kura_descriptor_cache **out,
+                                const kura_descriptor *desc, uint32_t count_per_branch,
+                                kura_error *err);
+
+/* Writes cache in its versioned binary form:
+ *   "KURADCX\n" (8 bytes), version (u32 big-endian, 1),
+ *   SHA-256 of the descriptor's canonical public text (32),
+ *   branches, key expressions, indexes per branch (u32 big-endian each),
+ *   then for each branch, each index, each key expression 33 bytes (the
+ *   compressed child key of a BIP32 key, zeros for any other key),
+ *   and last the SHA-256 of everything before it (32).
+ * *out is a new buffer (free()), *out_len its length. Returns KURA_OK,
+ * KURA_EINVAL or KURA_ENOMEM (then *out is NULL and *out_len 0). */
+int kura_descriptor_cache_serialize(uint8_t **out, size_t *out_len,
+                                    const kura_descriptor_cache *cache);
+
+/* Parses bytes[0..len) as written by kura_descriptor_cache_serialize for
+ * desc. Strict: exact length, known version, the digest, zero padding, and
+ * the descriptor binding must all hold. Returns KURA_OK; KURA_EINVAL (NULL
+ * arguments); KURA_EDATA for anything malformed, a cache of another
+ * descriptor, or a corrupted one (err says which); KURA_ERANGE over
+ * KURA_DESCRIPTOR_CACHE_COUNT_MAX; KURA_ENOMEM. *out is NULL on failure. */
+int kura_descriptor_cache_parse(const kura_ctx *ctx, kura_descriptor_cache **out,
+                                const kura_descriptor *desc, const uint8_t *bytes, size_t len,
+                                kura_error *err);
+
+/* Indexes per branch held by cache (0 for tr()). */
+uint32_t kura_descriptor_cache_count(const kura_descriptor_cache *cache);
+
+/* Frees cache. NULL is a no-op. */
+void kura_descriptor_cache_free(kura_descriptor_cache *cache);
+
+/* As kura_descriptor_derive, and fills out exactly as it would; when cache
+ * (may be NULL) holds (branch, index), from the cache's keys without any EC
+ * multiplication, else by deriving. cache must have been built or parsed for
+ * desc (else KURA_EINVAL). */
+int kura_descriptor_derive_cached(const kura_ctx *ctx, kura_descriptor_output *out,
+                                  const kura_descriptor *desc,
+                                  const kura_descriptor_cache *cache, size_t branch,
+                                  uint32_t index, kura_error *err);
+
 #ifdef __cplusplus
 }
 #endif

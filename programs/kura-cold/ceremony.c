@@ -142,17 +142,49 @@ static void show_members(const char *role, const kura_policy_member *m, size_t n
     }
 }
 
-/* Writes the wallet, the policy and the journal: the journal's policy entry
- * last, since it is what makes the ceremony done. */
+/* Builds the wallet's derivation cache (COLD_CACHE_COUNT indexes per
+ * branch) and writes it to the data directory; dhash gets its SHA-256, which
+ * the wallet file records. */
+static int write_derivations(const cold_env *env, const kura_descriptor *d, uint8_t dhash[32])
+{
+    char path[PATH_MAX];
+    kura_descriptor_cache *cache = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    kura_error err;
+    if (kura_descriptor_cache_build(env->ctx, &cache, d, COLD_CACHE_COUNT, &err) != KURA_OK)
+        return cold_fail(COLD_EXIT_CANNOT, "derivation cache: %s", err.message);
+    if (kura_descriptor_cache_serialize(&bytes, &len, cache) != KURA_OK) {
+        kura_descriptor_cache_free(cache);
+        return cold_fail(COLD_EXIT_CANNOT, "out of memory");
+    }
+    kura_descriptor_cache_free(cache);
+    kura_sha256(dhash, bytes, len);
+    if (cold_path(path, sizeof(path), env->dir, COLD_FILE_DERIVATIONS) != 0 ||
+        cold_write_atomic(path, bytes, len, 0600, 1) != 0) {
+        free(bytes);
+        return cold_fail(COLD_EXIT_CANNOT, "cannot write %s: %s", path, strerror(errno));
+    }
+    free(bytes);
+    return COLD_EXIT_OK;
+}
+
+/* Writes the derivation cache, the wallet, the policy and the journal: the
+ * journal's policy entry last, since it is what makes the ceremony done. */
 static int write_ceremony(const cold_env *env, const char *name, kura_intent_chain chain,
-                          const char *canon, const kura_policy *policy, const uint8_t *ptext,
-                          size_t plen, const uint8_t phash[32])
+                          const char *canon, const kura_descriptor *d,
+                          const kura_policy *policy, const uint8_t *ptext, size_t plen,
+                          const uint8_t phash[32])
 {
     char path[PATH_MAX], jpath[PATH_MAX];
-    char *wtext = cold_wallet_text(name, chain, canon);
+    char *wtext;
+    uint8_t dhash[32];
     kura_journal *j = NULL;
     kura_error err;
     int rc;
+    rc = write_derivations(env, d, dhash);
+    if (rc != COLD_EXIT_OK) return rc;
+    wtext = cold_wallet_text(name, chain, canon, dhash);
     if (wtext == NULL) return cold_fail(COLD_EXIT_CANNOT, "out of memory");
     if (cold_path(path, sizeof(path), env->dir, COLD_DIR_POLICIES) != 0 || cold_mkdir(path) != 0) {
         free(wtext);
@@ -295,7 +327,8 @@ int cold_cmd_ceremony(const cold_env *env)
                                           "written");
         goto done;
     }
-    rc = write_ceremony(env, policy->wallet.name, policy->chain, canon, policy, ptext, plen, phash);
+    rc = write_ceremony(env, policy->wallet.name, policy->chain, canon, d, policy, ptext, plen,
+                        phash);
     if (rc != COLD_EXIT_OK) goto done;
     printf("ceremony done: wallet %s #%s on %s, policy version %" PRIu64 " in force.\n"
            "Give the coordinator the watch-only descriptor: kura-cold export\n",

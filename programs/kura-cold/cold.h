@@ -41,6 +41,12 @@
 #define COLD_FILE_WALLET "wallet"
 #define COLD_FILE_POLICY "policy"
 #define COLD_DIR_POLICIES "policies"
+#define COLD_FILE_DERIVATIONS "derivations" /* the wallet's derivation cache */
+
+/* Indexes per branch in the derivation cache the ceremony builds: every
+ * input and change output below this is checked without an EC
+ * multiplication; those above are derived, as without a cache. */
+#define COLD_CACHE_COUNT 1000u
 
 /* How far an intent's `created` may lie in the future of the signer's clock,
  * and the highest change index accepted (a change output further out would
@@ -221,6 +227,9 @@ typedef struct cold_state {
     char *descriptor_text;          /* canonical public descriptor with checksum */
     kura_descriptor *wallet;
     char checksum[KURA_DESCRIPTOR_CHECKSUM_LEN + 1];
+    char derivations_sha256[65];    /* the wallet file's anchor of the derivation cache,
+                                       "" for a wallet file of format 1 (no cache) */
+    kura_descriptor_cache *cache;   /* the derivation cache, checked; NULL without one */
     cold_journal_snap snap;
     kura_journal *journal;          /* open for appending (sign), else NULL */
     cold_policy_rec *in_force;      /* the last entry of snap.policies */
@@ -232,8 +241,10 @@ typedef struct cold_state {
  * having printed why on failure. */
 int cold_wallet_load(const cold_env *env, cold_state *st);
 
-/* Wallet file text for name/chain/descriptor into a new malloc'd string. */
-char *cold_wallet_text(const char *name, kura_intent_chain chain, const char *descriptor);
+/* Wallet file text for name/chain/descriptor and the SHA-256 of the
+ * derivation cache file into a new malloc'd string. */
+char *cold_wallet_text(const char *name, kura_intent_chain chain, const char *descriptor,
+                       const uint8_t derivations_sha256[32]);
 
 /* Reads the journal file into *snap without locking it. Returns 0, or -1
  * with errno (ENOENT when there is none). */

@@ -12,6 +12,10 @@
  *  - The wallet file names the wallet and its descriptor; the policy in force
  *    names the same wallet by name and descriptor checksum, so a swapped
  *    wallet file stops the signer too.
+ *  - The wallet file (format 2) also holds the SHA-256 of the derivation
+ *    cache file `derivations`; the cache itself names the descriptor it was
+ *    built for. A missing, changed or foreign cache stops the signer (could
+ *    not run); it is never rebuilt behind the operator's back.
  *
  * The journal is read twice at start: once here as a plain snapshot (the
  * entry facts the journal module does not expose: intent ids of signed
@@ -34,22 +38,26 @@
 #include "cold.h"
 #include "kura/hash.h"
 
-#define WALLET_MAGIC "kura-cold-wallet 1"
+#define WALLET_MAGIC "kura-cold-wallet 2"
+#define WALLET_MAGIC_1 "kura-cold-wallet 1" /* before the derivation cache: no anchor */
+#define DERIVATIONS_MAX (64u * 1024u * 1024u)
 #define WALLET_MAX (KURA_DESCRIPTOR_MAX_LEN + 4096)
 
 /* ---- the wallet file ---- */
 
-char *cold_wallet_text(const char *name, kura_intent_chain chain, const char *descriptor)
+char *cold_wallet_text(const char *name, kura_intent_chain chain, const char *descriptor,
+                       const uint8_t derivations_sha256[32])
 {
     const char *chain_name = kura_intent_chain_name(chain);
-    size_t n = strlen(name) + strlen(descriptor) + 128;
-    char *out = malloc(n);
+    size_t n = strlen(name) + strlen(descriptor) + 256;
+    char *out = malloc(n), hex[65];
     if (out == NULL || chain_name == NULL) {
         free(out);
         return NULL;
     }
-    snprintf(out, n, WALLET_MAGIC "\nname: %s\nchain: %s\ndescriptor: %s\n", name, chain_name,
-             descriptor);
+    cold_hex32(hex, derivations_sha256);
+    snprintf(out, n, WALLET_MAGIC "\nname: %s\nchain: %s\ndescriptor: %s\nderivations: %s\n",
+             name, chain_name, descriptor, hex);
     return out;
 }
 
@@ -75,8 +83,9 @@ int cold_wallet_load(const cold_env *env, cold_state *st)
 {
     char path[PATH_MAX], chain[16];
     uint8_t *data;
-    size_t len, nlen, clen, dlen;
-    const char *p, *end, *name, *chain_s, *desc;
+    size_t len, nlen, clen, dlen, hlen = 0;
+    const char *p, *end, *name, *chain_s, *desc, *hash = NULL;
+    int format = 2;
     kura_error err;
     int rc = COLD_EXIT_CANNOT;
     char *canon = NULL;
@@ -90,18 +99,35 @@ int cold_wallet_load(const cold_env *env, cold_state *st)
     }
     p = (const char *)data;
     end = p + len;
-    /* "kura-cold-wallet 1\n", then exactly the three fields, in order. */
-    if (len < sizeof(WALLET_MAGIC) || memcmp(p, WALLET_MAGIC "\n", sizeof(WALLET_MAGIC)) != 0) {
+    /* "kura-cold-wallet 2\n", then exactly the four fields, in order
+     * (format 1, from before the derivation cache: the first three). */
+    if (len >= sizeof(WALLET_MAGIC_1) &&
+        memcmp(p, WALLET_MAGIC_1 "\n", sizeof(WALLET_MAGIC_1)) == 0) {
+        format = 1;
+    } else if (len < sizeof(WALLET_MAGIC) ||
+               memcmp(p, WALLET_MAGIC "\n", sizeof(WALLET_MAGIC)) != 0) {
         rc = cold_fail(COLD_EXIT_CANNOT, "%s is not a kura-cold wallet file", path);
         goto done;
     }
     p += sizeof(WALLET_MAGIC);
     if (wallet_field(&p, end, "name", &name, &nlen) != 0 ||
         wallet_field(&p, end, "chain", &chain_s, &clen) != 0 ||
-        wallet_field(&p, end, "descriptor", &desc, &dlen) != 0 || p != end ||
+        wallet_field(&p, end, "descriptor", &desc, &dlen) != 0 ||
+        (format == 2 && wallet_field(&p, end, "derivations", &hash, &hlen) != 0) || p != end ||
         nlen > KURA_INTENT_WALLET_NAME_MAX || clen >= sizeof(chain)) {
         rc = cold_fail(COLD_EXIT_CANNOT, "%s is not a kura-cold wallet file", path);
         goto done;
+    }
+    if (format == 2) {
+        int hex_ok = hlen == 64;
+        for (size_t i = 0; hex_ok && i < hlen; i++)
+            hex_ok = (hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f');
+        if (!hex_ok) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "%s is not a kura-cold wallet file", path);
+            goto done;
+        }
+        memcpy(st->derivations_sha256, hash, 64);
+        st->derivations_sha256[64] = '\0';
     }
     memcpy(st->name, name, nlen);
     st->name[nlen] = '\0';
@@ -376,6 +402,38 @@ static int open_for_signing(const cold_env *env, cold_state *st, const char *pat
     return COLD_EXIT_OK;
 }
 
+/* The derivation cache file against the wallet file's anchor and the
+ * wallet's descriptor. */
+static int load_derivations(const cold_env *env, cold_state *st)
+{
+    char path[PATH_MAX], got[65];
+    uint8_t *data = NULL, h[32];
+    size_t len = 0;
+    kura_error err;
+    int rc;
+    if (st->derivations_sha256[0] == '\0') return COLD_EXIT_OK; /* format 1: no cache */
+    if (cold_path(path, sizeof(path), env->dir, COLD_FILE_DERIVATIONS) != 0)
+        return cold_fail(COLD_EXIT_CANNOT, "the data directory path is too long");
+    if (cold_read_file(&data, &len, path, DERIVATIONS_MAX) != 0)
+        return cold_fail(COLD_EXIT_CANNOT,
+                         "cannot read the derivation cache %s: %s (the wallet file anchors it, "
+                         "sha256 %s)",
+                         path, strerror(errno), st->derivations_sha256);
+    kura_sha256(h, data, len);
+    cold_hex32(got, h);
+    if (strcmp(got, st->derivations_sha256) != 0) {
+        free(data);
+        return cold_fail(COLD_EXIT_CANNOT,
+                         "the derivation cache %s is not the one the wallet file anchors "
+                         "(sha256 %s): it was changed or replaced",
+                         path, st->derivations_sha256);
+    }
+    rc = kura_descriptor_cache_parse(env->ctx, &st->cache, st->wallet, data, len, &err);
+    free(data);
+    if (rc != KURA_OK) return cold_fail(COLD_EXIT_CANNOT, "%s: %s", path, err.message);
+    return COLD_EXIT_OK;
+}
+
 int cold_state_load(const cold_env *env, cold_state *st, int for_signing)
 {
     char path[PATH_MAX];
@@ -384,6 +442,8 @@ int cold_state_load(const cold_env *env, cold_state *st, int for_signing)
     const kura_policy *p;
     memset(st, 0, sizeof(*st));
     rc = cold_wallet_load(env, st);
+    if (rc != COLD_EXIT_OK) return rc;
+    rc = load_derivations(env, st);
     if (rc != COLD_EXIT_OK) return rc;
     if (cold_path(path, sizeof(path), env->dir, COLD_FILE_JOURNAL) != 0)
         return cold_fail(COLD_EXIT_CANNOT, "the data directory path is too long");
@@ -435,6 +495,7 @@ void cold_state_free(cold_state *st)
 {
     kura_journal_free(st->journal);
     cold_journal_snap_free(&st->snap);
+    kura_descriptor_cache_free(st->cache);
     kura_descriptor_free(st->wallet);
     kura_descriptor_string_free(st->descriptor_text);
     memset(st, 0, sizeof(*st));
@@ -508,4 +569,5 @@ void cold_signer_state(kura_signer_state *out, cold_state *st, int64_t now)
     out->now = now;
     out->max_clock_skew = COLD_MAX_CLOCK_SKEW;
     out->max_change_index = COLD_MAX_CHANGE_INDEX;
+    out->cache = st->cache;
 }

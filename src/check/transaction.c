@@ -57,7 +57,8 @@ static int derive(kura_check_run *run, uint32_t branch, uint32_t index)
     int rc;
     if (branch >= kura_descriptor_multipath_count(w) || index >= KURA_BIP32_HARDENED)
         return KURA_ENOTFOUND;
-    rc = kura_descriptor_derive(run->ctx, run->work, w, branch, index, NULL);
+    rc = kura_descriptor_derive_cached(run->ctx, run->work, w, run->state->cache, branch, index,
+                                       NULL);
     if (rc == KURA_ENOMEM) return rc;
     if (rc != KURA_OK || run->work->n_scripts != 1) return KURA_ENOTFOUND;
     return KURA_OK;

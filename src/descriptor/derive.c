@@ -45,6 +45,7 @@ typedef struct kd_run {
     size_t branch;
     uint32_t index;
     int details;            /* fill key infos and leaves, keep leaf scripts */
+    const uint8_t *row;     /* cached child keys, 33 bytes per key expression, or NULL */
     kura_error *err;
     size_t n_scripts;
     kura_descriptor_script_info scripts[KURA_DESCRIPTOR_SCRIPTS_MAX];
@@ -148,7 +149,10 @@ static int key_pub(kd_run *r, const kd_key *k, kd_pub *out)
     if (k->kind == KD_KEY_BIP32) {
         size_t b = k->n_bases > 1 ? r->branch : 0;
         const kura_bip32_key *base = &k->bases[b];
-        if (k->wildcard == KD_WILD_NONE) {
+        if (r->row != NULL) {
+            /* From the derivation cache (trusted storage, same key). */
+            memcpy(pub33, r->row + 33 * (size_t)(k - r->d->keys), 33);
+        } else if (k->wildcard == KD_WILD_NONE) {
             memcpy(pub33, base->pub, 33);
         } else if (k->wildcard == KD_WILD_UNHARDENED) {
             /* BIP32 CKDpub with the parse-time cache: I = HMAC-SHA512(c_par,
@@ -586,6 +590,12 @@ int kura_descriptor_derive(const kura_ctx *ctx, kura_descriptor_output *out,
                            const kura_descriptor *desc, size_t branch, uint32_t index,
                            kura_error *err)
 {
+    return kd_derive_row(ctx, out, desc, branch, index, NULL, err);
+}
+
+int kd_derive_row(const kura_ctx *ctx, kura_descriptor_output *out, const kura_descriptor *desc,
+                  size_t branch, uint32_t index, const uint8_t *row, kura_error *err)
+{
     kd_run r;
     int rc;
     if (out == NULL || out->work_ == NULL) {
@@ -604,6 +614,7 @@ int kura_descriptor_derive(const kura_ctx *ctx, kura_descriptor_output *out,
     r.branch = branch;
     r.index = desc->ranged ? index : 0;
     r.details = 1;
+    r.row = row;
     r.err = err;
     rc = run(&r);
     if (rc != KURA_OK) {

@@ -135,4 +135,10 @@ void kd_node_free(kd_node *node);
 /* Wipes one key expression's secrets and frees what it owns. */
 void kd_key_clear(kd_key *key);
 
+/* kura_descriptor_derive with, when row is not NULL, the child keys taken
+ * from a cache row: 33 bytes per key expression of desc (used for BIP32 keys
+ * only). derive.c. */
+int kd_derive_row(const kura_ctx *ctx, kura_descriptor_output *out, const kura_descriptor *desc,
+                  size_t branch, uint32_t index, const uint8_t *row, kura_error *err);
+
 #endif /* KURA_DESCRIPTOR_INTERNAL_H */

@@ -211,6 +211,31 @@ fresh; rm "$work/t/policies/5"
 tamper "a missing archived policy" 'cannot read .*policies/5'
 fresh; sed -i "s/^name: test-wallet/name: other-wallet/" "$work/t/wallet"
 tamper "an edited wallet file" 'the wallet file was changed'
+# The derivation cache: anchored by the wallet file, bound to the descriptor.
+# A changed, missing or forged cache stops the signer: nothing signed, the
+# journal untouched.
+tamper_cache() { # NAME PATTERN
+  cp "$work/t/journal" "$work/t.journal.before"
+  tamper "$1" "$2"
+  cmp -s "$work/t/journal" "$work/t.journal.before"; check "$1: journal unchanged" $?
+}
+fresh; grep -q '^derivations: [0-9a-f]\{64\}$' "$work/t/wallet"; check "the wallet file anchors the cache" $?
+[ "$(sha256sum <"$work/t/derivations" | cut -c1-64)" = "$(sed -n 's/^derivations: //p' "$work/t/wallet")" ]
+check "the anchor is the cache file's sha256" $?
+fresh; printf '\x01' | dd of="$work/t/derivations" bs=1 seek=200 conv=notrunc status=none
+tamper_cache "a tampered derivation cache" 'derivation cache .* was changed or replaced'
+fresh; rm "$work/t/derivations"
+tamper_cache "a missing derivation cache" 'cannot read the derivation cache'
+fresh; head -c 100 "$work/t/derivations" >"$work/t/d.new"; mv "$work/t/d.new" "$work/t/derivations"
+tamper_cache "a truncated derivation cache" 'derivation cache .* was changed or replaced'
+# Forged to match: a wrong key, the cache's own digest and the wallet file's
+# anchor both recomputed. The cache's check against the descriptor stops it.
+fresh; f="$work/t/derivations"; n=$(stat -c %s "$f")
+printf '\x01' | dd of="$f" bs=1 seek=80 conv=notrunc status=none
+head -c $((n - 32)) "$f" >"$f.body"
+{ cat "$f.body"; sha256sum <"$f.body" | cut -c1-64 | xxd -r -p; } >"$f"; rm "$f.body"
+sed -i "s/^derivations: .*/derivations: $(sha256sum <"$f" | cut -c1-64)/" "$work/t/wallet"
+tamper_cache "a forged derivation cache" 'does not match the descriptor'
 fresh; sed -i '3s/ 50000000 / 50000001 /' "$work/t/journal"
 tamper "an edited journal" 'journal verify'
 expect "journal verify finds the edit" 1 'FAILED at entry 2' -- kc --dir "$work/t" journal verify

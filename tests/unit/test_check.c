@@ -1791,6 +1791,133 @@ static void test_approval_sha256(void **state)
     pkg_free(&pk);
 }
 
+/* ---- the derivation cache (kura_signer_state.cache) ---- */
+
+/* pkg_check's check with state.cache = cache, into *res (cleared first). */
+static int check_cached(pkg *pk, const kura_descriptor_cache *dc, kura_check_result *res)
+{
+    kura_signer_state st;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    kura_psbt *again = NULL;
+    int rc;
+    assert_int_equal(kura_psbt_serialize(&bytes, &len, pk->psbt), KURA_OK);
+    assert_int_equal(kura_psbt_parse(&again, bytes, len, NULL), KURA_OK);
+    free(bytes);
+    memset(&st, 0, sizeof(st));
+    st.wallet = wallets[pk->kind].desc;
+    st.wallet_name = WALLET_NAME;
+    strcpy(st.wallet_checksum, wallets[pk->kind].checksum);
+    st.chain = KURA_CHAIN_BITCOIN;
+    st.policy = pk->policy;
+    st.journal.arg = &pk->jnl;
+    st.journal.intent_signed = j_intent_signed;
+    st.journal.signed_since = j_signed_since;
+    st.journal.allow_accepted_at = j_allow_accepted_at;
+    st.now = pk->now;
+    st.max_clock_skew = 300;
+    st.max_change_index = pk->max_change_index;
+    st.cache = dc;
+    kura_check_result_clear(res);
+    rc = kura_check_package(ctx, res, &st, again);
+    kura_psbt_free(again);
+    return rc;
+}
+
+/* One package checked without a cache, with a cache of 8 indexes (change 7
+ * and the coins at (0,3), (1,0) hit; index 1001 misses) and with a cache
+ * that went through serialize/parse: the same result every time. */
+static void same_with_cache(pkg *pk, kura_refusal want)
+{
+    kura_descriptor_cache *dc = NULL, *dc2 = NULL;
+    kura_check_result a, b, c;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int ra, rb, rcc;
+    const kura_descriptor *d = wallets[pk->kind].desc;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(kura_descriptor_cache_build(ctx, &dc, d, 8, NULL), KURA_OK);
+    assert_int_equal(kura_descriptor_cache_serialize(&bytes, &len, dc), KURA_OK);
+    assert_int_equal(kura_descriptor_cache_parse(ctx, &dc2, d, bytes, len, NULL), KURA_OK);
+    free(bytes);
+    ra = check_cached(pk, NULL, &a);
+    rb = check_cached(pk, dc, &b);
+    rcc = check_cached(pk, dc2, &c);
+    assert_int_equal(a.reason, want);
+    const kura_check_result *r[2] = {&b, &c};
+    const int rr[2] = {rb, rcc};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(ra, rr[i]);
+        assert_int_equal(a.reason, r[i]->reason);
+        assert_string_equal(a.message, r[i]->message);
+        assert_int_equal(a.total_out, r[i]->total_out);
+        assert_int_equal(a.change, r[i]->change);
+        assert_int_equal(a.fee, r[i]->fee);
+        assert_int_equal(a.vsize_estimate, r[i]->vsize_estimate);
+        assert_int_equal(a.approval_count, r[i]->approval_count);
+        assert_true((a.summary == NULL) == (r[i]->summary == NULL));
+        if (a.summary != NULL) assert_string_equal(a.summary, r[i]->summary);
+    }
+    kura_check_result_clear(&a);
+    kura_check_result_clear(&b);
+    kura_check_result_clear(&c);
+    kura_descriptor_cache_free(dc);
+    kura_descriptor_cache_free(dc2);
+}
+
+static void test_derivation_cache_same_results(void **state)
+{
+    pkg pk;
+    (void)state;
+    /* Accepted, every wallet kind (tr: the cache is empty, all misses). */
+    for (int kind = K_WPKH; kind <= K_TRMS; kind++) {
+        pkg_init(&pk, kind);
+        pkg_build(&pk);
+        approve_default(&pk);
+        same_with_cache(&pk, KURA_REFUSE_NONE);
+        pkg_free(&pk);
+    }
+    /* Change on the receive branch. */
+    pkg_init(&pk, K_WPKH);
+    pk.change_branch = KURA_DESCRIPTOR_BRANCH_RECEIVE;
+    pkg_build(&pk);
+    approve_default(&pk);
+    same_with_cache(&pk, KURA_REFUSE_CHANGE_FOREIGN);
+    pkg_free(&pk);
+    /* Change to a foreign key. */
+    pkg_init(&pk, K_WSH);
+    pk.change_kind = K_FOREIGN;
+    pkg_build(&pk);
+    approve_default(&pk);
+    same_with_cache(&pk, KURA_REFUSE_CHANGE_FOREIGN);
+    pkg_free(&pk);
+    /* Change beyond the cache (a miss), refused by the gap limit, then accepted. */
+    pkg_init(&pk, K_WSH);
+    pk.change_index = 1001;
+    pkg_build(&pk);
+    approve_default(&pk);
+    same_with_cache(&pk, KURA_REFUSE_CHANGE_FOREIGN);
+    pk.max_change_index = 1001;
+    same_with_cache(&pk, KURA_REFUSE_NONE);
+    pkg_free(&pk);
+    /* The wallet's coin claimed at another (cached) index; foreign coins. */
+    pkg_init(&pk, K_WSH);
+    pkg_build(&pk);
+    approve_default(&pk);
+    for (size_t k = 0; k < pk.psbt->inputs[0].bip32_count; k++)
+        pk.psbt->inputs[0].bip32[k].origin.path[5] = 4;
+    same_with_cache(&pk, KURA_REFUSE_INPUT_FOREIGN);
+    pkg_free(&pk);
+    pkg_init(&pk, K_WPKH);
+    pk.input_kind = K_FOREIGN;
+    pkg_build(&pk);
+    approve_default(&pk);
+    same_with_cache(&pk, KURA_REFUSE_INPUT_FOREIGN);
+    pkg_free(&pk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1838,6 +1965,7 @@ int main(void)
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_every_reason_seen),
         cmocka_unit_test(test_approval_sha256),
+        cmocka_unit_test(test_derivation_cache_same_results),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
