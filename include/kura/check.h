@@ -150,10 +150,13 @@ typedef struct kura_check_journal {
     /* Satoshis sent to non-change destinations by transfers signed at times t
      * with since < t <= now (the rolling window). */
     uint64_t (*signed_since)(void *arg, int64_t since);
-    /* When this signer first accepted a policy whose allowlist holds `script`
-     * (unix seconds), or -1 if none has. Allowlist entries of the initial
-     * (ceremony) policy count as accepted at the ceremony. The check treats
-     * -1 as "accepted now" (an entry of a policy update in this package). */
+    /* Since when (unix seconds) `script` has been on the allowlist without a
+     * break: the time this signer accepted the first policy of the latest
+     * unbroken run of accepted policies that list it (so an address removed
+     * and added again waits its delay again), or -1 if the policy in force
+     * does not list it. Entries of the initial (ceremony) policy count as
+     * accepted at the ceremony. The check treats -1 as "accepted now" (an
+     * entry of a policy update in this package). */
     int64_t (*allow_accepted_at)(void *arg, const uint8_t *script, size_t script_len);
 } kura_check_journal;
 
