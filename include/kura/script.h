@@ -131,6 +131,17 @@ int kura_script_multi_a(uint8_t *out, size_t out_len, size_t *written, unsigned 
  * written then). */
 size_t kura_script_push(uint8_t *out, size_t out_len, const uint8_t *data, size_t len);
 
+/* Reads the opcode at script[*pos] and advances *pos past it (and its data).
+ * For a push opcode (OP_0, a direct push 0x01..0x4b, OP_PUSHDATA1/2/4)
+ * *data points at the pushed bytes inside script (OP_0: a zero-length push)
+ * and *data_len is their length; for any other opcode *data is NULL and
+ * *data_len 0. Returns 1 when an opcode was read, 0 at the end of the script
+ * or for a push that runs past it (a malformed script); *pos is then
+ * unspecified. Pushes are not required to be minimal: callers that care
+ * check the opcode. */
+int kura_script_next_op(const uint8_t *script, size_t len, size_t *pos, uint8_t *op,
+                        const uint8_t **data, size_t *data_len);
+
 /* BIP341 tapleaf hash (leaf_version 0xc0 for tapscript):
  * tagged "TapLeaf"(leaf_version || compact_size(len) || script). script may be
  * NULL when len is 0. Cannot fail. */

@@ -90,11 +90,6 @@ bool kura_psbt_i_tap_tree_complete(const kura_psbt_tap_leaf *leaves, size_t coun
 
 /* ---- scripts ---- */
 
-/* One script opcode: reads the opcode at s[*pos], and for a push its data.
- * Returns false at the end of the script or on a truncated push. */
-bool kura_psbt_i_script_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op,
-                           const uint8_t **data, size_t *data_len);
-
 /* True when the script pushes exactly the key[0..key_len) as one item. */
 bool kura_psbt_i_script_has_push(const uint8_t *s, size_t len, const uint8_t *key,
                                  size_t key_len);

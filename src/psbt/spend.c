@@ -8,10 +8,6 @@
 #include "kura/script.h"
 #include "psbt_internal.h"
 
-#define OP_0 0x00
-#define OP_PUSHDATA1 0x4c
-#define OP_PUSHDATA2 0x4d
-#define OP_PUSHDATA4 0x4e
 #define OP_1 0x51
 #define OP_16 0x60
 #define OP_NUMEQUAL 0x9c
@@ -19,44 +15,12 @@
 #define OP_CHECKMULTISIG 0xae
 #define OP_CHECKSIGADD 0xba
 
-bool kura_psbt_i_script_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op,
-                           const uint8_t **data, size_t *data_len)
-{
-    size_t n;
-    *data = NULL;
-    *data_len = 0;
-    if (*pos >= len) return false;
-    *op = s[(*pos)++];
-    if (*op >= 0x01 && *op <= 0x4b) {
-        n = *op;
-    } else if (*op == OP_PUSHDATA1) {
-        if (len - *pos < 1) return false;
-        n = s[*pos];
-        *pos += 1;
-    } else if (*op == OP_PUSHDATA2) {
-        if (len - *pos < 2) return false;
-        n = (size_t)s[*pos] | ((size_t)s[*pos + 1] << 8);
-        *pos += 2;
-    } else if (*op == OP_PUSHDATA4) {
-        if (len - *pos < 4) return false;
-        n = (size_t)kura_load_u32le(s + *pos);
-        *pos += 4;
-    } else {
-        return true; /* not a push (OP_0 pushes nothing) */
-    }
-    if (n > len - *pos) return false;
-    *data = s + *pos;
-    *data_len = n;
-    *pos += n;
-    return true;
-}
-
 bool kura_psbt_i_script_has_push(const uint8_t *s, size_t len, const uint8_t *key, size_t key_len)
 {
     size_t pos = 0, dl;
     uint8_t op;
     const uint8_t *d;
-    while (kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl)) {
+    while (kura_script_next_op(s, len, &pos, &op, &d, &dl)) {
         if (d != NULL && dl == key_len && memcmp(d, key, key_len) == 0) return true;
     }
     return false;
@@ -91,13 +55,13 @@ bool kura_psbt_i_parse_multisig(const uint8_t *s, size_t len, unsigned *m, size_
     *m = 0;
     *n = 0;
     *single = false;
-    if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl)) return false;
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return false;
     /* <pubkey> OP_CHECKSIG: one key, one signature. */
     if (d != NULL && (dl == 33 || dl == 65)) {
         size_t p2 = pos, dl2;
         const uint8_t *d2;
         uint8_t op2;
-        if (kura_psbt_i_script_op(s, len, &p2, &op2, &d2, &dl2) && op2 == OP_CHECKSIG &&
+        if (kura_script_next_op(s, len, &p2, &op2, &d2, &dl2) && op2 == OP_CHECKSIG &&
             p2 == len) {
             keys[0] = d;
             key_lens[0] = dl;
@@ -110,7 +74,7 @@ bool kura_psbt_i_parse_multisig(const uint8_t *s, size_t len, unsigned *m, size_
     }
     if (!small_number(op, d, dl, m) || *m < 1 || *m > KURA_PSBT_MULTISIG_MAX) return false;
     for (;;) {
-        if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl)) return false;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return false;
         if (d != NULL && (dl == 33 || dl == 65)) {
             if (count == KURA_PSBT_MULTISIG_MAX) return false;
             keys[count] = d;
@@ -121,7 +85,7 @@ bool kura_psbt_i_parse_multisig(const uint8_t *s, size_t len, unsigned *m, size_
         break;
     }
     if (!small_number(op, d, dl, &nn) || nn != count || *m > nn) return false;
-    if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKMULTISIG ||
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKMULTISIG ||
         pos != len)
         return false;
     *n = count;
@@ -142,9 +106,9 @@ bool kura_psbt_i_parse_multi_a(const uint8_t *s, size_t len, unsigned *m, size_t
     k = calloc(cap, sizeof(*k));
     if (k == NULL) return false;
     /* <x1> OP_CHECKSIG */
-    if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl) || d == NULL || dl != 32) goto no;
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || d == NULL || dl != 32) goto no;
     k[count++] = d;
-    if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKSIG) goto no;
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKSIG) goto no;
     if (pos == len) { /* pk(): one key */
         *m = 1;
         *n = 1;
@@ -153,12 +117,12 @@ bool kura_psbt_i_parse_multi_a(const uint8_t *s, size_t len, unsigned *m, size_t
     }
     /* [<xi> OP_CHECKSIGADD]... <m> OP_NUMEQUAL (BIP387) */
     for (;;) {
-        if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl)) goto no;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) goto no;
         if (d != NULL && dl == 32) {
             uint8_t op2;
             const uint8_t *d2;
             size_t dl2;
-            if (!kura_psbt_i_script_op(s, len, &pos, &op2, &d2, &dl2) || op2 != OP_CHECKSIGADD)
+            if (!kura_script_next_op(s, len, &pos, &op2, &d2, &dl2) || op2 != OP_CHECKSIGADD)
                 goto no;
             if (count == cap) goto no;
             k[count++] = d;
@@ -167,7 +131,7 @@ bool kura_psbt_i_parse_multi_a(const uint8_t *s, size_t len, unsigned *m, size_t
         break;
     }
     if (!small_number(op, d, dl, m) || *m < 1 || *m > count) goto no;
-    if (!kura_psbt_i_script_op(s, len, &pos, &op, &d, &dl) || op != OP_NUMEQUAL || pos != len)
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || op != OP_NUMEQUAL || pos != len)
         goto no;
     *n = count;
     *keys = k;

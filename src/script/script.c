@@ -55,34 +55,37 @@ const char *kura_script_type_name(kura_script_type type)
 
 /* ---- reading scripts ---- */
 
-/* Reads one opcode at *pos and, for a push, the span of its data. Returns
- * false on a push that runs past the end (a malformed script). */
-static bool get_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op, const uint8_t **data,
-                   size_t *data_len)
+int kura_script_next_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op,
+                        const uint8_t **data, size_t *data_len)
 {
     size_t p = *pos, n = 0;
-    if (p >= len) return false;
+    *data = NULL;
+    *data_len = 0;
+    if (p >= len) return 0;
     *op = s[p++];
     if (*op < OP_PUSHDATA1) {
-        n = *op;
+        n = *op; /* OP_0 pushes nothing; 0x01..0x4b push that many bytes */
     } else if (*op == OP_PUSHDATA1) {
-        if (len - p < 1) return false;
+        if (len - p < 1) return 0;
         n = s[p];
         p += 1;
     } else if (*op == OP_PUSHDATA2) {
-        if (len - p < 2) return false;
+        if (len - p < 2) return 0;
         n = (size_t)s[p] | (size_t)s[p + 1] << 8;
         p += 2;
     } else if (*op == OP_PUSHDATA4) {
-        if (len - p < 4) return false;
+        if (len - p < 4) return 0;
         n = (size_t)kura_load_u32le(s + p);
         p += 4;
+    } else {
+        *pos = p; /* not a push */
+        return 1;
     }
-    if (len - p < n) return false;
+    if (len - p < n) return 0;
     *data = s + p;
     *data_len = n;
     *pos = p + n;
-    return true;
+    return 1;
 }
 
 /* A small count in a multisig script: OP_1..OP_16, or (for 17..20) the
@@ -92,7 +95,7 @@ static bool read_count(const uint8_t *s, size_t len, size_t *pos, unsigned *out)
     uint8_t op;
     const uint8_t *d;
     size_t n;
-    if (!get_op(s, len, pos, &op, &d, &n)) return false;
+    if (!kura_script_next_op(s, len, pos, &op, &d, &n)) return false;
     if (op >= OP_1 && op <= OP_16) {
         *out = (unsigned)(op - OP_1 + 1);
         return true;
@@ -124,7 +127,7 @@ static bool is_multisig(const uint8_t *s, size_t len)
         size_t save = pos, dn;
         uint8_t op;
         const uint8_t *d;
-        if (!get_op(s, len, &pos, &op, &d, &dn)) return false;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dn)) return false;
         if ((op == 33 || op == 65) && pubkey_size_ok(d, dn)) {
             keys++;
             continue;
@@ -147,7 +150,7 @@ static bool is_op_return(const uint8_t *s, size_t len)
         uint8_t op;
         const uint8_t *d;
         size_t n;
-        if (!get_op(s, len, &pos, &op, &d, &n) || op > OP_16) return false;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &n) || op > OP_16) return false;
     }
     return true;
 }

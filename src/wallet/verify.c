@@ -17,9 +17,6 @@
 #include "kura/sighash.h"
 #include "kura/wallet.h"
 
-#define OP_0 0x00
-#define OP_PUSHDATA1 0x4c
-#define OP_PUSHDATA2 0x4d
 #define OP_PUSHDATA4 0x4e
 #define OP_1 0x51
 #define OP_16 0x60
@@ -80,44 +77,6 @@ static key_text key_hex(const uint8_t *key, size_t len)
 
 /* ---- scripts ---- */
 
-/* Reads the opcode at s[*pos] and, for a push, its data. Returns 0 at the end
- * of the script or on a truncated push. OP_0 is a push of nothing. */
-static int script_op(const uint8_t *s, size_t len, size_t *pos, uint8_t *op, const uint8_t **data,
-                     size_t *data_len)
-{
-    size_t n;
-    *data = NULL;
-    *data_len = 0;
-    if (*pos >= len) return 0;
-    *op = s[(*pos)++];
-    if (*op == OP_0) {
-        *data = s + *pos;
-        return 1;
-    }
-    if (*op <= 0x4b) {
-        n = *op;
-    } else if (*op == OP_PUSHDATA1) {
-        if (len - *pos < 1) return 0;
-        n = s[*pos];
-        *pos += 1;
-    } else if (*op == OP_PUSHDATA2) {
-        if (len - *pos < 2) return 0;
-        n = (size_t)s[*pos] | ((size_t)s[*pos + 1] << 8);
-        *pos += 2;
-    } else if (*op == OP_PUSHDATA4) {
-        if (len - *pos < 4) return 0;
-        n = (size_t)kura_load_u32le(s + *pos);
-        *pos += 4;
-    } else {
-        return 1;
-    }
-    if (n > len - *pos) return 0;
-    *data = s + *pos;
-    *data_len = n;
-    *pos += n;
-    return 1;
-}
-
 static int is_push(uint8_t op)
 {
     return op <= OP_PUSHDATA4;
@@ -132,7 +91,7 @@ static int has_codeseparator(const uint8_t *s, size_t len)
     const uint8_t *d;
     size_t dl;
     while (pos < len) {
-        if (!script_op(s, len, &pos, &op, &d, &dl)) return 1;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return 1;
         if (op == OP_CODESEPARATOR) return 1;
     }
     return 0;
@@ -144,7 +103,7 @@ static int pushes_key(const uint8_t *s, size_t len, const uint8_t *key, size_t k
     size_t pos = 0, dl;
     uint8_t op;
     const uint8_t *d;
-    while (pos < len && script_op(s, len, &pos, &op, &d, &dl))
+    while (pos < len && kura_script_next_op(s, len, &pos, &op, &d, &dl))
         if (is_push(op) && dl == key_len && memcmp(d, key, key_len) == 0) return 1;
     return 0;
 }
@@ -179,11 +138,11 @@ static int parse_multisig(multisig *ms, const uint8_t *s, size_t len)
     const uint8_t *d;
     unsigned n_declared;
     memset(ms, 0, sizeof(*ms));
-    if (!script_op(s, len, &pos, &op, &d, &dl)) return 0;
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return 0;
     if (is_push(op) && (dl == 33 || dl == 65)) {
         ms->keys[0] = d;
         ms->key_lens[0] = dl;
-        if (!script_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKSIG || pos != len) return 0;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKSIG || pos != len) return 0;
         ms->m = 1;
         ms->n = 1;
         ms->single = 1;
@@ -191,7 +150,7 @@ static int parse_multisig(multisig *ms, const uint8_t *s, size_t len)
     }
     if (!small_number(op, d, dl, &ms->m)) return 0;
     for (;;) {
-        if (!script_op(s, len, &pos, &op, &d, &dl)) return 0;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return 0;
         if (!is_push(op) || !(dl == 33 || dl == 65)) break;
         if (ms->n == MULTISIG_MAX_KEYS) return 0;
         ms->keys[ms->n] = d;
@@ -200,7 +159,7 @@ static int parse_multisig(multisig *ms, const uint8_t *s, size_t len)
     }
     if (!small_number(op, d, dl, &n_declared) || n_declared != ms->n) return 0;
     if (ms->m < 1 || ms->m > ms->n) return 0;
-    if (!script_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKMULTISIG || pos != len) return 0;
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || op != OP_CHECKMULTISIG || pos != len) return 0;
     return 1;
 }
 
@@ -216,9 +175,9 @@ static int parse_multi_a(unsigned *m, size_t *n, const uint8_t *s, size_t len)
     *n = 0;
     for (;;) {
         size_t at = pos;
-        if (!script_op(s, len, &pos, &op, &d, &dl)) return 0;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return 0;
         if (op != 0x20 || at != 34 * count) break; /* a direct 32-byte push, in step */
-        if (!script_op(s, len, &pos, &op, &d, &dl)) return 0;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl)) return 0;
         if (op != (count == 0 ? OP_CHECKSIG : OP_CHECKSIGADD)) return 0;
         if (++count > MULTI_A_MAX_KEYS) return 0;
         if (pos == len && count == 1) { /* <x> OP_CHECKSIG */
@@ -229,7 +188,7 @@ static int parse_multi_a(unsigned *m, size_t *n, const uint8_t *s, size_t len)
     }
     if (count == 0 || !small_number(op, d, dl, m)) return 0;
     if (*m < 1 || *m > count) return 0;
-    if (!script_op(s, len, &pos, &op, &d, &dl) || op != OP_NUMEQUAL || pos != len) return 0;
+    if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || op != OP_NUMEQUAL || pos != len) return 0;
     *n = count;
     return 1;
 }
@@ -243,7 +202,7 @@ static int parse_push_only(kura_bytes *items, size_t max, size_t *count, const u
     const uint8_t *d;
     *count = 0;
     while (pos < len) {
-        if (!script_op(s, len, &pos, &op, &d, &dl) || !is_push(op) || *count == max) return 0;
+        if (!kura_script_next_op(s, len, &pos, &op, &d, &dl) || !is_push(op) || *count == max) return 0;
         items[*count].data = (uint8_t *)(uintptr_t)d; /* read only; kura_bytes is not const */
         items[*count].len = dl;
         (*count)++;
