@@ -506,6 +506,17 @@ static kura_refusal pkg_check(pkg *pk)
                      (pk)->result.message);                                                        \
     } while (0)
 
+/* The common case: build the package as set up, approve it with the default
+ * quorum, require `want`, and free it. A macro, so that a failure names the
+ * test's own line. */
+#define expect_built(pk, want)                                                                     \
+    do {                                                                                           \
+        pkg_build(pk);                                                                             \
+        approve_default(pk);                                                                       \
+        expect(pk, want);                                                                          \
+        pkg_free(pk);                                                                              \
+    } while (0)
+
 /* ---- acceptance: a batch with change, for every wallet kind ---- */
 
 /* Signs the accepted package with the wallet's keys, finalizes it, and
@@ -614,10 +625,7 @@ static void test_accept_other_output_order(void **state)
     pk.tx_outs[1] = pk.outs[0];
     pk.tx_outs[2] = pk.outs[1];
     pk.n_tx = 3;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_NONE);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_NONE);
 }
 
 /* ---- 1. the package ---- */
@@ -859,16 +867,10 @@ static void test_intent_wallet(void **state)
     (void)state;
     pkg_init(&pk, K_WPKH);
     strcpy(pk.checksum, wallets[K_WSH].checksum); /* names the multisig wallet */
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_INTENT_WALLET);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_INTENT_WALLET);
     pkg_init(&pk, K_WPKH);
     strcpy(pk.wallet_name, "hot-payouts");
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_INTENT_WALLET);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_INTENT_WALLET);
 }
 
 static void test_intent_expired(void **state)
@@ -891,16 +893,10 @@ static void test_intent_not_yet(void **state)
     (void)state;
     pkg_init(&pk, K_WPKH);
     pk.created = NOW + 301; /* skew allowed: 300 s */
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_INTENT_NOT_YET);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_INTENT_NOT_YET);
     pkg_init(&pk, K_WPKH);
     pk.created = NOW + 300;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_NONE);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_NONE);
 }
 
 static void test_intent_lifetime(void **state)
@@ -910,10 +906,7 @@ static void test_intent_lifetime(void **state)
     pkg_init(&pk, K_WPKH);
     pk.created = NOW - 100;
     pk.expires = NOW - 100 + 86401; /* max-lifetime 86400 */
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_INTENT_LIFETIME);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_INTENT_LIFETIME);
 }
 
 static void test_intent_replay(void **state)
@@ -1177,25 +1170,16 @@ static void test_output_duplicate_and_multiset(void **state)
     memcpy(t, pk.outs, 3 * sizeof(*t));
     t[3] = pk.outs[0];
     tx_as(&pk, t, 4);
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_OUTPUT_DUPLICATE);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_OUTPUT_DUPLICATE);
     /* Two identical intent outputs need two transaction outputs... */
     pkg_init(&pk, K_WPKH);
     pk.outs[2] = pk.outs[0];
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_NONE);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_NONE);
     /* ...and one is not enough. */
     pkg_init(&pk, K_WPKH);
     pk.outs[2] = pk.outs[0];
     tx_as(&pk, pk.outs, 2);
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_OUTPUT_MISSING);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_OUTPUT_MISSING);
 }
 
 static void test_output_unexpected(void **state)
@@ -1207,10 +1191,7 @@ static void test_output_unexpected(void **state)
     memcpy(t, pk.outs, 3 * sizeof(*t));
     t[3] = (out_spec){D4, 1000000, NULL};
     tx_as(&pk, t, 4);
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_OUTPUT_UNEXPECTED);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_OUTPUT_UNEXPECTED);
 }
 
 static void test_change_foreign(void **state)
@@ -1220,10 +1201,7 @@ static void test_change_foreign(void **state)
     /* Change to a foreign key, with that key's derivation records. */
     pkg_init(&pk, K_WPKH);
     pk.change_kind = K_FOREIGN;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_CHANGE_FOREIGN);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_CHANGE_FOREIGN);
     /* Change on the receive branch. */
     pkg_init(&pk, K_WPKH);
     pk.change_branch = KURA_DESCRIPTOR_BRANCH_RECEIVE;
@@ -1297,10 +1275,7 @@ static void test_input_foreign(void **state)
     /* Every input is another wallet's coin, with its own derivation records. */
     pkg_init(&pk, K_WPKH);
     pk.input_kind = K_FOREIGN;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_INPUT_FOREIGN);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_INPUT_FOREIGN);
     /* The wallet's multisig coin claimed at another index. */
     pkg_init(&pk, K_WSH);
     pkg_build(&pk);
@@ -1326,10 +1301,7 @@ static void test_input_unproven(void **state)
     /* Taproot too. */
     pkg_init(&pk, K_TR);
     pk.no_funding[0] = 1;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_INPUT_UNPROVEN);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_INPUT_UNPROVEN);
     /* The fee attack: a witness UTXO that inflates the amount. */
     pkg_init(&pk, K_WPKH);
     pkg_build(&pk);
@@ -1363,16 +1335,10 @@ static void test_fee_intent(void **state)
     (void)state;
     pkg_init(&pk, K_WPKH);
     pk.fee = 40001; /* the intent allows 40000 */
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_FEE_INTENT);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_FEE_INTENT);
     pkg_init(&pk, K_WPKH);
     pk.fee = 40000;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_NONE);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_NONE);
 }
 
 static void test_fee_policy(void **state)
@@ -1384,10 +1350,7 @@ static void test_fee_policy(void **state)
     pkg_init(&pk, K_WPKH);
     pk.max_fee = 2000000;
     pk.fee = 1000001;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_FEE_POLICY);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_FEE_POLICY);
     /* Over the fee-rate cap, at the exact boundary. */
     pkg_init(&pk, K_TRMS);
     pkg_build(&pk);
@@ -1480,29 +1443,17 @@ static void test_unknown_fields(void **state)
     /* A lock time. */
     pkg_init(&pk, K_WPKH);
     pk.locktime = 900000;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_UNKNOWN_FIELD);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_UNKNOWN_FIELD);
     /* A relative lock time (BIP68 sequence), and 0xfffffffe; 0xffffffff passes. */
     pkg_init(&pk, K_WPKH);
     pk.sequence = 144;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_UNKNOWN_FIELD);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_UNKNOWN_FIELD);
     pkg_init(&pk, K_WPKH);
     pk.sequence = 0xfffffffe;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_UNKNOWN_FIELD);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_UNKNOWN_FIELD);
     pkg_init(&pk, K_WPKH);
     pk.sequence = 0xffffffff;
-    pkg_build(&pk);
-    approve_default(&pk);
-    expect(&pk, KURA_REFUSE_NONE);
-    pkg_free(&pk);
+    expect_built(&pk, KURA_REFUSE_NONE);
 }
 
 static void test_foreign_tap_leaf(void **state)
