@@ -77,7 +77,8 @@ static void build(fixture *f, int taproot)
     else
         snprintf(text, sizeof(text), "wsh(sortedmulti(2,%s/<0;1>/*,%s/<0;1>/*,%s/<0;1>/*))",
                  origin[0], origin[1], origin[2]);
-    if (kura_descriptor_parse(ctx, &f->desc, text, strlen(text), NULL) != KURA_OK) die("descriptor");
+    if (kura_descriptor_parse(ctx, &f->desc, text, strlen(text), NULL) != KURA_OK)
+        die("descriptor");
     f->funding = kura_tx_new();
     memset(prev, 0x77, 32);
     if (f->funding == NULL || kura_tx_add_input(f->funding, prev, 0, 0xffffffff, NULL, 0) ||
@@ -159,8 +160,8 @@ static void check_same_but_signatures(const kura_psbt *pkg, const kura_psbt *acc
 {
     uint8_t a[32], b[32];
     size_t checked = 0;
-    if (kura_psbt_unique_id(a, pkg, NULL) != KURA_OK || kura_psbt_unique_id(b, acc, NULL) != KURA_OK ||
-        memcmp(a, b, 32) != 0)
+    if (kura_psbt_unique_id(a, pkg, NULL) != KURA_OK ||
+        kura_psbt_unique_id(b, acc, NULL) != KURA_OK || memcmp(a, b, 32) != 0)
         abort();
     if (acc->version != pkg->version || acc->input_count != pkg->input_count ||
         acc->output_count != pkg->output_count || acc->unknown_count != pkg->unknown_count ||
