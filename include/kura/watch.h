@@ -37,6 +37,32 @@
  *
  * Thread safety: a set may be read by any number of threads at once (finds
  * and scans take it const); adding or removing needs exclusive access.
+ *
+ * How a chain follower uses this (kura-server's server/chain/):
+ *  1. At start: a random 16-byte key; kura_watch_index_new, _reserve(number
+ *     of allocated addresses), then _add each address row's script with its
+ *     row id as value; kura_watch_outpoints_new, _add each unspent coin of
+ *     the wallet with its row id. Each newly allocated address is _add'ed as
+ *     it is allocated.
+ *  2. Per block (raw bytes from getblock HASH 0): kura_block_parse (check
+ *     that block->hash is the hash asked for and header.prev_hash the block
+ *     below), kura_watch_scan_block, then in one database transaction: for
+ *     each spend, confirm it exactly (the outpoint reported is the real one;
+ *     compare it with the coin row `value` names) and mark the coin spent,
+ *     kura_watch_outpoints_remove; for each receipt, confirm its script
+ *     against the address row `value` names, record the deposit or change
+ *     (tx_index 0: a coinbase, immature for 100 blocks), and
+ *     kura_watch_outpoints_add (txid, vout) unless a spend in the same result
+ *     names it (spend.receipt). A reorganisation undoes a block's records in
+ *     reverse: re-add the coins it spent, remove the ones it created.
+ *  3. Mempool transactions (ZMQ rawtx, getrawmempool): kura_watch_scan_tx;
+ *     signals_rbf marks an incoming payment replaceable.
+ *  4. Double spends of incoming payments: the outpoint set may also hold
+ *     the inputs of unconfirmed deposits (with values the follower chooses);
+ *     a block spending one of them in another transaction (spend.txid is
+ *     not the deposit's) conflicts with the deposit. The inputs of a
+ *     transaction are read with kura_block_tx_locate and
+ *     kura_block_next_input.
  */
 #ifndef KURA_WATCH_H
 #define KURA_WATCH_H
