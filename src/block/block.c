@@ -20,6 +20,18 @@
 #define TXIN_MIN_SIZE 41u
 #define TXOUT_MIN_SIZE 9u
 
+/* Little-endian loads, inlined (compilers make each one load): the walk and
+ * the in-place readers call them for every amount, vout and sequence. */
+static inline uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
 /* ---- a bounded cursor, inlined for the hot walk ---- */
 
 typedef struct cur {
@@ -54,13 +66,13 @@ static inline int cur_cs(cur *c, uint64_t *out, const char **why)
     }
     if (b == 0xfe) {
         if (left < 5) return *why = "truncated", KURA_EDATA;
-        *out = kura_load_u32le(c->p + 1);
+        *out = le32(c->p + 1);
         c->p += 5;
         if (*out <= 0xffff) return *why = "non-canonical CompactSize", KURA_EDATA;
         return KURA_OK;
     }
     if (left < 9) return *why = "truncated", KURA_EDATA;
-    *out = kura_load_u64le(c->p + 1);
+    *out = le64(c->p + 1);
     c->p += 9;
     if (*out <= 0xffffffffu) return *why = "non-canonical CompactSize", KURA_EDATA;
     return KURA_OK;
@@ -93,12 +105,12 @@ int kura_block_header_parse(kura_block_header *out, const uint8_t *bytes, size_t
     if (bytes == NULL) return KURA_EINVAL;
     if (len != KURA_BLOCK_HEADER_LEN)
         return kura_fail(err, KURA_EDATA, "block: header is %zu bytes, not 80", len);
-    out->version = (int32_t)kura_load_u32le(bytes);
+    out->version = (int32_t)le32(bytes);
     memcpy(out->prev_hash, bytes + 4, 32);
     memcpy(out->merkle_root, bytes + 36, 32);
-    out->time = kura_load_u32le(bytes + 68);
-    out->bits = kura_load_u32le(bytes + 72);
-    out->nonce = kura_load_u32le(bytes + 76);
+    out->time = le32(bytes + 68);
+    out->bits = le32(bytes + 72);
+    out->nonce = le32(bytes + 76);
     return KURA_OK;
 }
 
@@ -208,7 +220,7 @@ static int walk_tx(kura_block_tx *t, uint64_t *base_size, cur *c, const uint8_t 
     for (uint64_t i = 0; i < nout; i++) {
         uint64_t amount;
         if (cur_left(c) < 8) return *why = "truncated", KURA_EDATA;
-        amount = kura_load_u64le(c->p);
+        amount = le64(c->p);
         c->p += 8;
         if (amount > KURA_MAX_MONEY) return *why = "amount over 21 million BTC", KURA_ERANGE;
         sum += amount;
@@ -507,8 +519,8 @@ static inline uint64_t trusted_cs(const uint8_t **p)
     const uint8_t *q = *p;
     if (q[0] < 0xfd) return *p += 1, q[0];
     if (q[0] == 0xfd) return *p += 3, (uint64_t)q[1] | (uint64_t)q[2] << 8;
-    if (q[0] == 0xfe) return *p += 5, kura_load_u32le(q + 1);
-    return *p += 9, kura_load_u64le(q + 1);
+    if (q[0] == 0xfe) return *p += 5, le32(q + 1);
+    return *p += 9, le64(q + 1);
 }
 
 void kura_block_inputs_begin(kura_block_cursor *c, const uint8_t *bytes, const kura_block_tx *tx)
@@ -530,12 +542,12 @@ int kura_block_next_input(kura_block_cursor *c, kura_block_txin *out)
     if (c->left == 0) return 0;
     c->left--;
     out->prev_txid = c->p;
-    out->prev_vout = kura_load_u32le(c->p + 32);
+    out->prev_vout = le32(c->p + 32);
     c->p += 36;
     out->script_sig_len = (size_t)trusted_cs(&c->p);
     out->script_sig = c->p;
     c->p += out->script_sig_len;
-    out->sequence = kura_load_u32le(c->p);
+    out->sequence = le32(c->p);
     c->p += 4;
     return 1;
 }
@@ -544,7 +556,7 @@ int kura_block_next_output(kura_block_cursor *c, kura_block_txout *out)
 {
     if (c->left == 0) return 0;
     c->left--;
-    out->amount = kura_load_u64le(c->p);
+    out->amount = le64(c->p);
     c->p += 8;
     out->script_pubkey_len = (size_t)trusted_cs(&c->p);
     out->script_pubkey = c->p;

@@ -30,7 +30,10 @@ uint64_t kura_watch_i_hash(const uint8_t key[KURA_WATCH_KEY_LEN], const uint8_t 
     uint8_t h[crypto_shorthash_BYTES];
     uint64_t v;
     crypto_shorthash(h, data, (unsigned long long)len, key);
-    v = kura_load_u64le(h);
+    /* Any fixed byte order will do for a fingerprint; little-endian, inlined. */
+    v = (uint64_t)h[0] | (uint64_t)h[1] << 8 | (uint64_t)h[2] << 16 | (uint64_t)h[3] << 24 |
+        (uint64_t)h[4] << 32 | (uint64_t)h[5] << 40 | (uint64_t)h[6] << 48 |
+        (uint64_t)h[7] << 56;
     return v != 0 ? v : 1;
 }
 

@@ -283,54 +283,87 @@ static int push_spend(scan *sc, size_t i, const uint8_t txid[32], uint32_t vin,
     return KURA_OK;
 }
 
-static int scan_tx(scan *sc, const kura_block_tx *t, size_t i, int coinbase)
+/* Lookups are made in batches of up to SCAN_BATCH per transaction: every
+ * fingerprint of the batch is hashed and its home slot prefetched before the
+ * first probe, so the cache misses into a table of tens of megabytes overlap
+ * instead of following one another. */
+#define SCAN_BATCH 32
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch((p))
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+static int scan_inputs(scan *sc, const kura_block_tx *t, size_t i, uint8_t txid[32], int *have)
 {
     kura_watch_result *r = sc->r;
+    kura_block_txin in[SCAN_BATCH];
+    uint64_t fp[SCAN_BATCH];
     kura_block_cursor c;
-    uint8_t txid[32];
-    int have = 0, rc;
-    uint32_t k;
-
-    if (!coinbase && (sc->outpoints != NULL || sc->paid->count > 0)) {
-        kura_block_txin in;
-        kura_block_inputs_begin(&c, sc->bytes, t);
-        for (k = 0; kura_block_next_input(&c, &in); k++) {
-            uint64_t fp = kura_watch_i_hash_outpoint(sc->op_key, in.prev_txid, in.prev_vout), v;
+    uint32_t k = 0;
+    int rc;
+    kura_block_inputs_begin(&c, sc->bytes, t);
+    for (;;) {
+        size_t n = 0;
+        while (n < SCAN_BATCH && kura_block_next_input(&c, &in[n])) {
+            fp[n] = kura_watch_i_hash_outpoint(sc->op_key, in[n].prev_txid, in[n].prev_vout);
+            if (sc->outpoints != NULL) PREFETCH(fpset_home_addr(sc->outpoints, fp[n]));
+            n++;
+        }
+        if (n == 0) return KURA_OK;
+        for (size_t m = 0; m < n; m++, k++) {
             fpiter it;
+            uint64_t v;
             if (sc->outpoints != NULL) {
-                fpiter_begin(&it, sc->outpoints, fp);
+                fpiter_begin(&it, sc->outpoints, fp[m]);
                 while (fpiter_next(&it, &v)) {
-                    ensure_txid(sc, t, i, txid, &have);
-                    if ((rc = push_spend(sc, i, txid, k, &in, KURA_WATCH_NONE, v)) != KURA_OK)
+                    ensure_txid(sc, t, i, txid, have);
+                    if ((rc = push_spend(sc, i, txid, k, &in[m], KURA_WATCH_NONE, v)) != KURA_OK)
                         return rc;
                 }
             }
             if (sc->paid->count > 0) {
-                fpiter_begin(&it, sc->paid, fp);
+                fpiter_begin(&it, sc->paid, fp[m]);
                 while (fpiter_next(&it, &v)) {
                     const kura_watch_receipt *rec = &r->receipts[v];
                     /* Exact: the receipt holds the real outpoint. */
-                    if (rec->vout != in.prev_vout || memcmp(rec->txid, in.prev_txid, 32) != 0)
+                    if (rec->vout != in[m].prev_vout ||
+                        memcmp(rec->txid, in[m].prev_txid, 32) != 0)
                         continue;
-                    ensure_txid(sc, t, i, txid, &have);
-                    if ((rc = push_spend(sc, i, txid, k, &in, (size_t)v, rec->value)) != KURA_OK)
-                        return rc;
+                    ensure_txid(sc, t, i, txid, have);
+                    rc = push_spend(sc, i, txid, k, &in[m], (size_t)v, rec->value);
+                    if (rc != KURA_OK) return rc;
                 }
             }
         }
     }
-    if (sc->scripts != NULL) {
-        kura_block_txout o;
-        kura_block_outputs_begin(&c, sc->bytes, t);
-        for (k = 0; kura_block_next_output(&c, &o); k++) {
-            uint64_t fp = kura_watch_i_hash(sc->scripts->key, o.script_pubkey,
-                                            o.script_pubkey_len),
-                     v;
+}
+
+static int scan_outputs(scan *sc, const kura_block_tx *t, size_t i, uint8_t txid[32], int *have)
+{
+    kura_watch_result *r = sc->r;
+    kura_block_txout out[SCAN_BATCH];
+    uint64_t fp[SCAN_BATCH];
+    kura_block_cursor c;
+    uint32_t k = 0;
+    int rc;
+    kura_block_outputs_begin(&c, sc->bytes, t);
+    for (;;) {
+        size_t n = 0;
+        while (n < SCAN_BATCH && kura_block_next_output(&c, &out[n])) {
+            fp[n] = kura_watch_i_hash(sc->scripts->key, out[n].script_pubkey,
+                                      out[n].script_pubkey_len);
+            PREFETCH(fpset_home_addr(sc->scripts, fp[n]));
+            n++;
+        }
+        if (n == 0) return KURA_OK;
+        for (size_t m = 0; m < n; m++, k++) {
             fpiter it;
-            fpiter_begin(&it, sc->scripts, fp);
+            uint64_t v;
+            fpiter_begin(&it, sc->scripts, fp[m]);
             while (fpiter_next(&it, &v)) {
                 kura_watch_receipt *rec;
-                ensure_txid(sc, t, i, txid, &have);
+                ensure_txid(sc, t, i, txid, have);
                 rc = grow((void **)&r->receipts, &r->scratch_->receipt_cap, r->receipt_count,
                           sizeof(*rec));
                 if (rc != KURA_OK) return rc;
@@ -338,9 +371,9 @@ static int scan_tx(scan *sc, const kura_block_tx *t, size_t i, int coinbase)
                 rec->tx_index = i;
                 memcpy(rec->txid, txid, 32);
                 rec->vout = k;
-                rec->amount = o.amount;
-                rec->script_pubkey = o.script_pubkey;
-                rec->script_pubkey_len = o.script_pubkey_len;
+                rec->amount = out[m].amount;
+                rec->script_pubkey = out[m].script_pubkey;
+                rec->script_pubkey_len = out[m].script_pubkey_len;
                 rec->value = v;
                 rc = kura_watch_i_fpset_add(sc->paid,
                                             kura_watch_i_hash_outpoint(sc->op_key, txid, k),
@@ -350,6 +383,16 @@ static int scan_tx(scan *sc, const kura_block_tx *t, size_t i, int coinbase)
             }
         }
     }
+}
+
+static int scan_tx(scan *sc, const kura_block_tx *t, size_t i, int coinbase)
+{
+    uint8_t txid[32];
+    int have = 0, rc;
+    if (!coinbase && (sc->outpoints != NULL || sc->paid->count > 0) &&
+        (rc = scan_inputs(sc, t, i, txid, &have)) != KURA_OK)
+        return rc;
+    if (sc->scripts != NULL && (rc = scan_outputs(sc, t, i, txid, &have)) != KURA_OK) return rc;
     return KURA_OK;
 }
 
