@@ -121,9 +121,13 @@ int kura_watch_index_add(kura_watch_index *idx, const uint8_t *script, size_t le
 
 /* Derives desc (kura_descriptor_script_pubkey) at `branch` for indexes
  * first .. first+count-1 and watches each script with value
- * value_base + its index. For allocating a range of deposit addresses, or a
- * recovery scan's gap window. Returns KURA_OK, or what derivation or
- * kura_watch_index_add returns (scripts added before a failure stay). */
+ * value_base + its index (the index is reserved for them first). For
+ * allocating a range of deposit addresses, or a recovery scan's gap window.
+ * Returns KURA_OK; KURA_EINVAL (NULL argument, first + count - 1 past
+ * 2^32 - 1, or as kura_descriptor_script_pubkey: branch out of range, an
+ * index at or past 2^31); KURA_ERANGE / KURA_ENOMEM as
+ * kura_watch_index_reserve; KURA_ECRYPTO (BIP32's invalid child). Scripts
+ * added before a failure stay watched. */
 int kura_watch_index_add_descriptor(const kura_ctx *ctx, kura_watch_index *idx,
                                     const kura_descriptor *desc, size_t branch, uint32_t first,
                                     uint32_t count, uint64_t value_base, kura_error *err);
