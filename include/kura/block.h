@@ -106,8 +106,9 @@ typedef struct kura_block {
     uint8_t (*txids)[32];     /* tx_count txids (internal order), owned; NULL when parsed
                                  with KURA_BLOCK_SKIP_MERKLE */
     uint64_t weight;          /* BIP141 weight */
-    int has_witness_commitment; /* the coinbase commits to witnesses (checked unless
-                                   KURA_BLOCK_SKIP_MERKLE) */
+    int has_witness_commitment; /* 1: the coinbase commits to witnesses, and the
+                                   commitment was checked; always 0 when parsed with
+                                   KURA_BLOCK_SKIP_MERKLE (nothing is looked at) */
 } kura_block;
 
 /* ---- headers and proof of work ---- */
@@ -170,7 +171,8 @@ void kura_block_free(kura_block *block);
  * describes it in *out with offsets from bytes (offset 0). For a transaction
  * from the node's mempool (ZMQ rawtx). Returns KURA_OK, KURA_EINVAL (NULL
  * arguments), KURA_EDATA or KURA_ERANGE with messages as kura_block_parse
- * ("tx: ..."); *out is zeroed on failure. */
+ * but prefixed "tx: " (a null outpoint is "tx: null outpoint"); KURA_ERANGE
+ * also for len over KURA_TX_MAX_SIZE. *out is zeroed on failure. */
 int kura_block_tx_locate(kura_block_tx *out, const uint8_t *bytes, size_t len, kura_error *err);
 
 /* txid (out) of the transaction described by tx within bytes: from the
