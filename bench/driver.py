@@ -44,6 +44,11 @@ BATCH_WALLETS = [
 ]
 BATCH_VARIANTS = [('kura', 'kura'), ('kura-verify', 'kura, VERIFY'),
                   ('kura-cache', 'kura, cache'), ('kura-cache-verify', 'kura, cache, VERIFY')]
+# 8: the chain follower's library work on mainnet block 413,567.
+CHAIN_BLOCKS_TARGET = 500       # blocks/s on one core, 1,000,000 watched scripts
+CHAIN_BYTES_TARGET = 64         # bytes of memory per watched script
+CHAIN_SERIES = ['memcpy', 'sha256d', 'scan', 'verify_scan', 'allocate_address', 'bip32_public',
+                'index_add_ps']
 BATCH_PHASES = [('parse', 'parse'), ('check', 'check'), ('sign', 'sign'),
                 ('serialize', 'serialise'), ('other', 'other')]
 
@@ -127,6 +132,9 @@ def main():
     # batch[wallet]: ('floor' | variant, phase) -> {'wall': [...], 'cpu': [...]};
     # batch_info[wallet]: sizes and counts
     batch, batch_info, batch_rounds = {}, {}, []
+    # chain[series]: {'wall': [...], 'cpu': [...]} (ns per block or per address);
+    # chain_rounds: each round's scan rate (blocks/s, wall)
+    chain, chain_info, chain_rounds = {}, {}, []
     for r in range(a.rounds):
         results = {'kura': run([bench, 'time', data, str(a.kura_runs)], 'kura-bench time')}
         for impl, cmd in peers.items():
@@ -153,6 +161,13 @@ def main():
                            statistics.median(res['floor']['runs_ns']) for v, _ in BATCH_VARIANTS}
             nchecked += 2  # kura-batch-WALLET.psbt and -verify.psbt, checked by kura-bench
         batch_rounds.append(brm)
+        ch = k['chain']
+        chain_info = {n: v for n, v in ch.items() if not isinstance(v, dict)}
+        for name in CHAIN_SERIES:
+            chain.setdefault(name, {'wall': [], 'cpu': []})
+            chain[name]['wall'] += ch[name]['runs_ns']
+            chain[name]['cpu'] += ch[name]['cpu_ns']
+        chain_rounds.append(1e9 / statistics.median(ch['scan']['runs_ns']))
         rm = {}
         for impl, res in results.items():
             rm[impl] = {}
@@ -392,6 +407,51 @@ def main():
       'journal\'s name for the request),')
     w('   the txid (for the journal entry), freeing. Profiler: kura-bench profile DIR '
       'batch-p2wpkh RUNS (bench/README.md).')
+    cm = {n: {'wall': statistics.median(c['wall']), 'cpu': statistics.median(c['cpu'])}
+          for n, c in chain.items()}
+    ci = chain_info
+    w('')
+    w(f'8  The chain: Bitcoin Core\'s mainnet block {int(ci["block"]):,} ({ci["block_bytes"]:,} bytes, '
+      f'{ci["transactions"]:,} transactions, {ci["inputs"]:,} inputs, {ci["outputs"]:,} outputs),')
+    w(f'   against {ci["watched_scripts"]:,} watched scripts and {ci["watched_outpoints"]:,} watched '
+      f'outpoints; one core, per block ({ci["iterations"]} blocks per run).')
+    w(f'   {"":<44}{"wall":>10}{"CPU":>10}   {"blocks/s wall, CPU":>20}  {"MB/s CPU":>9}')
+    mb = ci['block_bytes'] / 1e6
+    rows8 = [('memcpy', 'floor: copying the block once'),
+             ('sha256d', 'floor: SHA-256d of every transaction'),
+             ('scan', 'kura: parse (no merkle) + scan'),
+             ('verify_scan', 'kura: parse with merkle check + scan')]
+    for name, label in rows8:
+        t = cm[name]
+        bw, bc = 1e9 / t['wall'], 1e9 / t['cpu']
+        row = (f'   {label:<44}{fmt_time(t["wall"]):>10}{fmt_time(t["cpu"]):>10}   '
+               f'{f"{bw:,.0f}, {bc:,.0f}":>20}  {mb * bc:>9,.0f}')
+        if name == 'scan':
+            row += f'   target >= {CHAIN_BLOCKS_TARGET}/s: ' + verdict(
+                bw >= CHAIN_BLOCKS_TARGET, bc >= CHAIN_BLOCKS_TARGET,
+                f'chain scan: {bw:,.0f} blocks/s (CPU {bc:,.0f}), target {CHAIN_BLOCKS_TARGET}/s')
+        w(row)
+    w(f'   ratio of each round\'s scan rate (wall): {min(chain_rounds):,.0f} to '
+      f'{max(chain_rounds):,.0f} blocks/s; the scan costs {cm["scan"]["cpu"] / cm["sha256d"]["cpu"]:.2f}x '
+      f'the SHA-256d floor, {cm["scan"]["cpu"] / cm["memcpy"]["cpu"]:.0f}x the copy (CPU)')
+    w(f'   found {ci["receipts"]} outputs paying watched scripts and {ci["spends"]} spends of '
+      f'watched coins; hashed {ci["txids_computed"]} of {ci["transactions"]:,} transactions '
+      f'for their txids (those with a hit)')
+    per, peak = ci['index_bytes'] / ci['watched_scripts'], ci['index_peak_bytes'] / ci['watched_scripts']
+    w(f'   memory: {per:.1f} bytes per watched script ({ci["index_slots"]:,} slots of 16 bytes), '
+      f'{peak:.1f} at most while the table doubled   target <= {CHAIN_BYTES_TARGET}: '
+      + verdict(max(per, peak) <= CHAIN_BYTES_TARGET, max(per, peak) <= CHAIN_BYTES_TARGET,
+                f'chain memory: {max(per, peak):.1f} bytes per script, target {CHAIN_BYTES_TARGET}'))
+    al, b32 = cm['allocate_address'], cm['bip32_public']
+    w(f'   allocating deposit addresses (wpkh(xpub/0/*): kura_descriptor_script_pubkey + '
+      f'kura_watch_index_add, growing), {ci["addresses_per_run"]:,} per run:')
+    w(f'     {1e9 / al["wall"]:,.0f}/s wall, {1e9 / al["cpu"]:,.0f}/s CPU ({fmt_time(al["cpu"])} '
+      f'each): 1,000,000 in {al["cpu"] * 1e6 / 1e9:.0f} s of one core; bare kura_bip32_derive '
+      f'(public, one step) {1e9 / b32["cpu"]:,.0f}/s CPU ({fmt_time(b32["cpu"])})')
+    ld = cm['index_add_ps']
+    w(f'   loading 1,000,000 ready scripts into a new index (kura_watch_index_add, growing): '
+      f'{ld["cpu"] / 1000:.0f} ns each CPU, {1e12 / ld["cpu"] / 1e6:.1f} million/s, '
+      f'{ld["cpu"] * 1e6 / 1e12:.2f} s in all')
     w('')
     w(f'Checked: all {nchecked} signed PSBTs written (kura\'s and the peers\', every round) are '
       f'the same transaction and hold exactly the expected signatures, each verified against '
@@ -416,6 +476,8 @@ def main():
                    'batch_runs_ns': {wl: {f'{v}/{p}': c for (v, p), c in b.items()}
                                      for wl, b in batch.items()},
                    'batch_round_ratios_wall': batch_rounds,
+                   'chain_median_ns': cm, 'chain_info': chain_info,
+                   'chain_runs_ns': chain, 'chain_round_scan_rates_wall': chain_rounds,
                    'loadavg': [load_start] + loads, 'versions': versions, 'missed': missed},
                   f, indent=1)
     return 0

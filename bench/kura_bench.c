@@ -14,12 +14,17 @@
  *       it is added, as kura-cold signs). Then measurement 7, the batch
  *       (batch.c): kura-cold's whole work on a 100-input, 500-output package
  *       against the raw signing of its inputs, written to DIR/batch-*.psbt
- *       and DIR/kura-batch-*.psbt. Prints one JSON object on stdout.
+ *       and DIR/kura-batch-*.psbt. Then measurement 8, the chain (chain.c):
+ *       scanning mainnet block 413,567 against 1,000,000 watched scripts.
+ *       Prints one JSON object on stdout.
  *   kura-bench profile DIR CASE RUNS
  *       Does the timed work of CASE (p2wpkh, p2wsh, p2tr, the same with
  *       -verify, out500, addresses, batch-p2wpkh, batch-p2wsh, the batches
- *       with -verify, -cache, -cache-verify) RUNS times and nothing else, for a profiler:
+ *       with -verify, -cache, -cache-verify; chain: 100 block scans per run)
+ *       RUNS times and nothing else, for a profiler:
  *       valgrind --tool=callgrind kura-bench profile DIR p2wpkh 3
+ *   kura-bench chain RUNS
+ *       Measurement 8 alone: prints {"chain":{...}}.
  *   kura-bench verify DIR CASE FILE
  *       Checks a signed PSBT written by a peer (or by kura) for CASE: the same
  *       transaction as DIR/CASE.psbt, and for every input exactly the expected
@@ -51,6 +56,7 @@
 
 #include "batch.h"
 #include "bench.h"
+#include "chain.h"
 
 #define H KURA_BIP32_HARDENED
 #define N_INPUTS 100        /* inputs of the three signing cases */
@@ -679,6 +685,9 @@ static int cmd_time(const char *dir, size_t runs)
            fl.keypair_create, fl.keypair_tweak, fl.schnorr_verify);
     /* Measurement 7, timed here (its floor in the same runs). */
     batch_time(ctx, dir, runs);
+    /* Measurement 8, the chain (chain.c). */
+    printf(",");
+    chain_time(ctx, KURA_CHAIN_BLOCK, runs);
     printf("}\n");
     return 0;
 }
@@ -691,6 +700,10 @@ static int cmd_profile(const char *dir, const char *cname, size_t runs)
     unsigned flags = 0;
     if (runs == 0 || runs > MAX_RUNS) die("runs must be 1..%d", MAX_RUNS);
     if (batch_profile(ctx, cname, runs) == 0) return 0;
+    if (strcmp(cname, "chain") == 0) {
+        chain_profile(ctx, KURA_CHAIN_BLOCK, runs);
+        return 0;
+    }
     if (strcmp(cname, "addresses") == 0) {
         time_addresses(t, tc, runs, first);
         return 0;
@@ -870,11 +883,19 @@ int main(int argc, char **argv)
         rc = cmd_time(argv[2], (size_t)strtoul(argv[3], NULL, 10));
     else if (argc == 5 && strcmp(argv[1], "profile") == 0)
         rc = cmd_profile(argv[2], argv[3], (size_t)strtoul(argv[4], NULL, 10));
-    else if (argc == 5 && strcmp(argv[1], "verify") == 0)
+    else if (argc == 3 && strcmp(argv[1], "chain") == 0) {
+        /* Measurement 8 alone (bench/README.md), for quick runs. */
+        size_t runs = (size_t)strtoul(argv[2], NULL, 10);
+        if (runs == 0 || runs > MAX_RUNS) die("runs must be 1..%d", MAX_RUNS);
+        printf("{");
+        chain_time(ctx, KURA_CHAIN_BLOCK, runs);
+        printf("}\n");
+        rc = 0;
+    } else if (argc == 5 && strcmp(argv[1], "verify") == 0)
         rc = cmd_verify(argv[2], argv[3], argv[4]);
     else {
         fprintf(stderr, "usage: kura-bench prepare DIR | time DIR RUNS | profile DIR CASE RUNS |"
-                        " verify DIR CASE FILE\n");
+                        " verify DIR CASE FILE | chain RUNS\n");
         rc = 2;
     }
     kura_ctx_free(ctx);
