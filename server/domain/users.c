@@ -86,6 +86,9 @@ int kura_people_i_db_problem(kura_problem *p, int rc, const kura_db_error *err)
 {
     if (rc > 0)
         return rc;
+    if (rc == KURA_DB_ECONFLICT) /* a row changed under us (e.g. an idempotency claim taken over) */
+        return kura_problem_set(p, KURA_PROBLEM_CONFLICT, "changed meanwhile: %s",
+                                err ? err->message : "");
     if (rc == KURA_DB_EBUSY || rc == KURA_DB_EIO)
         return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the database is unavailable: %s",
                                 err ? err->message : "");
