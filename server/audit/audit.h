@@ -184,7 +184,8 @@ int kura_audit_export(kura_store *st, kura_audit_export_format format, int64_t f
  * its chain with libkura, and reconciles every entry with the transfers:
  *  - each `signed` entry must match a transfer by intent id with the same
  *    intent hash, in a state at or after awaiting_signatures (signed,
- *    broadcast, confirmed, replaced, failed also count; awaiting_approval,
+ *    broadcast, confirmed, replaced count, and failed if its audit rows show
+ *    it reached awaiting_signatures; awaiting_approval,
  *    approved are "transfer_not_ready"; cancelled, rejected, expired are
  *    named);
  *  - `refused` entries are listed (matched to a transfer by intent hash

@@ -104,6 +104,27 @@ static int reconcile_signed(kura_db *db, const kura_journal_entry *e, json_t **m
         } else if ((reason = state_verdict(state)) != NULL) {
             snprintf(message, sizeof message, "the signer signed transfer %s, which is %s", tid,
                      state);
+        } else if (strcmp(state, "failed") == 0) {
+            /* A transfer fails from approved too (no package could be
+             * built): only one that reached awaiting_signatures, per its
+             * audit rows, was ever meant to be signed. */
+            kura_db_result *h = NULL;
+            rc = kura_db_exec(db, &h,
+                              "SELECT seq FROM audit_log WHERE object_type = 'transfer' AND "
+                              "object_id = $1 AND action = 'transfer.awaiting_signatures' LIMIT 1",
+                              (kura_db_param[]){KURA_DB_TEXT(tid)}, 1, err);
+            if (rc == KURA_DB_OK && kura_db_result_rows(h) == 0) {
+                reason = "transfer_not_ready";
+                snprintf(message, sizeof message,
+                         "the signer signed transfer %s, which failed before it awaited "
+                         "signatures",
+                         tid);
+            }
+            kura_db_result_free(h);
+            if (rc != KURA_DB_OK) {
+                kura_db_result_free(res);
+                return rc;
+            }
         }
     }
     if (reason) {
