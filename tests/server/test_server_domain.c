@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "audit/audit.h"
 #include "domain/addresses.h"
 #include "domain/people.h"
 #include "domain/transfers.h"
@@ -316,6 +317,47 @@ static int64_t events(world *w, const char *id)
     return count(w, "SELECT COUNT(*) FROM webhook_events WHERE object_id = $1", id);
 }
 
+static int exec_fn(kura_db *db, void *arg, kura_db_error *err)
+{
+    count_arg *a = arg;
+    return kura_db_exec(db, NULL, a->sql, (kura_db_param[]){KURA_DB_TEXT(a->param)}, 1, err);
+}
+
+/* Runs one statement directly, as an attacker with the database would. */
+static void tamper(world *w, const char *sql, const char *param)
+{
+    count_arg a = {sql, param, 0};
+    kura_db_error err = {0};
+    if (kura_store_write(w->st, exec_fn, &a, &err) != 0)
+        fail_msg("tamper: %s", err.message);
+}
+
+/* kura_audit_verify's report: ok, and the transfer's mismatched fields. */
+static int audit_ok(world *w, const char *transfer_id, char *fields, size_t cap)
+{
+    json_t *report = NULL, *m;
+    size_t i;
+    int ok;
+    OK(kura_audit_verify(w->st, 0, NULL, &report, p));
+    ok = json_is_true(json_object_get(report, "ok"));
+    assert_true(json_is_null(json_object_get(report, "chain_error")));
+    fields[0] = '\0';
+    json_array_foreach(json_object_get(report, "snapshot_mismatches"), i, m)
+    {
+        if (strcmp(tu_str(m, "object_id"), transfer_id) == 0) {
+            json_t *f;
+            size_t j;
+            json_array_foreach(json_object_get(m, "fields"), j, f)
+            {
+                strncat(fields, json_string_value(f), cap - strlen(fields) - 2);
+                strncat(fields, " ", cap - strlen(fields) - 1);
+            }
+        }
+    }
+    json_decref(report);
+    return ok;
+}
+
 /* The package, parsed. */
 static kura_psbt *package(world *w, const char *id, int64_t now)
 {
@@ -495,6 +537,18 @@ static void test_transfer_end_to_end(void **state)
                      1);
     assert_true(count(&w, "SELECT COUNT(*) FROM utxos WHERE reserved_by = $1", id) >= 1);
 
+    /* The audit chain holds, and every object's current fields are its last
+     * audited snapshot; then edits made behind the server's back are named. */
+    {
+        char fields[256];
+        assert_true(audit_ok(&w, id, fields, sizeof fields));
+        tamper(&w, "UPDATE transfer_outputs SET amount = amount + 1 WHERE transfer_id = $1", id);
+        tamper(&w, "UPDATE transfers SET intent_text = intent_text || 'x' WHERE id = $1", id);
+        assert_false(audit_ok(&w, id, fields, sizeof fields));
+        assert_non_null(strstr(fields, "outputs"));
+        assert_non_null(strstr(fields, "intent_hash"));
+    }
+
     free(s0);
     free(s1);
     kura_psbt_free(pkg);
@@ -588,6 +642,10 @@ static void test_register_refusals(void **state)
     /* The audit rows of the wallet: registered, policy_changed; the policies'. */
     assert_int_equal(audit_rows_action(&w, "wallet.registered"), 1);
     assert_int_equal(audit_rows_action(&w, "policy.updated"), 2);
+    {
+        char f[64];
+        assert_true(audit_ok(&w, "", f, sizeof f)); /* wallet and policy snapshots hold */
+    }
     world_close(&w);
 }
 
