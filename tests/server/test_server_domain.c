@@ -30,6 +30,7 @@
 #include "kura/descriptor.h"
 #include "kura/policy.h"
 #include "kura/psbt.h"
+#include "kura/script.h"
 #include "kura/tx.h"
 #include "kura/wallet.h"
 #include "server_testutil.h"
@@ -996,6 +997,88 @@ static void test_signature_refusals(void **state)
     world_close(&w);
 }
 
+/* A PSBT made elsewhere (no funding transactions, as Bitcoin Core leaves
+ * taproot inputs) is completed, checked against the intent and becomes the
+ * package; one paying something else is refused. */
+static uint8_t *foreign_psbt(const kura_tx *funding, uint64_t pay, size_t *len)
+{
+    kura_wallet_coin coin;
+    kura_wallet_payment pm;
+    uint8_t script[KURA_SCRIPT_PUBKEY_MAX];
+    size_t slen = 0;
+    kura_psbt *psbt = NULL;
+    uint8_t *bytes = NULL;
+    kura_error err;
+    memset(&coin, 0, sizeof coin);
+    kura_tx_txid(coin.txid, funding);
+    coin.vout = 1;
+    coin.amount = funding->outputs[1].amount;
+    coin.branch = 0;
+    coin.index = 0;
+    coin.prev_tx = NULL;
+    assert_int_equal(kura_address_to_script(script, sizeof script, &slen, D1, KURA_NETWORK_MAINNET,
+                                            NULL),
+                     KURA_OK);
+    pm.script_pubkey = script;
+    pm.script_pubkey_len = slen;
+    pm.amount = pay;
+    if (kura_wallet_create_psbt(ctx, &psbt, desc, &coin, 1, &pm, 1, coin.amount - pay - 5000, 7, 0,
+                                &err) != KURA_OK)
+        fail_msg("psbt: %s", err.message);
+    assert_null(psbt->inputs[0].non_witness_utxo);
+    assert_int_equal(kura_psbt_serialize(&bytes, len, psbt), KURA_OK);
+    kura_psbt_free(psbt);
+    return bytes;
+}
+
+static void test_import_package(void **state)
+{
+    (void)state;
+    world w;
+    char id[KURA_DB_ID_SIZE];
+    kura_tx *f;
+    uint8_t *bad, *good, *s0, *s1;
+    size_t lb, lg, l0, l1;
+    json_t *out = NULL;
+    kura_psbt *pkg;
+    world_open(&w);
+    allocate(&w, 1, "");
+    f = fund(&w, 0, COIN, 0x81);
+    create(&w, id, NULL, D1, 30000000, NULL, 0, 50000, 0, NOW);
+    bad = foreign_psbt(f, 30000001, &lb);
+    good = foreign_psbt(f, 30000000, &lg);
+    EXPECT(KURA_PROBLEM_INVALID_STATE,
+           kura_transfer_import_package(w.st, &OPS, id, good, lg, NOW, &out, p));
+    approve(&w, id, "bob", NOW);
+    approve(&w, id, "carol", NOW);
+    EXPECT(KURA_PROBLEM_TX_MISMATCH,
+           kura_transfer_import_package(w.st, &OPS, id, bad, lb, NOW, &out, p));
+    EXPECT(KURA_PROBLEM_INVALID_PSBT,
+           kura_transfer_import_package(w.st, &OPS, id, (const uint8_t *)"psbt", 4, NOW, &out, p));
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM utxos WHERE reserved_by = $1", id), 0);
+    OK(kura_transfer_import_package(w.st, &OPS, id, good, lg, NOW, &out, p));
+    assert_string_equal(tu_str(out, "state"), "awaiting_signatures");
+    json_decref(out);
+    pkg = package(&w, id, NOW);
+    assert_non_null(pkg->inputs[0].non_witness_utxo); /* restored */
+    signer_accepts(pkg, NOW);
+    s0 = cosign(pkg, 1, &l0);
+    s1 = cosign(pkg, 2, &l1);
+    OK(kura_transfer_add_signatures(w.st, &OPS, id, s0, l0, NOW, &out, p));
+    json_decref(out);
+    OK(kura_transfer_add_signatures(w.st, &OPS, id, s1, l1, NOW, &out, p));
+    assert_string_equal(tu_str(out, "state"), "signed");
+    assert_int_equal(json_integer_value(json_object_get(out, "fee")), 5000);
+    json_decref(out);
+    free(bad);
+    free(good);
+    free(s0);
+    free(s1);
+    kura_psbt_free(pkg);
+    kura_tx_free(f);
+    world_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1007,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_package_refusals),
         cmocka_unit_test(test_signature_refusals),
+        cmocka_unit_test(test_import_package),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
