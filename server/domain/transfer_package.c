@@ -118,7 +118,7 @@ static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now,
     memset(&res, 0, sizeof res);
     st.wallet = w->desc;
     st.wallet_name = w->row.name;
-    snprintf(st.wallet_checksum, sizeof st.wallet_checksum, "%s", w->row.checksum);
+    snprintf(st.wallet_checksum, sizeof st.wallet_checksum, "%.8s", w->row.checksum);
     st.chain = w->chain;
     st.policy = w->policy;
     st.journal.intent_signed = j_intent_signed;

@@ -190,8 +190,8 @@ static int create_tx(kura_db *db, void *arg, kura_db_error *err)
         lifetime = (uint64_t)req->expires_in;
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(in->id, sizeof in->id, rnd, sizeof rnd);
-    snprintf(in->wallet.name, sizeof in->wallet.name, "%s", w.row.name);
-    snprintf(in->wallet.checksum, sizeof in->wallet.checksum, "%s", w.row.checksum);
+    snprintf(in->wallet.name, sizeof in->wallet.name, "%.32s", w.row.name);
+    snprintf(in->wallet.checksum, sizeof in->wallet.checksum, "%.8s", w.row.checksum);
     snprintf(in->initiator, sizeof in->initiator, "%s", a->who ? a->who->name : "");
     in->created = a->now;
     in->expires = a->now + (int64_t)lifetime;
