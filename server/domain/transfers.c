@@ -163,7 +163,7 @@ static int create_tx(kura_db *db, void *arg, kura_db_error *err)
         if (w.policy->allowlist_required) {
             const char *label = NULL;
             const kura_intent_output *io = &in->outputs[in->output_count - 1];
-            if (!kura_policy_allowlist_lookup(w.policy, io->script, io->script_len, &label)) {
+            if (!kura_policy_allowlist_lookup((void *)(uintptr_t)w.policy, io->script, io->script_len, &label)) {
                 rc = kura_problem_set(a->p, KURA_PROBLEM_POLICY_LIMIT,
                                       "output %zu: %s is not on the policy's allowlist", i,
                                       o->address);
