@@ -53,7 +53,8 @@ typedef struct kura_audit_entry {
     const char *object_id;
     json_t *data;             /* borrowed: a JSON object, what changed; MUST include "snapshot":
                                  the object's full canonical JSON after the change (for objects
-                                 with a snapshot function, see below). Integers, strings,
+                                 with a snapshot function, see below; JSON null
+                                 when the change deleted the object). Integers, strings,
                                  true/false/null, arrays and objects only: reals are refused
                                  (they have no single spelling). NULL means {}. */
 } kura_audit_entry;
@@ -149,7 +150,8 @@ int kura_audit_list(kura_store *st, int64_t from, int64_t to, const char *object
  *            (audit_head disagrees with the last row), "held_head_mismatch"
  *      "objects_checked": n,
  *      "snapshot_mismatches": [{"object_type", "object_id", "audit_seq",
- *            "reason": "fields_differ" | "object_missing" | "no_snapshot",
+ *            "reason": "fields_differ" | "object_missing" | "no_snapshot" |
+ *                      "object_resurrected" (deleted per its last row, yet present),
  *            "fields": ["amount", ...]}],  (at most 1000; "truncated": true after)
  *     }
  * Returns 0 when verification ran (whatever it found: read report.ok), or
@@ -182,13 +184,16 @@ int kura_audit_export(kura_store *st, kura_audit_export_format format, int64_t f
  * its chain with libkura, and reconciles every entry with the transfers:
  *  - each `signed` entry must match a transfer by intent id with the same
  *    intent hash, in a state at or after awaiting_signatures (signed,
- *    broadcast, confirmed, replaced, failed also count; awaiting_approval,
- *    approved are "premature"; cancelled, rejected, expired are named);
+ *    broadcast, confirmed, replaced count, and failed if its audit rows show
+ *    it reached awaiting_signatures; awaiting_approval,
+ *    approved are "transfer_not_ready"; cancelled, rejected, expired are
+ *    named);
  *  - `refused` entries are listed (matched to a transfer by intent hash
  *    where one exists).
  * The import is itself an audit row (action "journal.imported", object_type
  * "journal", object_id the journal's head hash, data the summary), written
- * in the same transaction that reads the transfers.
+ * after the transfers were read in one read transaction (so a long journal
+ * never holds the write lock while it is reconciled).
  *   actor:  principal id or "system"
  *   source: a name for the file (recorded; may be NULL)
  *   report: receives (new reference)
