@@ -38,20 +38,6 @@
 #include "testutil_sshsig.h"
 #include "testutil_wallet.h"
 
-/* The people module (store branch) completes idempotency keys; these tests
- * pass no key, so a weak stand-in is enough until it links in. */
-__attribute__((weak)) int kura_idempotency_complete(kura_db *db, const kura_idem *idem,
-                                                    int http_status, const char *response_json,
-                                                    kura_db_error *err)
-{
-    (void)db;
-    (void)http_status;
-    (void)response_json;
-    (void)err;
-    assert_true(idem == NULL || idem->key == NULL);
-    return 0;
-}
-
 #define H KURA_BIP32_HARDENED
 #define WALLET "treasury"
 #define D1 "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
@@ -1079,6 +1065,50 @@ static void test_import_package(void **state)
     world_close(&w);
 }
 
+/* Creating calls complete the Idempotency-Key in their own transaction:
+ * a retry is answered with the first response. */
+static void test_idempotency(void **state)
+{
+    (void)state;
+    world w;
+    kura_idem idem = {"us_ops", "key-1"};
+    char hash[65];
+    kura_idem_claim claim;
+    json_t *out = NULL, *first;
+    kura_transfer_output_req o = {D1, 1000, NULL};
+    kura_transfer_request req = {NULL, "ext-idem", &o, 1, 10000, 0};
+    char *body;
+    world_open(&w);
+    req.wallet_id = w.wallet_id;
+    kura_idempotency_request_hash(hash, "POST", "/v1/transfers", "{}", 2);
+    memset(&claim, 0, sizeof claim);
+    OK(kura_idempotency_claim(w.st, &idem, hash, NOW, &claim, p));
+    assert_int_equal(claim.state, KURA_IDEM_NEW);
+    kura_idem_claim_clear(&claim);
+    OK(kura_transfer_create(w.st, &OPS, &req, &idem, NOW, &first, p));
+    OK(kura_idempotency_claim(w.st, &idem, hash, NOW, &claim, p));
+    assert_int_equal(claim.state, KURA_IDEM_REPLAY);
+    assert_int_equal(claim.http_status, 201);
+    body = json_dumps(first, JSON_COMPACT | JSON_SORT_KEYS);
+    {
+        json_error_t jerr;
+        json_t *replayed = json_loads(claim.response, 0, &jerr);
+        assert_non_null(replayed);
+        assert_true(json_equal(replayed, first));
+        json_decref(replayed);
+    }
+    free(body);
+    kura_idem_claim_clear(&claim);
+    json_decref(first);
+    /* A key nobody claimed cannot be completed: the creation rolls back. */
+    idem.key = "never-claimed";
+    req.external_id = "ext-idem-2";
+    EXPECT(KURA_PROBLEM_CONFLICT, kura_transfer_create(w.st, &OPS, &req, &idem, NOW, &out, p));
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM transfers WHERE external_id = $1", "ext-idem-2"),
+                     0);
+    world_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1091,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_package_refusals),
         cmocka_unit_test(test_signature_refusals),
         cmocka_unit_test(test_import_package),
+        cmocka_unit_test(test_idempotency),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
