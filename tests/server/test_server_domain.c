@@ -879,7 +879,20 @@ static void test_package_refusals(void **state)
     allocate(&w, 1, "");
     f = fund(&w, 0, COIN, 0x61);
 
-    /* More than the wallet holds. */
+    /* An unconfirmed coin is not spent (the wallet wants 1 confirmation). */
+    {
+        kura_tx *u = tu_funding_tx(ctx, desc, 0, 0, 5 * COIN, 0x62, 1000);
+        size_t n = kura_tx_serialized_size(u, 0), wr = 0;
+        uint8_t *b = malloc(n);
+        char *hex = malloc(2 * n + 1);
+        assert_int_equal(kura_tx_serialize(b, n, &wr, u, 0), KURA_OK);
+        sodium_bin2hex(hex, 2 * n + 1, b, n);
+        OK(kura_utxo_add(w.st, w.wallet_id, hex, 1, -1, NOW, p));
+        free(b);
+        free(hex);
+        kura_tx_free(u);
+    }
+    /* More than the wallet holds (confirmed). */
     create(&w, big, NULL, D1, 2 * COIN, NULL, 0, 50000, 0, NOW);
     approve(&w, big, "bob", NOW);
     approve(&w, big, "carol", NOW);
