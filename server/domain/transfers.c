@@ -192,7 +192,13 @@ static int create_tx(kura_db *db, void *arg, kura_db_error *err)
     sodium_bin2hex(in->id, sizeof in->id, rnd, sizeof rnd);
     snprintf(in->wallet.name, sizeof in->wallet.name, "%.32s", w.row.name);
     snprintf(in->wallet.checksum, sizeof in->wallet.checksum, "%.8s", w.row.checksum);
-    snprintf(in->initiator, sizeof in->initiator, "%s", a->who ? a->who->name : "");
+    /* The initiator is named as the policy names people: a user who is
+     * also a policy approver initiates under their approver name, so the
+     * signer's "the initiator does not count as an approver" rule sees
+     * them (by user name alone, alice-the-user could approve her own
+     * transfer as alice-the-approver). */
+    snprintf(in->initiator, sizeof in->initiator, "%s",
+             !a->who ? "" : a->who->approver_name[0] ? a->who->approver_name : a->who->name);
     in->created = a->now;
     in->expires = a->now + (int64_t)lifetime;
     in->max_fee = req->max_fee;

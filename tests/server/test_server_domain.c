@@ -801,6 +801,22 @@ static void test_approval_refusals(void **state)
                kura_transfer_approve(w.st, &ALICE, mine, sig, len, NOW, &out, p));
         free(sig);
     }
+    /* Also when the user name is not the approver name: a user linked to
+     * approver alice initiates as alice, whatever they sign in as. */
+    {
+        kura_principal alice_ops = {KURA_PRINCIPAL_USER, "us_alice_ops", "ops-alice",
+                                    KURA_ROLE_APPROVER, KURA_SCOPE_ALL, "alice", "127.0.0.1"};
+        kura_transfer_output_req o = {D1, 5000, NULL};
+        kura_transfer_request req = {w.wallet_id, NULL, &o, 1, 10000, 0};
+        char mine[KURA_DB_ID_SIZE];
+        OK(kura_transfer_create(w.st, &alice_ops, &req, NULL, NOW, &out, p));
+        snprintf(mine, sizeof mine, "%s", tu_str(out, "id"));
+        json_decref(out);
+        sig = approval(&w, mine, "alice", &len);
+        EXPECT(KURA_PROBLEM_INITIATOR_APPROVAL,
+               kura_transfer_approve(w.st, &alice_ops, mine, sig, len, NOW, &out, p));
+        free(sig);
+    }
 
     /* Wrong moves for the state. */
     EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_package(w.st, &OPS, id, NOW, &bytes, &len, p));
