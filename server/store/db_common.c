@@ -183,6 +183,9 @@ void kura_db_close(kura_db *db)
 
 kura_db_kind kura_db_get_kind(const kura_db *db) { return db->kind; }
 
+int kura_db_broken(kura_db *db) { return db->ops->broken(db); }
+int kura_db_in_transaction(kura_db *db) { return db->ops->in_transaction(db); }
+
 int kura_db_begin(kura_db *db, int write, kura_db_error *err)
 {
     return db->ops->exec_simple(db, write ? db->ops->begin_write : "BEGIN", err);

@@ -21,6 +21,11 @@ typedef struct kura_db_ops {
     int (*exec_simple)(kura_db *db, const char *sql, kura_db_error *err);
     int (*exec)(kura_db *db, kura_db_result **res, const char *sql, const kura_db_param *params,
                 size_t nparams, kura_db_error *err);
+    /* 1 when the connection is lost (it must be closed and opened again). */
+    int (*broken)(kura_db *db);
+    /* 1 inside a transaction (SQLite may roll one back by itself after an
+     * I/O error or a full disk: the group commit must know). */
+    int (*in_transaction)(kura_db *db);
 } kura_db_ops;
 
 /* Every backend's connection struct starts with this. */
@@ -42,6 +47,10 @@ kura_db_result *kura_db_result_new(size_t columns);
 int kura_db_result_add_row(kura_db_result *res);
 /* Sets column `col` of the last row to a copy of text[0..len) (NULL: stays NULL). */
 int kura_db_result_set(kura_db_result *res, size_t col, const char *text, size_t len);
+
+/* The store's view of the two operations above. */
+int kura_db_broken(kura_db *db);
+int kura_db_in_transaction(kura_db *db);
 
 int kura_db_sqlite_open(kura_db **out, const char *path, kura_db_error *err);
 int kura_db_pg_open(kura_db **out, const char *conninfo, kura_db_error *err);

@@ -140,11 +140,27 @@ static int pg_exec(kura_db *base, kura_db_result **res, const char *sql,
     return KURA_DB_OK;
 }
 
+/* A connection the server closed (restart, pg_terminate_backend, network)
+ * reads CONNECTION_BAD once a statement has failed on it; the store then
+ * closes it and opens another on the next acquire. */
+static int pg_broken(kura_db *base)
+{
+    return PQstatus(((pg_db *)base)->conn) != CONNECTION_OK;
+}
+
+static int pg_in_transaction(kura_db *base)
+{
+    PGTransactionStatusType t = PQtransactionStatus(((pg_db *)base)->conn);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
 static const kura_db_ops pg_ops = {
     .begin_write = "BEGIN",
     .close = pg_close,
     .exec_simple = pg_exec_simple,
     .exec = pg_exec,
+    .broken = pg_broken,
+    .in_transaction = pg_in_transaction,
 };
 
 int kura_db_pg_open(kura_db **out, const char *conninfo, kura_db_error *err)

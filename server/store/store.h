@@ -33,6 +33,34 @@ typedef struct kura_store kura_store;
  * *out is NULL on failure. */
 int kura_store_open(kura_store **out, const char *url, size_t pool_size, kura_db_error *err);
 
+/* How a store runs; zero-initialised means the defaults. */
+typedef struct kura_store_options {
+    size_t pool_size;     /* connections, 0: 16 */
+    int no_group_commit;  /* 1: on SQLite, every kura_store_write commits alone */
+    size_t group_max;     /* most writes acknowledged by one COMMIT, 0: 128 */
+} kura_store_options;
+
+/* As kura_store_open, with options (opts NULL: the defaults).
+ *
+ * Group commit (SQLite, on by default): SQLite has one writer at a time, and
+ * each durable COMMIT waits for an fsync of the WAL, so writes in separate
+ * transactions go no faster than the disk syncs. With group commit, the
+ * kura_store_write calls that arrive while a COMMIT is in progress queue up;
+ * the next one to run takes the whole queue and runs every caller's function
+ * in one BEGIN IMMEDIATE ... COMMIT, each inside its own SAVEPOINT: a function
+ * that returns non-zero rolls back only its own savepoint (and gets its code
+ * back), the others commit. Every caller returns only after that one durable
+ * COMMIT, so the contract of kura_store_write is unchanged: an acknowledged
+ * write is durable, fn may run more than once (a failed COMMIT re-runs the
+ * whole batch). What differs: fn may run on another caller's thread (use
+ * `arg`, not thread-local state), it sees the uncommitted writes of the
+ * batch's earlier functions (as if they had committed just before), and it
+ * must not call kura_store_write itself (refused with KURA_DB_EINVAL).
+ * PostgreSQL commits concurrent transactions in parallel and groups their WAL
+ * flushes itself: there every write is its own transaction. */
+int kura_store_open_options(kura_store **out, const char *url, const kura_store_options *opts,
+                            kura_db_error *err);
+
 /* Closes every connection. NULL is a no-op. Callers stop using the store first. */
 void kura_store_close(kura_store *store);
 
@@ -50,8 +78,10 @@ int64_t kura_store_schema_latest(void);
  * effects outside the database, and must reset anything it fills in `arg`. */
 typedef int (*kura_store_fn)(kura_db *db, void *arg, kura_db_error *err);
 
-/* Runs fn in a write transaction and commits it durably. Retries on
- * KURA_DB_EBUSY a bounded number of times with back-off.
+/* Runs fn in a write transaction and commits it durably (with group commit,
+ * see kura_store_open_options). Retries on KURA_DB_EBUSY a bounded number of
+ * times with back-off. A connection found lost (PostgreSQL restarted) before
+ * fn ran is replaced and the transaction started again on a new one.
  * Returns KURA_DB_OK after a durable commit; fn's own non-zero value after a
  * rollback; a KURA_DB_* code when the database fails (err says why). */
 int kura_store_write(kura_store *store, kura_store_fn fn, void *arg, kura_db_error *err);
@@ -65,6 +95,8 @@ typedef struct kura_store_stats {
     uint64_t rollbacks;    /* write transactions rolled back by their function */
     uint64_t retries;      /* retries after KURA_DB_EBUSY */
     uint64_t failures;     /* database failures */
+    uint64_t group_commits; /* COMMITs made for a batch of writes (SQLite group commit) */
+    uint64_t reconnects;   /* connections found lost and replaced */
 } kura_store_stats;
 void kura_store_get_stats(kura_store *store, kura_store_stats *out);
 
