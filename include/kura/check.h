@@ -177,6 +177,27 @@ typedef struct kura_signer_state {
                                        with this wallet); NULL derives every script */
 } kura_signer_state;
 
+/* ---- the size estimate ---- */
+
+#define KURA_CHECK_SIZE_FLOOR 0u   /* the smallest the finalizer produces (the check's) */
+#define KURA_CHECK_SIZE_CEILING 1u /* the largest: for paying at least a fee rate */
+
+/* The finalized size of one input spending the wallet output just derived
+ * into work (kura_descriptor_derive), as the check estimates it
+ * (docs/signer-check.md, "The size estimate"): *script_sig_len the scriptSig
+ * bytes, *witness_len the witness bytes (item count included; 0 for an input
+ * without witness), *segwit 1 for a segwit input. KURA_CHECK_SIZE_FLOOR
+ * counts 71-byte ECDSA and 64-byte Schnorr signatures (never more than the
+ * real size: the check's fee-rate cap is never passed by underestimating);
+ * KURA_CHECK_SIZE_CEILING counts 72 and 65 (never less: a coordinator paying
+ * a fee rate reaches it). A taproot output counts its cheapest spending path;
+ * a script kura's wallets do not use counts as empty. The input's outpoint,
+ * sequence and scriptSig length byte are not included (41 bytes more).
+ * Returns KURA_OK, or KURA_EINVAL (NULL, an empty work, an unknown mode;
+ * outputs then 0). */
+int kura_check_input_size(size_t *script_sig_len, size_t *witness_len, int *segwit,
+                          const kura_descriptor_output *work, unsigned mode);
+
 /* ---- the check ---- */
 
 /* The result of a check. On acceptance `reason` is KURA_REFUSE_NONE and the

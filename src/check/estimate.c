@@ -24,6 +24,18 @@
 #define ECDSA_SIG 71   /* DER with 32-byte r and s, plus the sighash byte */
 #define SCHNORR_SIG 64 /* BIP340, SIGHASH_DEFAULT */
 #define PUBKEY 33
+/* The ceiling (KURA_CHECK_SIZE_CEILING), for a payer who must reach a fee
+ * rate: a low-S strict-DER signature is at most 71 bytes (r of 33 with its
+ * leading zero, s of 32) plus the sighash byte; a BIP340 signature with an
+ * explicit sighash byte is 65. */
+#define ECDSA_SIG_MAX 72
+#define SCHNORR_SIG_MAX 65
+
+/* Signature sizes of one estimate, with the push byte excluded. */
+typedef struct sig_sizes {
+    size_t ecdsa;
+    size_t schnorr;
+} sig_sizes;
 
 /* BIP341's suggested "nothing up my sleeve" point H: a taproot output with
  * it as internal key has no key path (kura's multisig taproot wallets). */
@@ -84,12 +96,12 @@ static int leaf_keys(size_t *m, size_t *n, const uint8_t *s, size_t len)
 /* The smallest witness that spends leaf l: its signatures (one per key it
  * needs, an empty item for each other key), the script and the control
  * block. A leaf of another form is counted without signatures (a floor). */
-static size_t leaf_witness(const kura_descriptor_leaf *l)
+static size_t leaf_witness(const kura_descriptor_leaf *l, const sig_sizes *z)
 {
     size_t m = 0, n = 0, items, sigs;
     if (leaf_keys(&m, &n, l->script, l->script_len)) {
         items = n + 2;
-        sigs = m * (1 + SCHNORR_SIG) + (n - m) * 1;
+        sigs = m * (1 + z->schnorr) + (n - m) * 1;
     } else {
         items = 2;
         sigs = 0;
@@ -98,8 +110,8 @@ static size_t leaf_witness(const kura_descriptor_leaf *l)
            l->control_block_len;
 }
 
-void kura_check_i_input_size(size_t *script_sig_len, size_t *witness_len, int *segwit,
-                             const kura_descriptor_output *work)
+static void input_size(size_t *script_sig_len, size_t *witness_len, int *segwit,
+                       const kura_descriptor_output *work, const sig_sizes *z)
 {
     const kura_descriptor_script_info *s = &work->scripts[0];
     size_t m;
@@ -110,14 +122,14 @@ void kura_check_i_input_size(size_t *script_sig_len, size_t *witness_len, int *s
     case KURA_SCRIPT_P2WPKH:
         /* 2 items: signature, public key. */
         *segwit = 1;
-        *witness_len = cs(2) + 1 + ECDSA_SIG + 1 + PUBKEY;
+        *witness_len = cs(2) + 1 + z->ecdsa + 1 + PUBKEY;
         break;
     case KURA_SCRIPT_P2WSH:
         *segwit = 1;
         if (s->witness_script == NULL) break;
         m = multisig_m(s->witness_script, s->witness_script_len);
         if (m > 0) /* CHECKMULTISIG: the empty dummy, m signatures, the script. */
-            *witness_len = cs(m + 2) + 1 + m * (1 + ECDSA_SIG) + cs(s->witness_script_len) +
+            *witness_len = cs(m + 2) + 1 + m * (1 + z->ecdsa) + cs(s->witness_script_len) +
                            s->witness_script_len;
         else
             *witness_len = cs(1) + cs(s->witness_script_len) + s->witness_script_len;
@@ -129,9 +141,9 @@ void kura_check_i_input_size(size_t *script_sig_len, size_t *witness_len, int *s
         size_t best = SIZE_MAX;
         *segwit = 1;
         if (!work->has_merkle_root || memcmp(work->internal_key, NUMS_H, 32) != 0)
-            best = cs(1) + 1 + SCHNORR_SIG;
+            best = cs(1) + 1 + z->schnorr;
         for (size_t l = 0; l < work->n_leaves; l++) {
-            size_t w = leaf_witness(&work->leaves[l]);
+            size_t w = leaf_witness(&work->leaves[l], z);
             if (w < best) best = w;
         }
         *witness_len = best == SIZE_MAX ? 0 : best;
@@ -139,12 +151,34 @@ void kura_check_i_input_size(size_t *script_sig_len, size_t *witness_len, int *s
     }
     case KURA_SCRIPT_P2PKH:
         /* scriptSig: <signature> <public key>. */
-        *script_sig_len = 1 + ECDSA_SIG + 1 + PUBKEY;
+        *script_sig_len = 1 + z->ecdsa + 1 + PUBKEY;
         break;
     default:
         /* Not one of kura's wallet kinds: counted as empty, a floor. */
         break;
     }
+}
+
+void kura_check_i_input_size(size_t *script_sig_len, size_t *witness_len, int *segwit,
+                             const kura_descriptor_output *work)
+{
+    const sig_sizes floor = {ECDSA_SIG, SCHNORR_SIG};
+    input_size(script_sig_len, witness_len, segwit, work, &floor);
+}
+
+int kura_check_input_size(size_t *script_sig_len, size_t *witness_len, int *segwit,
+                          const kura_descriptor_output *work, unsigned mode)
+{
+    const sig_sizes floor = {ECDSA_SIG, SCHNORR_SIG}, ceiling = {ECDSA_SIG_MAX, SCHNORR_SIG_MAX};
+    if (script_sig_len != NULL) *script_sig_len = 0;
+    if (witness_len != NULL) *witness_len = 0;
+    if (segwit != NULL) *segwit = 0;
+    if (script_sig_len == NULL || witness_len == NULL || segwit == NULL || work == NULL ||
+        work->n_scripts == 0 || (mode != KURA_CHECK_SIZE_FLOOR && mode != KURA_CHECK_SIZE_CEILING))
+        return KURA_EINVAL;
+    input_size(script_sig_len, witness_len, segwit, work,
+               mode == KURA_CHECK_SIZE_FLOOR ? &floor : &ceiling);
+    return KURA_OK;
 }
 
 uint64_t kura_check_i_vsize(const kura_psbt *psbt, const size_t *script_sig_lens,

@@ -1,0 +1,129 @@
+/*
+ * server/domain/domain_internal.h — what the wallet, address and transfer
+ * files of the domain share: the process's libkura context, a wallet loaded
+ * with its parsed descriptor and policy, problem mapping, JSON resources,
+ * audit rows and the transfer state machine (transfer_state.c).
+ * Not a public header: the API includes wallets.h, addresses.h, transfers.h.
+ */
+#ifndef KURA_SERVER_DOMAIN_INTERNAL_H
+#define KURA_SERVER_DOMAIN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "domain/people.h"
+#include "domain/problem.h"
+#include "kura/descriptor.h"
+#include "kura/intent.h"
+#include "kura/keys.h"
+#include "kura/policy.h"
+#include "store/db.h"
+#include "store/store.h"
+#include "store/store_transfers.h"
+#include "store/store_wallets.h"
+
+/* The process's libkura context, made once (read-only afterwards, shared by
+ * every thread). NULL only if libkura cannot start (no memory, no OS random). */
+const kura_ctx *dom_ctx(void);
+
+/* Maps a store/driver code to a problem: ENOTFOUND -> NOT_FOUND (naming
+ * `what`), EBUSY/EIO -> UNAVAILABLE, ECONFLICT -> CONFLICT, ECONSTRAINT ->
+ * CONFLICT, else INTERNAL. Positive codes (problems already set) pass through.
+ * Returns the problem code (> 0), or 0 for rc 0. */
+int dom_db_problem(kura_problem *p, int rc, const kura_db_error *err, const char *what);
+
+/* Chain names as wallets and intents spell them. */
+int dom_chain_parse(const char *name, kura_intent_chain *chain);
+
+/* A wallet as the domain works with it. */
+typedef struct dom_wallet {
+    kura_wallet_row row;
+    kura_descriptor *desc;       /* parsed row.descriptor */
+    kura_intent_chain chain;
+    kura_network network;
+    kura_policy_row policy_row;  /* the policy in force */
+    kura_policy *policy;         /* parsed policy_row.text */
+} dom_wallet;
+
+/* Loads wallet `id` with its policy in force, and its parsed descriptor
+ * when need_descriptor (else w->desc is NULL). NOT_FOUND, INTERNAL (a
+ * stored descriptor or policy that no longer parses). */
+int dom_wallet_load(kura_db *db, const char *id, int need_descriptor, dom_wallet *w,
+                    kura_problem *p);
+void dom_wallet_clear(dom_wallet *w);
+
+/* The policy row's signatures (a JSON array of strings) as a malloc'd array
+ * of pointers into the returned json (json_decref it after use). */
+int dom_policy_signatures(const kura_policy_row *row, json_t **arr, const char ***sigs,
+                          size_t **lens, size_t *count);
+
+/* Appends an audit row (data gets "snapshot": snapshot when not NULL;
+ * `data` may be NULL) and returns the driver code. seq/head may be NULL. */
+int dom_audit(kura_db *db, const char *actor, const char *action, const char *object_type,
+              const char *object_id, json_t *data, json_t *snapshot, int64_t now, int64_t *seq,
+              char head[65], kura_db_error *err);
+
+/* The actor of an audit row: the principal's id, or "system". */
+const char *dom_actor(const kura_principal *who);
+
+/* Records the idempotent response (201 and the compact JSON of body). */
+int dom_idem_complete(kura_db *db, const kura_idem *idem, int status, const json_t *body,
+                      kura_db_error *err);
+
+/* Cursor-paginated page: {"items": items (stolen), "next_cursor": cursor|null}. */
+json_t *dom_page(json_t *items, const char *next_cursor);
+/* limit 0 -> 50; 1..500 accepted; else INVALID_FIELD. */
+int dom_limit(size_t limit, size_t *out, kura_problem *p);
+
+/* 1 if cursor is NULL/"" or an id this server made with `prefix`
+ * (kura_db_new_id's form). */
+int dom_cursor_valid(const char *cursor, const char *prefix);
+
+/* ---- JSON resources ---- */
+
+json_t *dom_wallet_json(const kura_wallet_row *w);
+/* The transfer resource as stored (state as in the row). */
+int dom_transfer_json(kura_db *db, const kura_transfer_row *t, json_t **out, kura_db_error *err);
+
+/* ---- the state machine (transfer_state.c) ---- */
+
+/* 1 if `to` may follow `from` (from "" is creation). */
+int dom_transfer_move_allowed(const char *from, const char *to);
+/* 1 if `state` is one of the states the API knows. */
+int dom_transfer_state_known(const char *state);
+/* 1 if a transfer in `state` has not yet been broadcast and is not over
+ * (it can still expire or be cancelled). */
+int dom_transfer_state_open(const char *state);
+
+/* The only way a transfer changes state: t->state -> to (guarded in SQL),
+ * with reason (may be NULL) stored, then ONE audit row "transfer.<to>" with
+ * data {"from", "to", extra..., "snapshot": the transfer after the move} and
+ * ONE webhook event "transfer.<to>" with the transfer, in the caller's
+ * transaction. t->state is updated. Creation is a move from "" (the row must
+ * have been inserted with state awaiting_approval). `extra` (may be NULL) is
+ * merged into the audit data. *json_out (may be NULL) gets the transfer JSON.
+ * Returns 0, INVALID_STATE (a move the table refuses), or a driver code. */
+int dom_transfer_move(kura_db *db, const char *actor, kura_transfer_row *t, const char *to,
+                      const char *reason, json_t *extra, int64_t now, json_t **json_out,
+                      kura_problem *p, kura_db_error *err);
+
+/* An audit row "transfer.<what>" for a change that is not a move (an
+ * approval short of the quorum, a signature upload short of the threshold),
+ * with the transfer's snapshot, so `audit verify` always finds the current
+ * fields in the last row. No webhook event. */
+int dom_transfer_note(kura_db *db, const char *actor, const kura_transfer_row *t, const char *what,
+                      json_t *extra, int64_t now, json_t **json_out, kura_db_error *err);
+
+/* Locks transfer `id` for a change (kura_store_transfer_lock). When it is
+ * still open but its expiry has passed, it is moved to expired on the spot
+ * (coins released) and *expired_now set: the caller then commits and
+ * answers TRANSFER_EXPIRED. NOT_FOUND. */
+int dom_transfer_lock(kura_db *db, const char *id, kura_transfer_row *t, int64_t now,
+                      int *expired_now, kura_problem *p, kura_db_error *err);
+
+/* The current time for reads that have no `now` argument. */
+int64_t dom_now(void);
+
+#endif /* KURA_SERVER_DOMAIN_INTERNAL_H */
