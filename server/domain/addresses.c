@@ -73,9 +73,6 @@ static int deriver_load(kura_db *db, const char *wallet_id, deriver *d, kura_pro
     return 0;
 }
 
-/* Derives (branch, index) into an address row. */
-int dom_address_derive(const kura_descriptor *desc, kura_network network, const char *wallet_id,
-                       int branch, int64_t index, kura_address_row *a, kura_problem *p);
 int dom_address_derive(const kura_descriptor *desc, kura_network network, const char *wallet_id,
                        int branch, int64_t index, kura_address_row *a, kura_problem *p)
 {

@@ -81,6 +81,12 @@ int dom_limit(size_t limit, size_t *out, kura_problem *p);
  * (kura_db_new_id's form). */
 int dom_cursor_valid(const char *cursor, const char *prefix);
 
+/* Derives (branch, index) of the descriptor into an address row (address,
+ * script, wallet_id, branch, idx; account/label empty). INVALID_FIELD for an
+ * index beyond 2^31 - 1, INTERNAL when derivation fails. */
+int dom_address_derive(const kura_descriptor *desc, kura_network network, const char *wallet_id,
+                       int branch, int64_t index, kura_address_row *a, kura_problem *p);
+
 /* ---- JSON resources ---- */
 
 json_t *dom_wallet_json(const kura_wallet_row *w);

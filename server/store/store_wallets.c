@@ -167,6 +167,18 @@ int kura_store_wallet_set_policy_version(kura_db *db, const char *id, int64_t ve
     return rc;
 }
 
+int kura_store_wallet_lock(kura_db *db, const char *id, kura_db_error *err)
+{
+    kura_db_result *res = NULL;
+    int rc = kura_db_exec(db, &res,
+                          "UPDATE wallets SET next_change_index = next_change_index WHERE id = $1",
+                          (kura_db_param[]){KURA_DB_TEXT(id)}, 1, err);
+    if (rc == KURA_DB_OK && kura_db_result_changes(res) != 1)
+        rc = not_found(err, "wallet");
+    kura_db_result_free(res);
+    return rc;
+}
+
 int kura_store_wallet_take_index(kura_db *db, const char *id, int branch, int64_t *index,
                                  kura_db_error *err)
 {

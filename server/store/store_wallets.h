@@ -45,6 +45,9 @@ int kura_store_wallet_list(kura_db *db, const char *after, size_t limit, kura_wa
 /* Sets the version of the policy in force. ENOTFOUND. */
 int kura_store_wallet_set_policy_version(kura_db *db, const char *id, int64_t version,
                                          kura_db_error *err);
+/* Locks the wallet's row until the transaction ends (PostgreSQL; a no-op
+ * UPDATE), so package builds of one wallet serialise. ENOTFOUND. */
+int kura_store_wallet_lock(kura_db *db, const char *id, kura_db_error *err);
 /* Takes the next index of a branch (0 receive, 1 change) in one statement
  * (UPDATE ... RETURNING): *index gets the index taken. On PostgreSQL the
  * update also locks the wallet row until the transaction ends. ENOTFOUND. */
