@@ -247,8 +247,9 @@ int kura_session_signout(kura_store *st, const char *token, int64_t now, kura_pr
 /* Creates an API key. name: [a-z0-9._-]{1,64} (the intent initiator of its
  * transfers); scopes: not 0, only known bits; cidrs: space-separated IPv4 /
  * IPv6 networks ("10.0.0.0/8 2001:db8::/32"; a bare address is /32 or /128),
- * "" allows any address; expires_at: 0 never, else after now.
- * Problems: INVALID_FIELD. Audit: apikey.created. */
+ * "" allows any address; expires_at: 0 never, else after now. idem: as
+ * kura_user_create, but the response kept for replays lacks "key" (the key
+ * is never stored anywhere). Problems: INVALID_FIELD. Audit: apikey.created. */
 int kura_apikey_create(kura_store *st, const kura_principal *who, const char *name, kura_role role,
                        uint32_t scopes, const char *cidrs, int64_t expires_at,
                        const kura_idem *idem, int64_t now, json_t **out, kura_problem *p);
