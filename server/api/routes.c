@@ -183,6 +183,17 @@ json_t *kura_route_table_json(void)
                            "body_limit", (json_int_t)r->body_limit, "content_types", ct,
                            "body", r->body ? json_string(r->body->name) : json_null(),
                            "query", q));
+        if (r->body) {
+            /* The body's declared fields, for the OpenAPI check. */
+            json_t *fields = json_array();
+            static const char *const type_names[] = {"", "string", "integer", "boolean",
+                                                     "strings", "objects"};
+            for (const kura_field_rule *f = r->body->rules; f->name; f++)
+                json_array_append_new(fields, json_pack("{s:s, s:s, s:b}", "name", f->name, "type",
+                                                        type_names[f->type], "required",
+                                                        f->required != 0));
+            json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "fields", fields);
+        }
     }
     return arr;
 }
