@@ -53,7 +53,8 @@ typedef struct kura_audit_entry {
     const char *object_id;
     json_t *data;             /* borrowed: a JSON object, what changed; MUST include "snapshot":
                                  the object's full canonical JSON after the change (for objects
-                                 with a snapshot function, see below). Integers, strings,
+                                 with a snapshot function, see below; JSON null
+                                 when the change deleted the object). Integers, strings,
                                  true/false/null, arrays and objects only: reals are refused
                                  (they have no single spelling). NULL means {}. */
 } kura_audit_entry;
@@ -149,7 +150,8 @@ int kura_audit_list(kura_store *st, int64_t from, int64_t to, const char *object
  *            (audit_head disagrees with the last row), "held_head_mismatch"
  *      "objects_checked": n,
  *      "snapshot_mismatches": [{"object_type", "object_id", "audit_seq",
- *            "reason": "fields_differ" | "object_missing" | "no_snapshot",
+ *            "reason": "fields_differ" | "object_missing" | "no_snapshot" |
+ *                      "object_resurrected" (deleted per its last row, yet present),
  *            "fields": ["amount", ...]}],  (at most 1000; "truncated": true after)
  *     }
  * Returns 0 when verification ran (whatever it found: read report.ok), or

@@ -33,7 +33,7 @@ typedef struct journal_arg {
     uint64_t entries;
     uint64_t bad_entry;
     char head[65];
-    char error[256];
+    char error[KURA_ERROR_MESSAGE_MAX + 64];
     json_t *report; /* out */
 } journal_arg;
 

@@ -243,7 +243,13 @@ static int check_type(kura_db *db, const char *type, kura_audit_snapshot_fn fn, 
                 continue;
             }
             rc = fn(db, id, &cur, err);
-            if (rc == KURA_DB_ENOTFOUND) {
+            if (json_is_null(rec)) {
+                /* The last row recorded a deletion: the object must be gone. */
+                if (rc == KURA_DB_OK)
+                    add_mismatch(s, type, id, seq, "object_resurrected", NULL);
+                if (rc == KURA_DB_ENOTFOUND)
+                    rc = KURA_DB_OK;
+            } else if (rc == KURA_DB_ENOTFOUND) {
                 add_mismatch(s, type, id, seq, "object_missing", NULL);
                 rc = KURA_DB_OK;
             } else if (rc == KURA_DB_OK) {
