@@ -355,6 +355,7 @@ static int cmd_serve(opts *o)
         kura_store_close(st);
         return die("serve", errbuf);
     }
+    kura_api_set_webhook_worker(srv, worker);
     fprintf(stderr, "kura-server: listening on %s://%s%s%s:%u\n", o->cfg.tls_cert[0] ? "https" : "http",
             strchr(o->cfg.listen_addr, ':') ? "[" : "", o->cfg.listen_addr,
             strchr(o->cfg.listen_addr, ':') ? "]" : "", (unsigned)kura_api_port(srv));

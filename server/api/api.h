@@ -42,9 +42,9 @@ uint16_t kura_api_port(const kura_api_server *s);
 /* Stops accepting, finishes the requests in flight, frees the server. NULL is a no-op. */
 void kura_api_stop(kura_api_server *s);
 
-/* A callback /metrics calls for the webhook backlog (events not yet
- * delivered), set by whoever runs the webhook worker; NULL: not reported. */
-typedef int (*kura_api_backlog_fn)(kura_store *store, int64_t *pending);
-void kura_api_set_backlog_fn(kura_api_server *s, kura_api_backlog_fn fn);
+/* The webhook worker whose counters /metrics reports (borrowed; it must
+ * outlive the server or be unset with NULL first). */
+struct kura_webhook_worker;
+void kura_api_set_webhook_worker(kura_api_server *s, struct kura_webhook_worker *w);
 
 #endif /* KURA_SERVER_API_H */

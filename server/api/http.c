@@ -635,10 +635,10 @@ uint16_t kura_api_port(const kura_api_server *s)
     return s ? s->port : 0;
 }
 
-void kura_api_set_backlog_fn(kura_api_server *s, kura_api_backlog_fn fn)
+void kura_api_set_webhook_worker(kura_api_server *s, struct kura_webhook_worker *w)
 {
     if (s)
-        s->backlog = fn;
+        s->worker = w;
 }
 
 void kura_api_stop(kura_api_server *s)

@@ -32,7 +32,7 @@ struct kura_api_server {
     char *cert, *key;               /* copies of the PEM text (key wiped on stop) */
     uint16_t port;
     int tls;
-    kura_api_backlog_fn backlog;
+    struct kura_webhook_worker *worker; /* for /metrics; may be NULL */
     kura_api_route_stats *stats;    /* kura_route_count + 1 (the last: unrouted) */
 };
 

@@ -1,7 +1,7 @@
 /*
  * server/api/metrics.c — /metrics in the Prometheus text format (0.0.4):
  * requests by route and status, a latency histogram per route, the store's
- * commit counters, and the webhook backlog when its worker reports one.
+ * commit counters, and the webhook worker's counters.
  */
 #include "api/internal.h"
 
@@ -113,12 +113,19 @@ int kura_api_metrics_text(struct kura_api_server *s, char **out, size_t *len)
             "# TYPE kura_store_failures_total counter\nkura_store_failures_total %llu\n",
         (unsigned long long)st.commits, (unsigned long long)st.rollbacks,
         (unsigned long long)st.retries, (unsigned long long)st.failures);
-    if (s->backlog) {
-        int64_t pending = 0;
-        if (s->backlog(s->store, &pending) == 0)
-            put(&o, "# HELP kura_webhook_backlog Webhook deliveries not yet made.\n"
-                    "# TYPE kura_webhook_backlog gauge\nkura_webhook_backlog %lld\n",
-                (long long)pending);
+    if (s->worker) {
+        kura_webhook_worker_stats ws;
+        kura_webhook_worker_get_stats(s->worker, &ws);
+        put(&o, "# HELP kura_webhook_attempts_total Webhook delivery attempts made.\n"
+                "# TYPE kura_webhook_attempts_total counter\nkura_webhook_attempts_total %llu\n"
+                "# HELP kura_webhook_delivered_total Webhook deliveries answered 2xx.\n"
+                "# TYPE kura_webhook_delivered_total counter\nkura_webhook_delivered_total %llu\n"
+                "# HELP kura_webhook_failed_total Webhook deliveries given up.\n"
+                "# TYPE kura_webhook_failed_total counter\nkura_webhook_failed_total %llu\n"
+                "# HELP kura_webhook_errors_total Database errors met by the webhook worker.\n"
+                "# TYPE kura_webhook_errors_total counter\nkura_webhook_errors_total %llu\n",
+            (unsigned long long)ws.attempts, (unsigned long long)ws.delivered,
+            (unsigned long long)ws.failed, (unsigned long long)ws.errors);
     }
     if (o.failed) {
         free(o.data);

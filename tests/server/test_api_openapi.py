@@ -93,7 +93,8 @@ def run(srv):
     r = srv.request("GET", "/metrics", auth=admin)
     text = r.body.decode()
     check('kura_http_requests_total{method="POST",route="/v1/users",status="201"} 5' in text, "metrics: requests by route")
-    check("kura_http_request_duration_seconds_bucket" in text and "kura_store_commits_total" in text, "metrics: histogram, store")
+    check("kura_http_request_duration_seconds_bucket" in text and "kura_store_commits_total" in text
+          and "kura_webhook_attempts_total" in text, "metrics: histogram, store, webhooks")
     r = srv.request("POST", "/v1/audit/verify", {}, auth=admin)
     check(r.status == 200 and r.json()["ok"] is True, "verify: %r" % r)
     r = srv.request("DELETE", "/v1/webhooks/" + wh, auth=admin)
