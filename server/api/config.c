@@ -21,7 +21,7 @@ void kura_config_defaults(kura_server_config *cfg)
     cfg->webhook_batch = 50;
     cfg->webhook_timeout_ms = 10000;
     cfg->expiry_interval = 30;
-    cfg->default_fee_rate = 10;
+    cfg->default_fee_rate = 2;
     cfg->log_requests = 1;
 }
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,12 +193,30 @@ static void test_config(void **state)
     assert_int_equal(kura_config_parse(&c, "body_limit = 1G\n", 16, err, sizeof err), -1);
 }
 
+/* The shipped example parses, and says exactly the defaults. */
+static void test_config_example(void **state)
+{
+    kura_server_config c, d;
+    char err[256], text[8192];
+    FILE *f = fopen(KURA_TESTS_DIR "/../server/kura-server.conf.example", "r");
+    size_t n;
+    (void)state;
+    assert_non_null(f);
+    n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof text);
+    kura_config_defaults(&c);
+    kura_config_defaults(&d);
+    assert_int_equal(kura_config_parse(&c, text, n, err, sizeof err), 0);
+    assert_memory_equal(&c, &d, sizeof c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_invariants), cmocka_unit_test(test_router),
         cmocka_unit_test(test_body_rules), cmocka_unit_test(test_fill_transfer),
-        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config), cmocka_unit_test(test_config_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
