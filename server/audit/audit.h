@@ -184,13 +184,16 @@ int kura_audit_export(kura_store *st, kura_audit_export_format format, int64_t f
  * its chain with libkura, and reconciles every entry with the transfers:
  *  - each `signed` entry must match a transfer by intent id with the same
  *    intent hash, in a state at or after awaiting_signatures (signed,
- *    broadcast, confirmed, replaced, failed also count; awaiting_approval,
- *    approved are "premature"; cancelled, rejected, expired are named);
+ *    broadcast, confirmed, replaced count, and failed if its audit rows show
+ *    it reached awaiting_signatures; awaiting_approval,
+ *    approved are "transfer_not_ready"; cancelled, rejected, expired are
+ *    named);
  *  - `refused` entries are listed (matched to a transfer by intent hash
  *    where one exists).
  * The import is itself an audit row (action "journal.imported", object_type
  * "journal", object_id the journal's head hash, data the summary), written
- * in the same transaction that reads the transfers.
+ * after the transfers were read in one read transaction (so a long journal
+ * never holds the write lock while it is reconciled).
  *   actor:  principal id or "system"
  *   source: a name for the file (recorded; may be NULL)
  *   report: receives (new reference)

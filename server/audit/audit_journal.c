@@ -34,6 +34,9 @@ typedef struct journal_arg {
     uint64_t bad_entry;
     char head[65];
     char error[KURA_ERROR_MESSAGE_MAX + 64];
+    /* the reconciliation (phase 1) */
+    int64_t nsigned, matched;
+    json_t *mismatches, *refusals;
     json_t *report; /* out */
 } journal_arg;
 
@@ -101,6 +104,27 @@ static int reconcile_signed(kura_db *db, const kura_journal_entry *e, json_t **m
         } else if ((reason = state_verdict(state)) != NULL) {
             snprintf(message, sizeof message, "the signer signed transfer %s, which is %s", tid,
                      state);
+        } else if (strcmp(state, "failed") == 0) {
+            /* A transfer fails from approved too (no package could be
+             * built): only one that reached awaiting_signatures, per its
+             * audit rows, was ever meant to be signed. */
+            kura_db_result *h = NULL;
+            rc = kura_db_exec(db, &h,
+                              "SELECT seq FROM audit_log WHERE object_type = 'transfer' AND "
+                              "object_id = $1 AND action = 'transfer.awaiting_signatures' LIMIT 1",
+                              (kura_db_param[]){KURA_DB_TEXT(tid)}, 1, err);
+            if (rc == KURA_DB_OK && kura_db_result_rows(h) == 0) {
+                reason = "transfer_not_ready";
+                snprintf(message, sizeof message,
+                         "the signer signed transfer %s, which failed before it awaited "
+                         "signatures",
+                         tid);
+            }
+            kura_db_result_free(h);
+            if (rc != KURA_DB_OK) {
+                kura_db_result_free(res);
+                return rc;
+            }
         }
     }
     if (reason) {
@@ -138,65 +162,72 @@ static int reconcile_refused(kura_db *db, const kura_journal_entry *e, json_t **
     return *out ? KURA_DB_OK : kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
 }
 
-static int journal_fn(kura_db *db, void *arg, kura_db_error *err)
+/* Phase 1, in a read transaction: every entry against the transfers. A
+ * journal of a million entries must not hold the write lock (and with it
+ * every request) while it is reconciled. */
+static int reconcile_fn(kura_db *db, void *arg, kura_db_error *err)
 {
     journal_arg *a = arg;
-    json_t *mismatches = json_array(), *refusals = json_array(), *summary = NULL;
-    json_t *journal = NULL, *kept = NULL;
-    int64_t nsigned = 0, matched = 0, seq = 0;
+    size_t pos = 0;
+    int rc = KURA_DB_OK;
+
+    json_decref(a->mismatches);
+    json_decref(a->refusals);
+    a->nsigned = a->matched = 0;
+    a->mismatches = json_array();
+    a->refusals = json_array();
+    if (!a->mismatches || !a->refusals)
+        return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+    /* kura_journal_parse verified the whole chain: every line is a complete,
+     * well-formed entry. */
+    while (a->valid && pos < a->len && rc == KURA_DB_OK) {
+        const uint8_t *nl = memchr(a->data + pos, '\n', a->len - pos);
+        size_t n = nl ? (size_t)(nl - (a->data + pos)) : a->len - pos;
+        kura_journal_entry e;
+        kura_error kerr;
+        json_t *item = NULL;
+        if (kura_journal_entry_parse(&e, a->data + pos, n, &kerr) != KURA_OK)
+            return kura_audit_fail(err, KURA_DB_EINVAL, "audit: journal entry does not parse");
+        pos += n + 1;
+        if (e.kind == KURA_JOURNAL_SIGNED) {
+            a->nsigned++;
+            rc = reconcile_signed(db, &e, &item, err);
+            if (rc == KURA_DB_OK && item)
+                json_array_append_new(a->mismatches, item);
+            else if (rc == KURA_DB_OK)
+                a->matched++;
+        } else if (e.kind == KURA_JOURNAL_REFUSED) {
+            rc = reconcile_refused(db, &e, &item, err);
+            if (rc == KURA_DB_OK)
+                json_array_append_new(a->refusals, item);
+        }
+    }
+    return rc;
+}
+
+/* Phase 2, in a write transaction: the import's audit row, and the report. */
+static int record_fn(kura_db *db, void *arg, kura_db_error *err)
+{
+    journal_arg *a = arg;
+    json_t *summary = NULL, *journal = NULL, *kept = NULL;
+    int64_t seq = 0;
     kura_audit_entry entry;
     int rc = KURA_DB_OK;
 
     json_decref(a->report);
     a->report = NULL;
-    if (!mismatches || !refusals) {
-        rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
-        goto out;
-    }
-    if (a->valid) {
-        /* kura_journal_parse verified the whole chain: every line is a
-         * complete, well-formed entry. */
-        size_t pos = 0;
-        while (pos < a->len && rc == KURA_DB_OK) {
-            const uint8_t *nl = memchr(a->data + pos, '\n', a->len - pos);
-            size_t n = nl ? (size_t)(nl - (a->data + pos)) : a->len - pos;
-            kura_journal_entry e;
-            kura_error kerr;
-            json_t *item = NULL;
-            if (kura_journal_entry_parse(&e, a->data + pos, n, &kerr) != KURA_OK) {
-                rc = kura_audit_fail(err, KURA_DB_EINVAL, "audit: journal entry does not parse");
-                break;
-            }
-            pos += n + 1;
-            if (e.kind == KURA_JOURNAL_SIGNED) {
-                nsigned++;
-                rc = reconcile_signed(db, &e, &item, err);
-                if (rc == KURA_DB_OK && item)
-                    json_array_append_new(mismatches, item);
-                else if (rc == KURA_DB_OK)
-                    matched++;
-            } else if (e.kind == KURA_JOURNAL_REFUSED) {
-                rc = reconcile_refused(db, &e, &item, err);
-                if (rc == KURA_DB_OK)
-                    json_array_append_new(refusals, item);
-            }
-        }
-        if (rc != KURA_DB_OK)
-            goto out;
-    }
-
     journal = json_pack("{sb sI ss so so}", "valid", a->valid, "entries",
                         (json_int_t)a->entries, "head", a->head, "error",
                         a->valid ? json_null() : json_string(a->error), "bad_entry",
                         a->valid ? json_null() : json_integer((json_int_t)a->bad_entry));
     kept = json_array();
-    for (size_t i = 0; kept && i < json_array_size(mismatches) && i < AUDIT_MISMATCHES_MAX; i++)
-        json_array_append(kept, json_array_get(mismatches, i));
+    for (size_t i = 0; kept && i < json_array_size(a->mismatches) && i < AUDIT_MISMATCHES_MAX; i++)
+        json_array_append(kept, json_array_get(a->mismatches, i));
     summary = json_pack("{so sO sI sI sI sI so}", "source", opt_string(a->source), "journal",
-                        journal, "signed", (json_int_t)nsigned, "matched", (json_int_t)matched,
-                        "refused", (json_int_t)json_array_size(refusals), "mismatch_count",
-                        (json_int_t)json_array_size(mismatches), "mismatches", kept);
-    kept = NULL;
+                        journal, "signed", (json_int_t)a->nsigned, "matched",
+                        (json_int_t)a->matched, "refused", (json_int_t)json_array_size(a->refusals),
+                        "mismatch_count", (json_int_t)json_array_size(a->mismatches), "mismatches",
+                        kept);
     if (!summary) {
         rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
         goto out;
@@ -210,18 +241,15 @@ static int journal_fn(kura_db *db, void *arg, kura_db_error *err)
     if (rc != KURA_DB_OK)
         goto out;
     a->report = json_pack("{sb sO sI sI sI sO sO sI}", "ok",
-                          a->valid && json_array_size(mismatches) == 0, "journal", journal,
-                          "signed", (json_int_t)nsigned, "matched", (json_int_t)matched, "refused",
-                          (json_int_t)json_array_size(refusals), "mismatches", mismatches,
-                          "refusals", refusals, "audit_seq", (json_int_t)seq);
+                          a->valid && json_array_size(a->mismatches) == 0, "journal", journal,
+                          "signed", (json_int_t)a->nsigned, "matched", (json_int_t)a->matched,
+                          "refused", (json_int_t)json_array_size(a->refusals), "mismatches",
+                          a->mismatches, "refusals", a->refusals, "audit_seq", (json_int_t)seq);
     if (!a->report)
         rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
 out:
-    json_decref(kept);
     json_decref(summary);
     json_decref(journal);
-    json_decref(mismatches);
-    json_decref(refusals);
     return rc;
 }
 
@@ -265,7 +293,11 @@ int kura_audit_journal_import(kura_store *st, const char *actor, const uint8_t *
         snprintf(a.error, sizeof a.error, "%s: %s", kura_journal_status_name(rc), kerr.message);
     }
     kura_journal_free(j);
-    rc = kura_store_write(st, journal_fn, &a, &err);
+    rc = kura_store_read(st, reconcile_fn, &a, &err);
+    if (rc == KURA_DB_OK)
+        rc = kura_store_write(st, record_fn, &a, &err);
+    json_decref(a.mismatches);
+    json_decref(a.refusals);
     if (rc != KURA_DB_OK) {
         json_decref(a.report);
         return kura_audit_problem_from_db(p, rc, &err);

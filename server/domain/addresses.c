@@ -41,14 +41,15 @@ static json_t *address_json(const kura_address_row *a)
 /* The wallet's row and parsed descriptor, enough to derive. */
 typedef struct deriver {
     kura_wallet_row row;
-    kura_descriptor *desc;
+    const kura_descriptor *desc;
+    void *handle;
     kura_network network;
 } deriver;
 
 static void deriver_clear(deriver *d)
 {
     kura_wallet_row_clear(&d->row);
-    kura_descriptor_free(d->desc);
+    dom_cache_release(d->handle);
     memset(d, 0, sizeof *d);
 }
 
@@ -64,8 +65,7 @@ static int deriver_load(kura_db *db, const char *wallet_id, deriver *d, kura_pro
                                        : rc;
     if (!dom_ctx() || dom_chain_parse(d->row.chain, &chain) != 0 ||
         kura_intent_chain_network(&d->network, chain) != KURA_OK ||
-        kura_descriptor_parse(dom_ctx(), &d->desc, d->row.descriptor, strlen(d->row.descriptor),
-                              &kerr) != KURA_OK) {
+        dom_descriptor_acquire(d->row.descriptor, &d->desc, &d->handle, &kerr) != KURA_OK) {
         deriver_clear(d);
         return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "wallet %s: stored descriptor: %s",
                                 wallet_id, kerr.message);

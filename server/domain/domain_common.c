@@ -64,8 +64,8 @@ void dom_wallet_clear(dom_wallet *w)
         return;
     kura_wallet_row_clear(&w->row);
     kura_policy_row_clear(&w->policy_row);
-    kura_descriptor_free(w->desc);
-    kura_policy_free(w->policy);
+    dom_cache_release(w->desc_handle);
+    dom_cache_release(w->policy_handle);
     memset(w, 0, sizeof *w);
 }
 
@@ -89,10 +89,8 @@ int dom_wallet_load(kura_db *db, const char *id, int need_descriptor, dom_wallet
     if (!dom_ctx() || dom_chain_parse(w->row.chain, &w->chain) != 0 ||
         kura_intent_chain_network(&w->network, w->chain) != KURA_OK ||
         (need_descriptor &&
-         kura_descriptor_parse(dom_ctx(), &w->desc, w->row.descriptor, strlen(w->row.descriptor),
-                               &kerr) != KURA_OK) ||
-        kura_policy_parse(&w->policy, (const uint8_t *)w->policy_row.text,
-                          strlen(w->policy_row.text), &kerr) != KURA_OK) {
+         dom_descriptor_acquire(w->row.descriptor, &w->desc, &w->desc_handle, &kerr) != KURA_OK) ||
+        dom_policy_acquire(w->policy_row.text, &w->policy, &w->policy_handle, &kerr) != KURA_OK) {
         dom_wallet_clear(w);
         return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "wallet %s: stored data does not parse: %s",
                                 id, kerr.message);

@@ -40,12 +40,23 @@ int dom_chain_parse(const char *name, kura_intent_chain *chain);
 /* A wallet as the domain works with it. */
 typedef struct dom_wallet {
     kura_wallet_row row;
-    kura_descriptor *desc;       /* parsed row.descriptor */
+    const kura_descriptor *desc; /* parsed row.descriptor (shared, parse_cache.c) */
+    void *desc_handle;
     kura_intent_chain chain;
     kura_network network;
     kura_policy_row policy_row;  /* the policy in force */
-    kura_policy *policy;         /* parsed policy_row.text */
+    const kura_policy *policy;   /* parsed policy_row.text (shared) */
+    void *policy_handle;
 } dom_wallet;
+
+/* Parsed policies and descriptors shared by every request
+ * (parse_cache.c), keyed by the SHA-256 of their exact text. *out is
+ * read-only and valid until dom_cache_release(*handle). Returns KURA_OK or
+ * the parser's code (err says why). */
+int dom_policy_acquire(const char *text, const kura_policy **out, void **handle, kura_error *err);
+int dom_descriptor_acquire(const char *text, const kura_descriptor **out, void **handle,
+                           kura_error *err);
+void dom_cache_release(void *handle);
 
 /* Loads wallet `id` with its policy in force, and its parsed descriptor
  * when need_descriptor (else w->desc is NULL). NOT_FOUND, INTERNAL (a

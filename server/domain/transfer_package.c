@@ -108,7 +108,8 @@ static int64_t j_allow_accepted_at(void *arg, const uint8_t *script, size_t len)
     return 0;
 }
 
-static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now, kura_problem *p)
+static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now, uint64_t *fee,
+                        kura_problem *p)
 {
     kura_signer_state st;
     kura_check_result res;
@@ -117,7 +118,7 @@ static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now,
     memset(&res, 0, sizeof res);
     st.wallet = w->desc;
     st.wallet_name = w->row.name;
-    snprintf(st.wallet_checksum, sizeof st.wallet_checksum, "%s", w->row.checksum);
+    snprintf(st.wallet_checksum, sizeof st.wallet_checksum, "%.8s", w->row.checksum);
     st.chain = w->chain;
     st.policy = w->policy;
     st.journal.intent_signed = j_intent_signed;
@@ -128,10 +129,25 @@ static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now,
     st.max_change_index = MAX_CHANGE_INDEX;
     rc = kura_check_package(dom_ctx(), &res, &st, psbt);
     if (rc == KURA_OK) {
+        if (fee)
+            *fee = res.fee;
         kura_check_result_clear(&res);
         return 0;
     }
     switch (res.reason) {
+    case KURA_REFUSE_OUTPUT_MISSING:
+    case KURA_REFUSE_OUTPUT_DUPLICATE:
+    case KURA_REFUSE_OUTPUT_UNEXPECTED:
+    case KURA_REFUSE_CHANGE_FOREIGN:
+    case KURA_REFUSE_INPUT_FOREIGN:
+    case KURA_REFUSE_INPUT_UNPROVEN:
+        rc = kura_problem_set(p, KURA_PROBLEM_TX_MISMATCH, "%s", res.message);
+        break;
+    case KURA_REFUSE_SIGHASH:
+    case KURA_REFUSE_UNKNOWN_FIELD:
+    case KURA_REFUSE_PACKAGE_MALFORMED:
+        rc = kura_problem_set(p, KURA_PROBLEM_INVALID_PSBT, "%s", res.message);
+        break;
     case KURA_REFUSE_FEE_INTENT:
     case KURA_REFUSE_FEE_POLICY:
         rc = kura_problem_set(p, KURA_PROBLEM_FEE_TOO_HIGH, "%s", res.message);
@@ -374,7 +390,7 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
         goto done;
     }
     /* The signer's own check, before anything is reserved or sent. */
-    if ((rc = signer_check(&w, psbt, a->now, a->p)))
+    if ((rc = signer_check(&w, psbt, a->now, NULL, a->p)))
         goto done;
     if (kura_psbt_to_base64(&b64, NULL, psbt) != KURA_OK ||
         kura_psbt_serialize(&a->bytes, &a->len, psbt) != KURA_OK) {
@@ -727,5 +743,205 @@ int kura_transfer_raw_tx(kura_store *st, const char *id, char **hex, kura_proble
         return dom_db_problem(p, rc, &err, "transfer");
     }
     *hex = a.hex;
+    return 0;
+}
+
+/* ---- a package made by another tool ---- */
+
+#define IMPORT_TXS_MAX 1000
+
+typedef struct import_lookup {
+    lookup_ctx base;
+    kura_tx *txs[IMPORT_TXS_MAX]; /* funding transactions handed out, freed after */
+    size_t ntxs;
+} import_lookup;
+
+static const kura_tx *funding_tx(void *arg, const uint8_t txid[32])
+{
+    import_lookup *l = arg;
+    char hex_id[65], *hex = NULL;
+    kura_tx *tx = NULL;
+    uint8_t *bytes;
+    size_t hl, bl = 0;
+    if (l->ntxs >= IMPORT_TXS_MAX)
+        return NULL;
+    kura_txid_to_hex(hex_id, txid);
+    if (kura_store_utxo_prev_tx(l->base.db, l->base.wallet_id, hex_id, &hex, NULL) != KURA_DB_OK)
+        return NULL;
+    hl = strlen(hex);
+    bytes = malloc(hl / 2 + 1);
+    if (bytes && sodium_hex2bin(bytes, hl / 2 + 1, hex, hl, NULL, &bl, NULL) == 0 &&
+        kura_tx_parse(&tx, bytes, bl, KURA_TX_WITNESS, NULL) == KURA_OK)
+        l->txs[l->ntxs++] = tx;
+    free(bytes);
+    free(hex);
+    return tx;
+}
+
+static int lookup_locate(void *arg, const uint8_t *script, size_t len, size_t *branch,
+                         uint32_t *index)
+{
+    import_lookup *l = arg;
+    return locate_script(&l->base, script, len, branch, index);
+}
+
+typedef struct import_arg {
+    const kura_principal *who;
+    const char *id;
+    const uint8_t *psbt;
+    size_t len;
+    int64_t now;
+    int expired;
+    json_t *out;
+    kura_problem *p;
+} import_arg;
+
+static int import_tx(kura_db *db, void *arg, kura_db_error *err)
+{
+    import_arg *a = arg;
+    kura_transfer_row t;
+    dom_wallet w;
+    import_lookup *lk = NULL;
+    kura_psbt *psbt = NULL;
+    kura_approval_row *apps = NULL;
+    size_t napps = 0;
+    records_buf rec;
+    kura_error kerr = {0};
+    kura_assemble_reason why = KURA_ASSEMBLE_OK;
+    uint64_t fee = 0;
+    char *b64 = NULL;
+    int rc;
+
+    json_decref(a->out);
+    a->out = NULL;
+    a->expired = 0;
+    memset(&w, 0, sizeof w);
+    memset(&rec, 0, sizeof rec);
+    if ((rc = dom_transfer_lock(db, a->id, &t, a->now, &a->expired, a->p, err)))
+        return rc;
+    if (a->expired)
+        goto done;
+    if (strcmp(t.state, "approved") != 0) {
+        rc = kura_problem_set(a->p, KURA_PROBLEM_INVALID_STATE,
+                              "transfer %s is %s; a package is imported once it is approved", t.id,
+                              t.state);
+        goto done;
+    }
+    if ((rc = kura_store_wallet_lock(db, t.wallet_id, err)) ||
+        (rc = dom_wallet_load(db, t.wallet_id, 1, &w, a->p)))
+        goto done;
+    if (kura_psbt_parse(&psbt, a->psbt, a->len, &kerr) != KURA_OK) {
+        rc = kura_problem_set(a->p, KURA_PROBLEM_INVALID_PSBT, "%s", kerr.message);
+        goto done;
+    }
+    lk = calloc(1, sizeof *lk);
+    if (!lk) {
+        rc = KURA_DB_ENOMEM;
+        goto done;
+    }
+    lk->base.db = db;
+    lk->base.wallet_id = w.row.id;
+    lk->base.network = w.network;
+    {
+        kura_assemble_lookup lookup = {lk, funding_tx, lookup_locate, 0};
+        if (kura_assemble_complete(dom_ctx(), &psbt, &why, w.desc, &lookup, &kerr) != KURA_OK) {
+            rc = kura_problem_set(a->p, KURA_PROBLEM_INVALID_PSBT, "%s (%s)", kerr.message,
+                                  kura_assemble_reason_name(why));
+            goto done;
+        }
+    }
+    if ((rc = kura_store_approvals(db, t.id, &apps, &napps, err)))
+        goto done;
+    if (records_make(&rec, &w, &t, apps, napps) || kura_assemble_attach(psbt, &rec.rec) != KURA_OK) {
+        rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL, "cannot attach kura's records");
+        goto done;
+    }
+    /* It must pay exactly what the intent says, as the signer reads it. */
+    if ((rc = signer_check(&w, psbt, a->now, &fee, a->p)))
+        goto done;
+    /* Its coins must be the wallet's, known here and free. */
+    for (size_t i = 0; i < psbt->input_count; i++) {
+        char txid[65];
+        kura_utxo_row u;
+        kura_txid_to_hex(txid, psbt->inputs[i].prev_txid);
+        rc = kura_store_utxo_get(db, txid, psbt->inputs[i].prev_vout, &u, err);
+        if (rc == KURA_DB_ENOTFOUND || (rc == 0 && strcmp(u.wallet_id, w.row.id) != 0)) {
+            if (rc == 0)
+                kura_utxo_row_clear(&u);
+            rc = kura_problem_set(a->p, KURA_PROBLEM_INVALID_PSBT,
+                                  "input %zu spends %s:%u, which is not a coin of this wallet", i,
+                                  txid, psbt->inputs[i].prev_vout);
+            goto done;
+        }
+        if (rc)
+            goto done;
+        kura_utxo_row_clear(&u);
+        rc = kura_store_utxo_reserve(db, txid, psbt->inputs[i].prev_vout, t.id, err);
+        if (rc == KURA_DB_ECONFLICT) {
+            rc = kura_problem_set(a->p, KURA_PROBLEM_CONFLICT,
+                                  "input %zu spends %s:%u, which is spent or reserved", i, txid,
+                                  psbt->inputs[i].prev_vout);
+            goto done;
+        }
+        if (rc)
+            goto done;
+    }
+    if (kura_psbt_to_base64(&b64, NULL, psbt) != KURA_OK) {
+        rc = KURA_DB_ENOMEM;
+        goto done;
+    }
+    if ((rc = kura_store_transfer_set_package(db, t.id, b64, -1, (int64_t)fee, a->now, err)))
+        goto done;
+    t.fee = (int64_t)fee;
+    free(t.package);
+    t.package = b64;
+    b64 = NULL;
+    {
+        json_t *extra = json_pack("{s:b, s:I, s:I}", "imported", 1, "inputs",
+                                  (json_int_t)psbt->input_count, "fee", (json_int_t)fee);
+        if (!extra) {
+            rc = KURA_DB_ENOMEM;
+            goto done;
+        }
+        rc = dom_transfer_move(db, dom_actor(a->who), &t, "awaiting_signatures", NULL, extra, a->now,
+                               &a->out, a->p, err);
+        json_decref(extra);
+    }
+done:
+    free(b64);
+    records_clear(&rec);
+    kura_approval_rows_free(apps, napps);
+    for (size_t i = 0; lk && i < lk->ntxs; i++)
+        kura_tx_free(lk->txs[i]);
+    free(lk);
+    kura_psbt_free(psbt);
+    dom_wallet_clear(&w);
+    kura_transfer_row_clear(&t);
+    return rc;
+}
+
+int kura_transfer_import_package(kura_store *st, const kura_principal *who, const char *id,
+                                 const uint8_t *psbt, size_t len, int64_t now, json_t **out,
+                                 kura_problem *p)
+{
+    import_arg a = {who, id, psbt, len, now, 0, NULL, p};
+    kura_db_error err = {0};
+    int rc;
+    *out = NULL;
+    if (!id || !*id)
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such transfer");
+    if (!psbt || len == 0)
+        return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "the PSBT is required");
+    if (len > KURA_PSBT_MAX_SIZE)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_PSBT, "the PSBT is over %u bytes",
+                                KURA_PSBT_MAX_SIZE);
+    rc = kura_store_write(st, import_tx, &a, &err);
+    if (rc) {
+        json_decref(a.out);
+        return dom_db_problem(p, rc, &err, "transfer");
+    }
+    if (a.expired)
+        return kura_problem_set(p, KURA_PROBLEM_TRANSFER_EXPIRED, "transfer %s has expired", id);
+    *out = a.out;
     return 0;
 }

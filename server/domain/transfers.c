@@ -163,7 +163,7 @@ static int create_tx(kura_db *db, void *arg, kura_db_error *err)
         if (w.policy->allowlist_required) {
             const char *label = NULL;
             const kura_intent_output *io = &in->outputs[in->output_count - 1];
-            if (!kura_policy_allowlist_lookup(w.policy, io->script, io->script_len, &label)) {
+            if (!kura_policy_allowlist_lookup((void *)(uintptr_t)w.policy, io->script, io->script_len, &label)) {
                 rc = kura_problem_set(a->p, KURA_PROBLEM_POLICY_LIMIT,
                                       "output %zu: %s is not on the policy's allowlist", i,
                                       o->address);
@@ -190,8 +190,8 @@ static int create_tx(kura_db *db, void *arg, kura_db_error *err)
         lifetime = (uint64_t)req->expires_in;
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(in->id, sizeof in->id, rnd, sizeof rnd);
-    snprintf(in->wallet.name, sizeof in->wallet.name, "%s", w.row.name);
-    snprintf(in->wallet.checksum, sizeof in->wallet.checksum, "%s", w.row.checksum);
+    snprintf(in->wallet.name, sizeof in->wallet.name, "%.32s", w.row.name);
+    snprintf(in->wallet.checksum, sizeof in->wallet.checksum, "%.8s", w.row.checksum);
     snprintf(in->initiator, sizeof in->initiator, "%s", a->who ? a->who->name : "");
     in->created = a->now;
     in->expires = a->now + (int64_t)lifetime;

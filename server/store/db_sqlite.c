@@ -211,12 +211,16 @@ static int sqlite_exec(kura_db *base, kura_db_result **res, const char *sql,
         }
     }
 
+    /* Step first, then count the columns: a cached statement whose tables
+     * changed is prepared again inside the first sqlite3_step, and only then
+     * has its new columns ("SELECT *" over a table made again). */
+    rc = sqlite3_step(stmt);
     result = kura_db_result_new((size_t)sqlite3_column_count(stmt));
     if (!result) {
         stmt_put(stmt);
         return kura_db_fail(err, KURA_DB_ENOMEM, "sqlite: out of memory");
     }
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
         if (kura_db_result_add_row(result) != KURA_DB_OK) {
             status = kura_db_fail(err, KURA_DB_ENOMEM, "sqlite: out of memory");
             break;

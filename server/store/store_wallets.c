@@ -402,6 +402,20 @@ int kura_store_utxo_get(kura_db *db, const char *txid, int64_t vout, kura_utxo_r
     return rc;
 }
 
+int kura_store_utxo_prev_tx(kura_db *db, const char *wallet_id, const char *txid, char **prev_tx,
+                            kura_db_error *err)
+{
+    kura_db_result *res = NULL;
+    int rc = kura_db_exec(db, &res,
+                          "SELECT prev_tx FROM utxos WHERE txid = $1 AND wallet_id = $2 LIMIT 1",
+                          (kura_db_param[]){KURA_DB_TEXT(txid), KURA_DB_TEXT(wallet_id)}, 2, err);
+    *prev_tx = NULL;
+    if (rc == KURA_DB_OK)
+        rc = kura_db_result_rows(res) ? col_dup(prev_tx, res, 0, 0) : not_found(err, "utxo");
+    kura_db_result_free(res);
+    return rc;
+}
+
 int kura_store_utxo_available(kura_db *db, const char *wallet_id, kura_utxo_row **rows,
                               size_t *count, kura_db_error *err)
 {

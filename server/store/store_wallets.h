@@ -121,6 +121,10 @@ void kura_utxo_rows_free(kura_utxo_row *rows, size_t count);
 int kura_store_utxo_upsert(kura_db *db, const kura_utxo_row *row, kura_db_error *err);
 int kura_store_utxo_get(kura_db *db, const char *txid, int64_t vout, kura_utxo_row *row,
                         kura_db_error *err);
+/* The funding transaction (hex, malloc'd in *prev_tx) of any coin of the
+ * wallet with this txid. ENOTFOUND. */
+int kura_store_utxo_prev_tx(kura_db *db, const char *wallet_id, const char *txid, char **prev_tx,
+                            kura_db_error *err);
 /* The wallet's coins neither reserved nor spent, in (txid, vout) order, with
  * height NULL counted as unconfirmed. *rows malloc'd (kura_utxo_rows_free). */
 int kura_store_utxo_available(kura_db *db, const char *wallet_id, kura_utxo_row **rows,

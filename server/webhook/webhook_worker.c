@@ -123,17 +123,17 @@ static int find_due_fn(kura_db *db, void *arg, kura_db_error *err)
     due_list_clear(l);
     /* The first pending delivery of each enabled endpoint, if it is due: a
      * later event of an endpoint never overtakes an earlier one that is
-     * still pending (waiting for its back-off). */
+     * still pending (waiting for its back-off). The head of each endpoint's
+     * queue is found through the (endpoint_id, state, event_seq, event_id)
+     * index, so a long backlog behind a failing endpoint costs nothing. */
     rc = kura_db_exec(db, &res,
                       "SELECT d.endpoint_id, d.event_id, d.attempts, e.url, e.secret, ev.payload "
-                      "FROM webhook_deliveries d "
-                      "JOIN webhook_endpoints e ON e.id = d.endpoint_id "
+                      "FROM webhook_endpoints e "
+                      "JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.event_id = "
+                      "(SELECT p.event_id FROM webhook_deliveries p WHERE p.endpoint_id = e.id "
+                      "AND p.state = 'pending' ORDER BY p.event_seq, p.event_id LIMIT 1) "
                       "JOIN webhook_events ev ON ev.id = d.event_id "
-                      "WHERE d.state = 'pending' AND e.enabled = 1 AND d.next_attempt_ms <= $1 "
-                      "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p "
-                      "WHERE p.endpoint_id = d.endpoint_id AND p.state = 'pending' "
-                      "AND (p.event_seq < d.event_seq OR "
-                      "(p.event_seq = d.event_seq AND p.event_id < d.event_id))) "
+                      "WHERE e.enabled = 1 AND d.next_attempt_ms <= $1 "
                       "ORDER BY d.next_attempt_ms, d.event_seq, d.event_id LIMIT $2",
                       (kura_db_param[]){KURA_DB_INT(l->now_ms), KURA_DB_INT(l->batch)}, 2, err);
     if (rc != KURA_DB_OK)

@@ -22,17 +22,24 @@
 int kura_assemble_i_refuse(kura_assemble_reason *reason, kura_error *err,
                            kura_assemble_reason why, const char *fmt, ...) KURA_PRINTF(4, 5);
 
+/* Scripts of the wallet at indexes 0..n-1 of every branch, derived once per
+ * call the first time a scan is needed, sorted for binary search: a scan
+ * then costs n derivations per branch in all, not per script looked up. */
+typedef struct kura_assemble_i_table kura_assemble_i_table;
+
+void kura_assemble_i_table_free(kura_assemble_i_table *table);
+
 /* Searches branch `only_branch` (SIZE_MAX: every branch) of wallet for the
  * (branch, index) whose scriptPubKey is script[0..len): first the indexes
  * that the derivation records name (the last two steps of each path, at
- * most 8 distinct pairs), then lookup->locate, then indexes
- * 0..min(scan_limit, lookup->scan_limit)-1. Every candidate is derived and
- * compared. Returns KURA_OK (*branch, *index set), KURA_ENOTFOUND,
- * KURA_ENOMEM. */
+ * most 8 distinct pairs), then lookup->locate, then indexes below
+ * min(scan_limit, lookup->scan_limit) through *table (built on first use;
+ * the caller frees it). Every candidate is derived and compared. Returns
+ * KURA_OK (*branch, *index set), KURA_ENOTFOUND, KURA_ENOMEM. */
 int kura_assemble_i_locate(const kura_ctx *ctx, size_t *branch, uint32_t *index,
-                           const kura_descriptor *wallet, const uint8_t *script, size_t len,
-                           const kura_psbt_bip32 *bip32, size_t bip32_count,
-                           const kura_psbt_tap_bip32 *tap, size_t tap_count,
+                           kura_assemble_i_table **table, const kura_descriptor *wallet,
+                           const uint8_t *script, size_t len, const kura_psbt_bip32 *bip32,
+                           size_t bip32_count, const kura_psbt_tap_bip32 *tap, size_t tap_count,
                            const kura_assemble_lookup *lookup, size_t only_branch,
                            uint32_t scan_limit);
 

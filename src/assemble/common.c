@@ -3,6 +3,7 @@
  * intent's binding to the wallet. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "assemble_internal.h"
@@ -104,15 +105,81 @@ static int derives(const kura_ctx *ctx, const kura_descriptor *wallet, size_t br
     return rc == KURA_OK && n == len && memcmp(s, script, len) == 0;
 }
 
+typedef struct table_entry {
+    uint8_t script[KURA_SCRIPT_PUBKEY_MAX];
+    uint8_t len;
+    uint32_t branch;
+    uint32_t index;
+} table_entry;
+
+struct kura_assemble_i_table {
+    table_entry *entries; /* sorted by (len, script, branch, index) */
+    size_t count;
+};
+
+void kura_assemble_i_table_free(kura_assemble_i_table *table)
+{
+    if (table == NULL) return;
+    free(table->entries);
+    free(table);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const table_entry *x = a, *y = b;
+    int c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    c = memcmp(x->script, y->script, x->len);
+    if (c != 0) return c;
+    if (x->branch != y->branch) return x->branch < y->branch ? -1 : 1;
+    return x->index < y->index ? -1 : (x->index > y->index ? 1 : 0);
+}
+
+static int table_build(const kura_ctx *ctx, kura_assemble_i_table **out,
+                       const kura_descriptor *wallet, uint32_t n)
+{
+    size_t branches = kura_descriptor_multipath_count(wallet), total;
+    kura_assemble_i_table *t;
+    if (!kura_size_mul(branches, n, &total)) return KURA_ENOMEM;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) return KURA_ENOMEM;
+    t->entries = calloc(total ? total : 1, sizeof(*t->entries));
+    if (t->entries == NULL) {
+        free(t);
+        return KURA_ENOMEM;
+    }
+    for (size_t b = 0; b < branches; b++) {
+        for (uint32_t i = 0; i < n; i++) {
+            table_entry *e = &t->entries[t->count];
+            size_t len = 0;
+            int rc = kura_descriptor_script_pubkey(ctx, e->script, sizeof(e->script), &len, wallet,
+                                                   b, i, NULL);
+            if (rc == KURA_ENOMEM) {
+                kura_assemble_i_table_free(t);
+                return rc;
+            }
+            if (rc != KURA_OK) continue; /* BIP32's invalid child: no script there */
+            e->len = (uint8_t)len;
+            e->branch = (uint32_t)b;
+            e->index = i;
+            t->count++;
+        }
+    }
+    qsort(t->entries, t->count, sizeof(*t->entries), entry_cmp);
+    *out = t;
+    return KURA_OK;
+}
+
 int kura_assemble_i_locate(const kura_ctx *ctx, size_t *branch, uint32_t *index,
-                           const kura_descriptor *wallet, const uint8_t *script, size_t len,
-                           const kura_psbt_bip32 *bip32, size_t bip32_count,
-                           const kura_psbt_tap_bip32 *tap, size_t tap_count,
+                           kura_assemble_i_table **table, const kura_descriptor *wallet,
+                           const uint8_t *script, size_t len, const kura_psbt_bip32 *bip32,
+                           size_t bip32_count, const kura_psbt_tap_bip32 *tap, size_t tap_count,
                            const kura_assemble_lookup *lookup, size_t only_branch,
                            uint32_t scan_limit)
 {
     hint hints[HINTS_MAX];
-    size_t n = 0, branches = kura_descriptor_multipath_count(wallet);
+    size_t n = 0, lo, hi;
+    table_entry key;
     int d;
     *branch = 0;
     *index = 0;
@@ -144,18 +211,32 @@ int kura_assemble_i_locate(const kura_ctx *ctx, size_t *branch, uint32_t *index,
             }
         }
     }
-    if (lookup != NULL && lookup->scan_limit < scan_limit) scan_limit = lookup->scan_limit;
-    if (lookup == NULL) scan_limit = 0;
-    for (uint32_t i = 0; i < scan_limit; i++) {
-        for (size_t b = 0; b < branches; b++) {
-            if (only_branch != SIZE_MAX && b != only_branch) continue;
-            d = derives(ctx, wallet, b, i, script, len);
-            if (d < 0) return KURA_ENOMEM;
-            if (d) {
-                *branch = b;
-                *index = i;
-                return KURA_OK;
-            }
+    if (lookup == NULL || lookup->scan_limit == 0 || scan_limit == 0 ||
+        len > KURA_SCRIPT_PUBKEY_MAX)
+        return KURA_ENOTFOUND;
+    if (*table == NULL) {
+        int rc = table_build(ctx, table, wallet, lookup->scan_limit);
+        if (rc != KURA_OK) return rc;
+    }
+    /* The first entry of this script (entries of one script are ordered by
+     * branch and index), then the first that fits the branch and bound. */
+    memset(&key, 0, sizeof(key));
+    memcpy(key.script, script, len);
+    key.len = (uint8_t)len;
+    lo = 0;
+    hi = (*table)->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entry_cmp(&(*table)->entries[mid], &key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (; lo < (*table)->count; lo++) {
+        const table_entry *e = &(*table)->entries[lo];
+        if (e->len != len || memcmp(e->script, script, len) != 0) break;
+        if ((only_branch == SIZE_MAX || e->branch == only_branch) && e->index < scan_limit) {
+            *branch = e->branch;
+            *index = e->index;
+            return KURA_OK;
         }
     }
     return KURA_ENOTFOUND;

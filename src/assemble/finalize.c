@@ -29,7 +29,7 @@ static int check_outputs(const kura_ctx *ctx, kura_assemble_final *final, const 
                          const kura_tx *tx, const kura_descriptor *wallet,
                          const kura_intent *intent, uint32_t max_change_index,
                          const kura_assemble_lookup *lookup, kura_network network,
-                         kura_error *err)
+                         kura_assemble_i_table **table, kura_error *err)
 {
     size_t *role = NULL; /* per tx output: intent output index, or SIZE_MAX */
     unsigned char *used = NULL;
@@ -87,8 +87,8 @@ static int check_outputs(const kura_ctx *ctx, kura_assemble_final *final, const 
          * Hints and the locator may find any index (then the bound is
          * checked and named); the scan stops at the bound. */
         scan = max_change_index == UINT32_MAX ? UINT32_MAX : max_change_index + 1;
-        rc = kura_assemble_i_locate(ctx, &branch, &index, wallet, out->script_pubkey.data,
-                                    out->script_pubkey.len, po->bip32, po->bip32_count,
+        rc = kura_assemble_i_locate(ctx, &branch, &index, table, wallet,
+                                    out->script_pubkey.data, out->script_pubkey.len, po->bip32, po->bip32_count,
                                     po->tap_bip32, po->tap_bip32_count, lookup,
                                     KURA_DESCRIPTOR_BRANCH_CHANGE, scan);
         kura_assemble_i_describe(what, sizeof(what), out->script_pubkey.data,
@@ -127,6 +127,7 @@ int kura_assemble_finalize(const kura_ctx *ctx, kura_assemble_final *final,
     kura_psbt *copy = NULL;
     kura_tx *tx = NULL;
     kura_txout *spent = NULL;
+    kura_assemble_i_table *table = NULL;
     kura_network network = KURA_NETWORK_MAINNET;
     kura_error e;
     uint64_t in_total = 0, out_total = 0;
@@ -229,8 +230,8 @@ int kura_assemble_finalize(const kura_ctx *ctx, kura_assemble_final *final,
         const kura_psbt_input *in = &accumulated->inputs[i];
         size_t branch = 0;
         uint32_t index = 0;
-        rc = kura_assemble_i_locate(ctx, &branch, &index, wallet, spent[i].script_pubkey.data,
-                                    spent[i].script_pubkey.len, in->bip32, in->bip32_count,
+        rc = kura_assemble_i_locate(ctx, &branch, &index, &table, wallet,
+                                    spent[i].script_pubkey.data, spent[i].script_pubkey.len, in->bip32, in->bip32_count,
                                     in->tap_bip32, in->tap_bip32_count, lookup, SIZE_MAX,
                                     UINT32_MAX);
         if (rc == KURA_ENOTFOUND) {
@@ -244,7 +245,7 @@ int kura_assemble_finalize(const kura_ctx *ctx, kura_assemble_final *final,
         if (rc != KURA_OK) goto done;
     }
     rc = check_outputs(ctx, final, accumulated, tx, wallet, intent, max_change_index, lookup,
-                       network, err);
+                       network, &table, err);
     if (rc != KURA_OK) goto done;
     rc = kura_tx_output_total(&out_total, tx);
     if (rc != KURA_OK || out_total > in_total) {
@@ -282,6 +283,7 @@ done:
         kura_assemble_final_clear(final);
         final->reason = rc == KURA_EDATA ? why : KURA_ASSEMBLE_OK;
     }
+    kura_assemble_i_table_free(table);
     free(spent);
     kura_tx_free(tx);
     kura_psbt_free(copy);

@@ -219,7 +219,8 @@ static int sighashes_all(const kura_psbt_input *u, size_t i, kura_error *err)
                                       "SIGHASH_DEFAULT or ALL",
                                       i);
     for (size_t k = 0; k < u->tap_script_sig_count; k++)
-        if (u->tap_script_sigs[k].sig_len == 65 && u->tap_script_sigs[k].sig[64] != KURA_SIGHASH_ALL)
+        if (u->tap_script_sigs[k].sig_len == 65 &&
+            u->tap_script_sigs[k].sig[64] != KURA_SIGHASH_ALL)
             return kura_assemble_i_refuse(NULL, err, KURA_ASSEMBLE_SIGHASH,
                                           "input %zu: a taproot script signature that is not "
                                           "SIGHASH_DEFAULT or ALL",

@@ -188,6 +188,7 @@ int kura_assemble_complete(const kura_ctx *ctx, kura_psbt **psbt, kura_assemble_
     kura_psbt *src = NULL, *dst = NULL;
     kura_tx *tx = NULL;
     kura_descriptor_output *work = NULL;
+    kura_assemble_i_table *table = NULL;
     kura_network network = KURA_NETWORK_MAINNET;
     int rc;
 
@@ -271,7 +272,7 @@ int kura_assemble_complete(const kura_ctx *ctx, kura_psbt **psbt, kura_assemble_
                                         i, hex, in->prev_vout);
             goto done;
         }
-        rc = kura_assemble_i_locate(ctx, &branch, &index, wallet, spent->script_pubkey.data,
+        rc = kura_assemble_i_locate(ctx, &branch, &index, &table, wallet, spent->script_pubkey.data,
                                     spent->script_pubkey.len, in->bip32, in->bip32_count,
                                     in->tap_bip32, in->tap_bip32_count, lookup, SIZE_MAX,
                                     UINT32_MAX);
@@ -294,7 +295,7 @@ int kura_assemble_complete(const kura_ctx *ctx, kura_psbt **psbt, kura_assemble_
         const kura_psbt_output *out = &src->outputs[o];
         size_t branch = 0;
         uint32_t index = 0;
-        rc = kura_assemble_i_locate(ctx, &branch, &index, wallet, out->script_pubkey.data,
+        rc = kura_assemble_i_locate(ctx, &branch, &index, &table, wallet, out->script_pubkey.data,
                                     out->script_pubkey.len, out->bip32, out->bip32_count,
                                     out->tap_bip32, out->tap_bip32_count, lookup,
                                     KURA_DESCRIPTOR_BRANCH_CHANGE, UINT32_MAX);
@@ -308,6 +309,7 @@ int kura_assemble_complete(const kura_ctx *ctx, kura_psbt **psbt, kura_assemble_
     dst = NULL;
     rc = KURA_OK;
 done:
+    kura_assemble_i_table_free(table);
     kura_descriptor_output_free(work);
     kura_tx_free(tx);
     kura_psbt_free(src);

@@ -51,6 +51,12 @@ static int seed_fn(kura_db *db, void *arg, kura_db_error *err)
                                             KURA_DB_TEXT(rows[i].intent_id), KURA_DB_TEXT(hex)},
                           4, err);
     }
+    if (rc == KURA_DB_OK) {
+        /* tr_failed_late's history: it reached awaiting_signatures. */
+        kura_audit_entry e = {"us_1", "transfer.awaiting_signatures", "transfer", "tr_failed_late",
+                              NULL};
+        rc = kura_audit_append(db, &e, 1, NULL, NULL, err);
+    }
     return rc;
 }
 
@@ -112,6 +118,14 @@ static uint8_t *make_journal(size_t *len, transfer_row *rows)
     assert_int_equal(kura_journal_append_signed(j, NULL, T0 + 9, rows[4].hash, rows[4].intent_id,
                                                 1000, 50, txid, &err),
                      KURA_OK);
+    /* 9: tr_failed, which failed before it ever awaited signatures */
+    assert_int_equal(kura_journal_append_signed(j, NULL, T0 + 10, rows[5].hash, rows[5].intent_id,
+                                                1000, 50, txid, &err),
+                     KURA_OK);
+    /* 10: tr_failed_late, which failed after it awaited signatures: fine */
+    assert_int_equal(kura_journal_append_signed(j, NULL, T0 + 11, rows[6].hash, rows[6].intent_id,
+                                                1000, 50, txid, &err),
+                     KURA_OK);
     kura_journal_free(j);
     bytes = (uint8_t *)tu_slurp(path, len);
     tu_remove_dir(dir);
@@ -124,6 +138,8 @@ static transfer_row rows_template[] = {
     {"tr_cancelled", "cancelled", "33333333333333333333333333333333", {0}},
     {"tr_early", "approved", "44444444444444444444444444444444", {0}},
     {"tr_done", "confirmed", "55555555555555555555555555555555", {0}},
+    {"tr_failed", "failed", "66666666666666666666666666666666", {0}},
+    {"tr_failed_late", "failed", "77777777777777777777777777777777", {0}},
     {NULL, NULL, NULL, {0}},
 };
 
@@ -153,7 +169,7 @@ static void test_journal_reconciled(void **state)
 {
     (void)state;
     kura_store *st = kura_test_store_open();
-    transfer_row rows[6];
+    transfer_row rows[8];
     kura_db_error err = {0};
     kura_problem p = {0};
     json_t *report = NULL, *refusals, *page = NULL, *row;
@@ -161,7 +177,7 @@ static void test_journal_reconciled(void **state)
     uint8_t *journal;
 
     memcpy(rows, rows_template, sizeof rows);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 7; i++)
         fill(rows[i].hash, (uint8_t)(0x10 * (i + 1)));
     assert_int_equal(kura_store_write(st, seed_fn, rows, &err), KURA_DB_OK);
     journal = make_journal(&len, rows);
@@ -173,14 +189,15 @@ static void test_journal_reconciled(void **state)
     assert_false(json_is_true(json_object_get(report, "ok")));
     assert_true(json_is_true(json_object_get(json_object_get(report, "journal"), "valid")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(report, "journal"), "entries")),
-                     10);
-    assert_int_equal(json_integer_value(json_object_get(report, "signed")), 6);
-    assert_int_equal(json_integer_value(json_object_get(report, "matched")), 2);
-    assert_int_equal(json_array_size(json_object_get(report, "mismatches")), 4);
+                     12);
+    assert_int_equal(json_integer_value(json_object_get(report, "signed")), 8);
+    assert_int_equal(json_integer_value(json_object_get(report, "matched")), 3);
+    assert_int_equal(json_array_size(json_object_get(report, "mismatches")), 5);
     expect_reason(report, 3, "unknown_intent", NULL);
     expect_reason(report, 4, "intent_hash_differs", "tr_edited");
     expect_reason(report, 5, "transfer_cancelled", "tr_cancelled");
     expect_reason(report, 6, "transfer_not_ready", "tr_early");
+    expect_reason(report, 10, "transfer_not_ready", "tr_failed");
     refusals = json_object_get(report, "refusals");
     assert_int_equal(json_array_size(refusals), 2);
     assert_string_equal(json_string_value(json_object_get(find_entry(refusals, 7), "transfer_id")),
@@ -188,7 +205,7 @@ static void test_journal_reconciled(void **state)
     assert_string_equal(json_string_value(json_object_get(find_entry(refusals, 7), "reason")),
                         "KURA_JOURNAL_EREPLAY");
     assert_true(json_is_null(json_object_get(find_entry(refusals, 8), "intent_hash")));
-    assert_int_equal(json_integer_value(json_object_get(report, "audit_seq")), 1);
+    assert_int_equal(json_integer_value(json_object_get(report, "audit_seq")), 2);
 
     /* The import is itself an audit row, with the summary. */
     assert_int_equal(kura_audit_list(st, 0, 0, "journal", NULL, NULL, 10, &page, &p), 0);
@@ -199,7 +216,7 @@ static void test_journal_reconciled(void **state)
     assert_string_equal(json_string_value(json_object_get(row, "object_id")),
                         json_string_value(json_object_get(json_object_get(report, "journal"), "head")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(row, "data"), "mismatch_count")),
-                     4);
+                     5);
     assert_string_equal(json_string_value(json_object_get(json_object_get(row, "data"), "source")),
                         "signer-a.journal");
     json_decref(page);
@@ -212,7 +229,7 @@ static void test_journal_all_matched(void **state)
 {
     (void)state;
     kura_store *st = kura_test_store_open();
-    transfer_row rows[6];
+    transfer_row rows[8];
     kura_db_error err = {0};
     kura_problem p = {0};
     json_t *report = NULL;
@@ -220,7 +237,7 @@ static void test_journal_all_matched(void **state)
     uint8_t *journal;
 
     memcpy(rows, rows_template, sizeof rows);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 7; i++)
         fill(rows[i].hash, (uint8_t)(0x10 * (i + 1)));
     assert_int_equal(kura_store_write(st, seed_fn, rows, &err), KURA_DB_OK);
     journal = make_journal(&len, rows);
@@ -248,7 +265,7 @@ static void test_journal_damaged(void **state)
 {
     (void)state;
     kura_store *st = kura_test_store_open();
-    transfer_row rows[6];
+    transfer_row rows[8];
     kura_problem p = {0};
     json_t *report = NULL, *jr, *vr = NULL;
     size_t len = 0;
@@ -256,7 +273,7 @@ static void test_journal_damaged(void **state)
     char *amount;
 
     memcpy(rows, rows_template, sizeof rows);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 7; i++)
         fill(rows[i].hash, (uint8_t)(0x10 * (i + 1)));
     journal = make_journal(&len, rows);
     /* Entry 2's amount edited: its hash no longer holds. */

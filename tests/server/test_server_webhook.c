@@ -478,6 +478,43 @@ static void test_two_workers_share_through_leases(void **state)
     kura_store_close(st);
 }
 
+static void test_endpoints_do_not_wait_for_each_other(void **state)
+{
+    (void)state;
+    kura_store *st = kura_test_store_open();
+    receiver good, bad;
+    json_t *g, *b;
+    kura_webhook_worker *w;
+    char s[16];
+    int64_t n = 0;
+    emit_arg e[5];
+
+    receiver_start(&good);
+    receiver_start(&bad);
+    receiver_set(&bad, 0, 1, 500);
+    g = create_endpoint(st, good.url, "*");
+    b = create_endpoint(st, bad.url, "*");
+    for (int i = 0; i < 5; i++)
+        e[i] = emit(st, "transfer.approved", i);
+    /* The bad endpoint's first event backs off for a minute; the good one
+     * gets all five meanwhile, and the bad one's later events wait. */
+    w = start_worker(st, 5, 60000, NULL);
+    wait_settled(st, sval(g, "id"), 5);
+    kura_webhook_worker_stop(w);
+    assert_int_equal(receiver_count(&good), 5);
+    assert_int_equal(receiver_count(&bad), 1);
+    assert_string_equal(bad.req[0].event_id, e[0].event_id);
+    assert_string_equal(state_of(st, sval(b, "id"), e[0].event_id, s, &n), "pending");
+    assert_int_equal(n, 1);
+    assert_string_equal(state_of(st, sval(b, "id"), e[1].event_id, s, &n), "pending");
+    assert_int_equal(n, 0);
+    json_decref(g);
+    json_decref(b);
+    receiver_stop(&good);
+    receiver_stop(&bad);
+    kura_store_close(st);
+}
+
 /* ---- endpoints ---- */
 
 static int tamper_url(kura_db *db, void *arg, kura_db_error *err)
@@ -574,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_failed_after_max_attempts_then_redeliver),
         cmocka_unit_test(test_unreachable_endpoint),
         cmocka_unit_test(test_two_workers_share_through_leases),
+        cmocka_unit_test(test_endpoints_do_not_wait_for_each_other),
         cmocka_unit_test(test_endpoint_lifecycle_audited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,8 +19,12 @@
 #include "kura/script.h"
 #include "kura/tx.h"
 #include "kura/wallet.h"
+#include "kura/policy.h"
 #include "testutil_keys.h"
+#include "testutil_sshsig.h"
 #include "testutil_wallet.h"
+
+#include <unistd.h>
 
 #define H KURA_BIP32_HARDENED
 
@@ -49,6 +53,8 @@ typedef struct wallet {
 
 static kura_ctx *ctx;
 static wallet wallets[K_COUNT];
+static char keydir[64];
+static char alice[KURA_SSHKEY_STRING_MAX], admin[KURA_SSHKEY_STRING_MAX];
 
 static void make_wallet(wallet *w, int kind, uint8_t seed0, uint8_t tag)
 {
@@ -103,6 +109,13 @@ static int setup(void **state)
     make_wallet(&wallets[K_WSH], K_WSH, 2, 0x20);
     make_wallet(&wallets[K_TR], K_TR, 5, 0x30);
     make_wallet(&wallets[K_TRMS], K_TRMS, 6, 0x40);
+    /* An approver and an administrator, with the real OpenSSH. */
+    strcpy(keydir, "/tmp/kura-assemble-XXXXXX");
+    if (mkdtemp(keydir) == NULL) return -1;
+    tu_ssh_keygen(keydir, "alice", "ed25519");
+    tu_ssh_keygen(keydir, "admin", "ed25519");
+    tu_ssh_pubkey(alice, keydir, "alice");
+    tu_ssh_pubkey(admin, keydir, "admin");
     return 0;
 }
 
@@ -116,6 +129,7 @@ static int teardown(void **state)
         for (size_t i = 0; i < wallets[k].nmasters; i++) kura_bip32_wipe(&wallets[k].masters[i]);
     }
     kura_ctx_free(ctx);
+    tu_remove_dir(keydir);
     return 0;
 }
 
@@ -258,6 +272,70 @@ static kura_psbt *signed_psbt(int k, const kura_wallet_payment *pay, size_t n, u
     return p;
 }
 
+/* ---- the signer's check: does kura-cold accept what was assembled? ---- */
+
+static int j_signed(void *arg, const uint8_t hash[32], const char *id)
+{
+    (void)arg;
+    (void)hash;
+    (void)id;
+    return 0;
+}
+static uint64_t j_since(void *arg, int64_t since)
+{
+    (void)arg;
+    (void)since;
+    return 0;
+}
+static int64_t j_allow(void *arg, const uint8_t *script, size_t len)
+{
+    (void)arg;
+    (void)script;
+    (void)len;
+    return -1;
+}
+
+/* Runs kura_check_package on psbt as wallet k's signer would, under a
+ * policy needing one approval (alice's, which the package must carry). */
+static void expect_signer_accepts(int k, const kura_psbt *psbt)
+{
+    kura_policy *pol = kura_policy_new();
+    kura_signer_state st;
+    kura_check_result res;
+    kura_error err;
+    assert_non_null(pol);
+    pol->version = 1;
+    pol->chain = KURA_CHAIN_BITCOIN;
+    strcpy(pol->wallet.name, "treasury");
+    strcpy(pol->wallet.checksum, wallets[k].checksum);
+    assert_int_equal(kura_policy_add_admin(pol, "admin", admin, &err), KURA_OK);
+    pol->admin_quorum = 1;
+    assert_int_equal(kura_policy_add_approver(pol, "alice", alice, &err), KURA_OK);
+    assert_int_equal(kura_policy_add_tier(pol, KURA_POLICY_TIER_UNBOUNDED, 1, &err), KURA_OK);
+    pol->max_per_transfer = 300000000;
+    pol->max_per_24h = 1000000000;
+    pol->max_fee = 1000000;
+    pol->max_fee_rate = 200;
+    pol->max_lifetime = 86400;
+    memset(&st, 0, sizeof(st));
+    st.wallet = wallets[k].desc;
+    st.wallet_name = "treasury";
+    strcpy(st.wallet_checksum, wallets[k].checksum);
+    st.chain = KURA_CHAIN_BITCOIN;
+    st.policy = pol;
+    st.journal.intent_signed = j_signed;
+    st.journal.signed_since = j_since;
+    st.journal.allow_accepted_at = j_allow;
+    st.now = NOW + 60;
+    st.max_clock_skew = 300;
+    st.max_change_index = 100000;
+    memset(&res, 0, sizeof(res));
+    if (kura_check_package(ctx, &res, &st, psbt) != KURA_OK)
+        fail_msg("the signer refuses: %s: %s", kura_refusal_name(res.reason), res.message);
+    kura_check_result_clear(&res);
+    kura_policy_free(pol);
+}
+
 /* ---- the legitimate flow, every kind ---- */
 
 static void flow(int k)
@@ -276,9 +354,10 @@ static void flow(int k)
     kura_psbt *pkg = NULL;
     kura_tx *tx = NULL;
     kura_error err;
-    const char *approval = "-----BEGIN SSH SIGNATURE-----\nplaceholder\n-----END SSH SIGNATURE-----\n";
+    size_t approval_len = 0;
+    char *approval = tu_ssh_sign(keydir, "alice", "kura-intent-v1", text, text_len, &approval_len);
     const uint8_t *approvals[1] = {(const uint8_t *)approval};
-    size_t approval_lens[1] = {strlen(approval)};
+    size_t approval_lens[1] = {approval_len};
     kura_package_view view;
     uint64_t est_weight;
 
@@ -317,6 +396,7 @@ static void flow(int k)
     assert_int_equal(view.approval_count, 1);
     assert_int_equal(pkg->output_count, 3);
     for (size_t i = 0; i < pkg->input_count; i++) assert_non_null(pkg->inputs[i].non_witness_utxo);
+    expect_signer_accepts(k, pkg);
 
     /* Signers one by one: the threshold is reached with the last. */
     for (size_t m = 0; m < wallets[k].nsign; m++) {
@@ -381,6 +461,7 @@ static void flow(int k)
     kura_psbt_free(pkg);
     kura_coinselect_result_clear(&sel);
     kura_intent_free(intent);
+    free(approval);
     free(text);
     (void)n;
 }
@@ -504,11 +585,20 @@ static void complete_kind(int k)
     assert_int_equal(p->outputs[1].bip32_count + p->outputs[1].tap_bip32_count, 0);
     {
         kura_assemble_records rec;
+        size_t alen = 0;
+        char *approval = tu_ssh_sign(keydir, "alice", "kura-intent-v1", text, text_len, &alen);
+        const uint8_t *approvals[1] = {(const uint8_t *)approval};
         memset(&rec, 0, sizeof(rec));
         rec.intent = (const uint8_t *)text;
         rec.intent_len = text_len;
+        rec.approvals = approvals;
+        rec.approval_lens = &alen;
+        rec.approval_count = 1;
         assert_int_equal(kura_assemble_attach(p, &rec), KURA_OK);
+        free(approval);
     }
+    /* The signer accepts the completed package as it is. */
+    expect_signer_accepts(k, p);
 
     /* Signed and finalized with the outputs shuffled (change first, the
      * intent's in reverse order), found by the records complete wrote. */
