@@ -147,7 +147,13 @@ static int signin_end_fn(kura_db *db, void *varg, kura_db_error *err)
         json_decref(extra);
         return rc;
     }
+    /* A success forgets the user name's failures, and takes back the
+     * failure step 1 counted for the address (forgetting all of the
+     * address's would let one valid account reset the limit for guesses at
+     * others from the same place). */
     rc = kura_store_signin_reset(db, "user", a->user_subject, err);
+    if (rc == KURA_DB_OK)
+        rc = kura_store_signin_forgive(db, "addr", a->client_addr, a->now, KURA_SIGNIN_WINDOW, err);
     if (rc == KURA_DB_OK)
         rc = kura_store_session_delete_expired(db, a->now, KURA_SESSION_IDLE, err);
     if (rc == KURA_DB_OK) {

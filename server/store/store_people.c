@@ -386,6 +386,17 @@ int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, 
                         3, err);
 }
 
+int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,
+                              int64_t window, kura_db_error *err)
+{
+    return kura_db_exec(db, NULL,
+                        "UPDATE signin_attempts SET failures = failures - 1 "
+                        "WHERE scope = $1 AND subject = $2 AND window_start = $3 AND failures > 0",
+                        (kura_db_param[]){KURA_DB_TEXT(scope), KURA_DB_TEXT(subject),
+                                          KURA_DB_INT(window_of(now, window))},
+                        3, err);
+}
+
 int kura_store_signin_reset(kura_db *db, const char *scope, const char *subject, kura_db_error *err)
 {
     return kura_db_exec(db, NULL, "DELETE FROM signin_attempts WHERE scope = $1 AND subject = $2",

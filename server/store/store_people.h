@@ -92,6 +92,10 @@ int kura_store_signin_failures(kura_db *db, const char *scope, const char *subje
 /* Counts one failure in the window holding `now`. */
 int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, int64_t now,
                            int64_t window, kura_db_error *err);
+/* Takes back one failure counted in the window holding `now` (sign-in
+ * counts each attempt as a failure up front). */
+int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,
+                              int64_t window, kura_db_error *err);
 /* Forgets the failures of (scope, subject). */
 int kura_store_signin_reset(kura_db *db, const char *scope, const char *subject, kura_db_error *err);
 
