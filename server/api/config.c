@@ -76,7 +76,9 @@ static int parse_i64(const char *v, int64_t lo, int64_t hi, int64_t *out)
         mul = 1024 * 1024;
         end++;
     }
-    if (*end || x < lo / mul || x > hi / mul)
+    /* The range holds for the value with its suffix: "0M" is 0, not allowed
+     * when lo is 1024 (the check on x alone let it through). */
+    if (*end || x < 0 || x > hi / mul || (int64_t)x * mul < lo)
         return -1;
     *out = (int64_t)x * mul;
     return 0;

@@ -191,6 +191,10 @@ static void test_config(void **state)
     assert_int_equal(kura_config_parse(&c, "listen = 1.2.3.4:99999\n", 23, err, sizeof err), -1);
     assert_int_equal(kura_config_parse(&c, "listen 1.2.3.4\n", 15, err, sizeof err), -1);
     assert_int_equal(kura_config_parse(&c, "body_limit = 1G\n", 16, err, sizeof err), -1);
+    /* found by fuzz_server_api_config: the suffix must not hide a value below the floor */
+    assert_int_equal(kura_config_parse(&c, "body_limit = 0M\n", 16, err, sizeof err), -1);
+    assert_int_equal(kura_config_parse(&c, "body_limit = 1k\n", 16, err, sizeof err), 0);
+    assert_int_equal(c.body_limit, 1024);
 }
 
 /* The shipped example parses, and says exactly the defaults. */

@@ -332,6 +332,8 @@ static void test_flow(void **state)
                             "transfers:sign"),
                   "k1", 201);
     snprintf(key_auth, sizeof key_auth, "Authorization: Bearer %s", tu_str(j, "key"));
+    char key_id[64];
+    snprintf(key_id, sizeof key_id, "%s", tu_str(j, "id"));
     json_decref(j);
 
     /* The wallet, as kura-cold export and the administrators made it. */
@@ -385,6 +387,33 @@ static void test_flow(void **state)
     snprintf(tid, sizeof tid, "%s", tu_str(t1, "id"));
     assert_string_equal(tu_str(t1, "initiator"), "back-office");
     json_decref(t1);
+
+    /* A request whose key is claimed by another still running: 409. */
+    {
+        const char *body = "{\"wallet_id\":\"w\",\"outputs\":[{\"address\":\"a\",\"amount\":1}],\"max_fee\":1}";
+        char hash[65];
+        kura_idem idem = {key_id, "busy"};
+        kura_idem_claim c;
+        memset(&c, 0, sizeof c);
+        kura_idempotency_request_hash(hash, "POST", "/v1/transfers", body, strlen(body));
+        assert_int_equal(kura_idempotency_claim(w->st, &idem, hash, time(NULL), &c, &p), 0);
+        assert_int_equal(c.state, KURA_IDEM_NEW);
+        kura_idem_claim_clear(&c);
+        reply r = http(w, "POST", "/v1/transfers", key_auth, NULL, "application/json", body,
+                       strlen(body), "busy");
+        assert_int_equal(r.status, 409);
+        assert_non_null(strstr(r.body, "IDEMPOTENCY_IN_PROGRESS"));
+        free(r.body);
+        assert_int_equal(kura_idempotency_release(w->st, &idem, &p), 0);
+        /* released: the request runs (and is refused by the domain: no wallet w) */
+        r = http(w, "POST", "/v1/transfers", key_auth, NULL, "application/json", body, strlen(body), "busy");
+        assert_int_equal(r.status, 404);
+        free(r.body);
+        /* a refusal keeps no response: the same key may be used again */
+        r = http(w, "POST", "/v1/transfers", key_auth, NULL, "application/json", body, strlen(body), "busy");
+        assert_int_equal(r.status, 404);
+        free(r.body);
+    }
 
     approve(w, tid, "bob");
     approve(w, tid, "carol");
