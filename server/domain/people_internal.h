@@ -24,8 +24,8 @@ int kura_people_i_audit(kura_db *db, const char *actor, const char *action, cons
                         const char *id, json_t *snapshot, json_t *extra, int64_t now,
                         kura_db_error *err);
 
-/* Fills p for a store failure (rc < 0): UNAVAILABLE for lost connections and
- * contention, INTERNAL otherwise; a positive rc (a problem the callback set)
+/* Fills p for a store failure (rc < 0): CONFLICT for KURA_DB_ECONFLICT,
+ * UNAVAILABLE for lost connections and contention, INTERNAL otherwise; a positive rc (a problem the callback set)
  * passes through. Returns the problem code. */
 int kura_people_i_db_problem(kura_problem *p, int rc, const kura_db_error *err);
 

@@ -86,6 +86,9 @@ int kura_people_i_db_problem(kura_problem *p, int rc, const kura_db_error *err)
 {
     if (rc > 0)
         return rc;
+    if (rc == KURA_DB_ECONFLICT) /* a row changed under us (e.g. an idempotency claim taken over) */
+        return kura_problem_set(p, KURA_PROBLEM_CONFLICT, "changed meanwhile: %s",
+                                err ? err->message : "");
     if (rc == KURA_DB_EBUSY || rc == KURA_DB_EIO)
         return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the database is unavailable: %s",
                                 err ? err->message : "");
@@ -141,12 +144,34 @@ static char dummy_hash[crypto_pwhash_STRBYTES];
 static unsigned long long dummy_ops;
 static size_t dummy_mem;
 
+/* Makes the dummy hash for the current cost if it is missing or stale.
+ * Called with cost_lock held. */
+static void refresh_dummy_locked(void)
+{
+    uint8_t rnd[16];
+    if (dummy_hash[0] && dummy_ops == pw_ops && dummy_mem == pw_mem)
+        return;
+    randombytes_buf(rnd, sizeof rnd);
+    if (crypto_pwhash_str(dummy_hash, (const char *)rnd, sizeof rnd, pw_ops, pw_mem) == 0) {
+        dummy_ops = pw_ops;
+        dummy_mem = pw_mem;
+    } else {
+        dummy_hash[0] = '\0';
+    }
+    sodium_memzero(rnd, sizeof rnd);
+}
+
 static void init_once_fn(void)
 {
     if (sodium_init() < 0)
         abort(); /* no random source: nothing here can work */
     kura_audit_register_snapshot("user", kura_people_i_user_snapshot_fn);
     kura_audit_register_snapshot("api_key", kura_people_i_apikey_snapshot_fn);
+    /* Made now, at start, so the first sign-in of an unknown user does not
+     * take longer than the others (which would tell that it is unknown). */
+    pthread_mutex_lock(&cost_lock);
+    refresh_dummy_locked();
+    pthread_mutex_unlock(&cost_lock);
 }
 
 void kura_people_init(void)
@@ -158,9 +183,11 @@ int kura_people_set_password_cost(unsigned long long opslimit, size_t memlimit)
 {
     if (opslimit < crypto_pwhash_OPSLIMIT_MIN || memlimit < crypto_pwhash_MEMLIMIT_MIN)
         return -1;
+    kura_people_init();
     pthread_mutex_lock(&cost_lock);
     pw_ops = opslimit;
     pw_mem = memlimit;
+    refresh_dummy_locked();
     pthread_mutex_unlock(&cost_lock);
     return 0;
 }
@@ -181,29 +208,16 @@ int kura_people_i_password_hash(char out[128], const char *password)
 int kura_people_i_password_verify(const char *hash, const char *password)
 {
     char dummy[crypto_pwhash_STRBYTES];
-    int ok;
     kura_people_init();
     if (hash)
         return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
     /* Unknown user: spend what a real verification spends, then refuse. */
     pthread_mutex_lock(&cost_lock);
-    if (!dummy_hash[0] || dummy_ops != pw_ops || dummy_mem != pw_mem) {
-        uint8_t rnd[16];
-        randombytes_buf(rnd, sizeof rnd);
-        if (crypto_pwhash_str(dummy_hash, (const char *)rnd, sizeof rnd, pw_ops, pw_mem) == 0) {
-            dummy_ops = pw_ops;
-            dummy_mem = pw_mem;
-        } else {
-            dummy_hash[0] = '\0';
-        }
-        sodium_memzero(rnd, sizeof rnd);
-    }
+    refresh_dummy_locked();
     memcpy(dummy, dummy_hash, sizeof dummy);
     pthread_mutex_unlock(&cost_lock);
-    if (dummy[0]) {
-        ok = crypto_pwhash_str_verify(dummy, password, strlen(password));
-        (void)ok;
-    }
+    if (dummy[0] && crypto_pwhash_str_verify(dummy, password, strlen(password)) == 0)
+        return 0; /* (a random 16-byte password: cannot happen) */
     return 0;
 }
 
