@@ -144,7 +144,7 @@ typedef struct kura_assemble_records {
  *   reason: may be NULL; receives the reason on KURA_EDATA, else KURA_ASSEMBLE_OK.
  * Returns KURA_OK; KURA_EDATA (INTENT; FUNDING_MISSING for a coin without
  * prev_tx or whose prev_tx does not pay it; INPUT_FOREIGN; FEE; MALFORMED when
- * the outputs exceed the inputs); KURA_ERANGE; KURA_EINVAL; KURA_ENOMEM;
+ * the outputs exceed the inputs or one outpoint is given twice); KURA_ERANGE; KURA_EINVAL; KURA_ENOMEM;
  * KURA_ECRYPTO. */
 int kura_assemble_package(const kura_ctx *ctx, kura_psbt **out, kura_assemble_reason *reason,
                           const kura_descriptor *wallet, const kura_wallet_coin *coins,

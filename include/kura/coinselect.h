@@ -15,8 +15,9 @@
  *               at most `bnb_max_tries` steps (Core: 100,000).
  *   KNAPSACK    Core's knapsack: an exact single coin, else all smaller
  *               coins if they add up exactly, else the best of a stochastic
- *               subset search (1,000 rounds, seeded) and the smallest coin
- *               that covers the target with change.
+ *               subset search (1,000 rounds, seeded; fewer when the pool is
+ *               so large that they would pass 20 million coin visits) and
+ *               the smallest coin that covers the target with change.
  *   SRD         single random draw: coins in a seeded random order until
  *               the target with change is covered, dropping the smallest
  *               selected coin whenever the input or weight limit is passed.

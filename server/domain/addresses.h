@@ -12,6 +12,9 @@
  *   {"wallet_id", "address", "branch" (0|1), "index", "account", "label",
  *    "script" (hex scriptPubKey), "created_at", "id": "<branch>:<index>"}
  *
+ * Allocations write no audit row (they change no money's path; the address
+ * is derived from the registered descriptor and can be re-derived).
+ *
  * Every function returns 0 or a positive kura_problem_code with p filled.
  */
 #ifndef KURA_SERVER_ADDRESSES_H

@@ -286,9 +286,27 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
     if ((rc = kura_store_approvals(db, t->id, &apps, &napps, err)) ||
         (rc = kura_store_utxo_available(db, t->wallet_id, &utxos, &nutxos, err)))
         goto done;
+    /* Until the chain follower knows the tip, a coin's confirmations are
+     * not counted; but an unconfirmed coin is not spent by a wallet that
+     * asks for any confirmation. */
+    if (w.row.min_confirmations > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < nutxos; i++) {
+            if (utxos[i].height < 0) {
+                kura_utxo_row_clear(&utxos[i]);
+                continue;
+            }
+            if (kept != i) {
+                utxos[kept] = utxos[i];
+                memset(&utxos[i], 0, sizeof utxos[i]);
+            }
+            kept++;
+        }
+        nutxos = kept;
+    }
     if (nutxos == 0) {
         rc = kura_problem_set(a->p, KURA_PROBLEM_INSUFFICIENT_FUNDS,
-                              "the wallet has no unreserved coins");
+                              "the wallet has no unreserved confirmed coins");
         goto done;
     }
     if (rate > w.policy->max_fee_rate * 1000u) {

@@ -14,16 +14,30 @@
  * and one webhook event (type "transfer.<state>", data: the transfer). Only
  * transfer_state.c updates transfers.state. A transfer's creation is the
  * move "" -> awaiting_approval (audit/webhook "transfer.awaiting_approval").
+ * Two changes are not moves and write one audit row each, without a webhook
+ * event, so that the transfer's last audit snapshot always equals its
+ * current fields (`audit verify`): "transfer.approval_added" (an approval
+ * short of the quorum) and "transfer.signatures_added" (a signed PSBT short
+ * of the threshold). The approval or upload that completes a step is part of
+ * that step's move row instead.
  *
  * The transfer resource:
  *   {"id", "wallet_id", "external_id" (or null), "state", "intent_id",
  *    "intent_hash", "initiator", "created_by", "outputs": [{"address",
  *    "amount", "label"}], "total", "max_fee", "expires_at",
  *    "approvals": [{"approver", "created_at"}], "signatures_received",
- *    "txid", "fee", "change_index" (null until known), "reason" (or null),
+ *    "txid", "fee", "change_index" (null until known), "package_sha256"
+ *    (SHA-256 of the stored base64 package, or null), "reason" (or null),
  *    "created_at", "updated_at"}
+ * "intent_hash" is computed from the stored intent text on every read (a
+ * text edited in the database shows as a different hash). This JSON is the
+ * API response, the webhook payload and the audit snapshot of object_type
+ * "transfer".
  * A transfer whose expiry has passed and that has not been broadcast reads
- * as "expired" from every read, even before kura_transfer_expire_due ran.
+ * as "expired" from every read (get and list), even before
+ * kura_transfer_expire_due ran; a change attempted on it (approve, package,
+ * signatures, reject, cancel) moves it to expired and answers
+ * TRANSFER_EXPIRED. (A list filtered by state=expired shows only moved ones.)
  *
  * Every function returns 0 or a positive kura_problem_code with p filled;
  * outputs are NULL/0 on failure and owned by the caller.
@@ -45,7 +59,8 @@ typedef struct kura_idem kura_idem;
 typedef struct kura_transfer_output_req {
     const char *address;   /* for the wallet's chain */
     uint64_t amount;       /* satoshis, > 0 */
-    const char *label;     /* optional, kept by the server (not in the intent) */
+    const char *label;     /* optional; written into the intent (approvers see it): printable
+                              ASCII words, single spaces, at most 64 characters */
 } kura_transfer_output_req;
 
 typedef struct kura_transfer_request {
@@ -101,13 +116,20 @@ int kura_transfer_cancel(kura_store *st, const kura_principal *who, const char *
                          int64_t now, json_t **out, kura_problem *p);
 
 /* The signing package (PSBT bytes, *psbt malloc'd). On the first call for an
- * approved transfer it is built: coins selected from the wallet's unreserved
- * unspent coins at the configured fee rate, change on the internal chain at
- * the wallet's next change index, every field a signer needs, the intent and
- * approvals attached; coins reserved and the transfer moved to
- * awaiting_signatures in one transaction. Later calls return the same bytes
- * (in awaiting_signatures and signed). INVALID_STATE, TRANSFER_EXPIRED,
- * INSUFFICIENT_FUNDS, FEE_TOO_HIGH. */
+ * approved transfer it is built: coins selected (libkura coinselect) from the
+ * wallet's unreserved unspent coins (confirmed ones when the wallet asks for
+ * confirmations) at the configured fee rate, change on the internal chain at
+ * the wallet's next change index (recorded as an address, branch 1), every
+ * field a signer needs (libkura assemble), the intent, the approvals and the
+ * policy in force with its signatures attached (kura-cold reads a policy
+ * equal to its own as absent, and takes a newer one signed by its admins);
+ * then the signer's own check (kura_check_package, with the wallet's
+ * descriptor and policy) must accept it; coins reserved and the transfer
+ * moved to awaiting_signatures in one transaction. Later calls return the
+ * same bytes. INVALID_STATE, TRANSFER_EXPIRED, INSUFFICIENT_FUNDS,
+ * FEE_TOO_HIGH (over the intent's max-fee, the policy's max-fee or
+ * max-fee-rate), POLICY_LIMIT / INVALID_APPROVAL (the signer's check would
+ * refuse under the policy now in force). */
 int kura_transfer_package(kura_store *st, const kura_principal *who, const char *id, int64_t now,
                           uint8_t **psbt, size_t *len, kura_problem *p);
 
@@ -115,8 +137,9 @@ int kura_transfer_package(kura_store *st, const kura_principal *who, const char 
  * package (INVALID_PSBT: not this transaction; INVALID_SIGNATURE), merged
  * into the combined PSBT, an upload row written; once the wallet's threshold
  * is met the PSBT is finalized and extracted (TX_MISMATCH if the transaction
- * does not pay what the intent says) and the transfer moves to signed.
- * INVALID_STATE (not awaiting_signatures). *out: the transfer. */
+ * does not pay what the intent says: outputs in any order, change at any
+ * change index up to kura-cold's bound of 1,000,000) and the transfer moves
+ * to signed. INVALID_STATE (not awaiting_signatures). *out: the transfer. */
 int kura_transfer_add_signatures(kura_store *st, const kura_principal *who, const char *id,
                                  const uint8_t *psbt, size_t len, int64_t now, json_t **out,
                                  kura_problem *p);
@@ -131,8 +154,11 @@ int kura_transfer_expire_due(kura_store *st, int64_t now, size_t *expired, kura_
 /* Replaces the package of an approved transfer by a PSBT made elsewhere
  * (e.g. Bitcoin Core's walletcreatefundedpsbt): every field a signer needs is
  * restored from the wallet (kura_assemble_complete), intent and approvals are
- * attached, and the result must pay what the intent says. Then as
- * kura_transfer_package: reserved, awaiting_signatures. *out: the transfer. */
+ * attached, and the signer's check must accept it (TX_MISMATCH when it pays
+ * something else); its inputs must be free coins of the wallet in the store
+ * (INVALID_PSBT, CONFLICT). Then as kura_transfer_package: reserved,
+ * awaiting_signatures (kura_transfer_package then returns it). *out: the
+ * transfer. */
 int kura_transfer_import_package(kura_store *st, const kura_principal *who, const char *id,
                                  const uint8_t *psbt, size_t len, int64_t now, json_t **out,
                                  kura_problem *p);

@@ -19,7 +19,10 @@
  * The "wallet" audit snapshot holds the fields that never move on their own
  * (name, chain, descriptor, checksum, kind, threshold, policy_version);
  * the "policy" snapshot (object id "<wallet_id>:<version>") holds
- * {"wallet_id", "version", "text", "signatures"}.
+ * {"wallet_id", "version", "text", "signatures"}. Audit rows:
+ * "wallet.registered" (wallet), "policy.updated" (policy, for version 1 too)
+ * and, on an update, "wallet.policy_changed" (wallet: its policy_version).
+ * No webhook events for wallets.
  *
  * Every function returns 0 or a positive kura_problem_code with p filled;
  * *out / *page are NULL on failure and owned by the caller (json_decref).

@@ -85,6 +85,15 @@ int kura_assemble_package(const kura_ctx *ctx, kura_psbt **out, kura_assemble_re
                                         i, hex, c->vout, c->branch, c->index);
             goto done;
         }
+        /* One outpoint spent twice makes an invalid transaction (and the
+         * signer refuses it as PACKAGE_MALFORMED). */
+        for (size_t j = 0; j < i; j++)
+            if (coins[j].vout == c->vout && memcmp(coins[j].txid, c->txid, 32) == 0) {
+                rc = kura_assemble_i_refuse(reason, err, KURA_ASSEMBLE_MALFORMED,
+                                            "coins %zu and %zu are the same outpoint %s:%" PRIu32,
+                                            j, i, hex, c->vout);
+                goto done;
+            }
         in_total += c->amount; /* each <= MAX_MONEY (parsed tx): no wrap before the test */
         if (in_total > KURA_MAX_MONEY) {
             rc = kura_assemble_i_refuse(reason, err, KURA_ASSEMBLE_MALFORMED,

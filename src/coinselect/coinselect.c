@@ -13,6 +13,9 @@
 #include "internal.h"
 #include "kura/coinselect.h"
 
+/* Coin visits the knapsack's subset search may make (two passes per round). */
+#define KNAPSACK_BUDGET 20000000u
+
 /* KURA_MAX_MONEY of kura/tx.h, which this module may not include. */
 #define MAX_MONEY 2100000000000000ull
 
@@ -154,15 +157,15 @@ static proposal evaluate(const selector *s, const uint8_t *sel)
  * cost_of_change, passes the input or weight limit, or (when fees are above
  * the long-term rate, so every further input only adds waste) already
  * wastes more than the best found. Writes the best selection into best;
- * returns 1 if there is one. */
-static int bnb(selector *s, uint8_t *best, size_t *stack)
+ * returns 1 if there is one. stack and best_stack hold n entries each. */
+static int bnb(selector *s, uint8_t *best, size_t *stack, size_t *best_stack)
 {
     const uint64_t upper = s->T + s->cost_of_change;
     const int fees_high = s->p->fee_rate > s->p->long_term_fee_rate;
     uint32_t tries = s->p->bnb_max_tries ? s->p->bnb_max_tries : KURA_COINSELECT_BNB_TRIES;
     uint64_t value = 0, available = 0, weight = s->p->base_weight;
     int64_t waste = 0, best_waste = INT64_MAX;
-    size_t depth = 0, pos = 0;
+    size_t depth = 0, pos = 0, best_depth = 0;
     int found = 0;
 
     for (size_t i = 0; i < s->n; i++) available += s->pool[i].ev;
@@ -176,8 +179,8 @@ static int bnb(selector *s, uint8_t *best, size_t *stack)
             int64_t total = waste + (int64_t)(value - s->T);
             if (total <= best_waste) {
                 best_waste = total;
-                memset(best, 0, s->n);
-                for (size_t k = 0; k < depth; k++) best[stack[k]] = 1;
+                memcpy(best_stack, stack, depth * sizeof(*stack));
+                best_depth = depth;
                 found = 1;
             }
             back = 1;
@@ -211,6 +214,8 @@ static int bnb(selector *s, uint8_t *best, size_t *stack)
         }
         pos++;
     }
+    memset(best, 0, s->n);
+    for (size_t k = 0; k < best_depth; k++) best[best_stack[k]] = 1;
     return found;
 }
 
@@ -228,7 +233,11 @@ static void best_subset(selector *s, uint8_t *mark, const size_t *idx, size_t m,
         best += s->pool[idx[k]].ev;
         mark[k] = 1;
     }
-    for (unsigned round = 0; round < KURA_COINSELECT_KNAPSACK_ROUNDS && best != goal; round++) {
+    /* Core's 1,000 rounds, fewer for very large pools: the work stays
+     * under about KNAPSACK_BUDGET coin visits whatever the pool. */
+    unsigned rounds = KURA_COINSELECT_KNAPSACK_ROUNDS;
+    if (m > 0 && KNAPSACK_BUDGET / m < rounds) rounds = (unsigned)(KNAPSACK_BUDGET / m) + 1;
+    for (unsigned round = 0; round < rounds && best != goal; round++) {
         uint64_t total = 0, bits = 0;
         unsigned nbits = 0;
         int reached = 0;
@@ -310,7 +319,34 @@ static int knapsack(selector *s, uint8_t *sel, size_t *idx, uint8_t *mark, uint8
 
 /* ---- single random draw ---- */
 
-static int srd(selector *s, uint8_t *sel, size_t *order)
+/* A max-heap of pool positions: the top is the selected coin of least
+ * effective value (the pool is sorted largest first). */
+static void heap_push(size_t *heap, size_t *len, size_t v)
+{
+    size_t i = (*len)++;
+    while (i > 0 && heap[(i - 1) / 2] < v) {
+        heap[i] = heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    heap[i] = v;
+}
+
+static size_t heap_pop(size_t *heap, size_t *len)
+{
+    size_t top = heap[0], v = heap[--(*len)], i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *len) break;
+        if (c + 1 < *len && heap[c + 1] > heap[c]) c++;
+        if (heap[c] <= v) break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    if (*len > 0) heap[i] = v;
+    return top;
+}
+
+static int srd(selector *s, uint8_t *sel, size_t *order, size_t *heap)
 {
     uint64_t value = 0, weight = s->p->base_weight;
     size_t count = 0;
@@ -324,18 +360,14 @@ static int srd(selector *s, uint8_t *sel, size_t *order)
     for (size_t k = 0; k < s->n; k++) {
         size_t c = order[k];
         sel[c] = 1;
-        count++;
+        heap_push(heap, &count, c);
         value += s->pool[c].ev;
         weight += s->pool[c].weight;
-        /* Over a limit: drop the selected coin of least effective value
-         * (the pool is sorted, so the highest selected position). */
+        /* Over a limit: drop the selected coin of least effective value. */
         while (count > 0 && (count > s->max_inputs ||
                              weight + s->p->change_output_weight > s->max_weight)) {
-            size_t drop = s->n;
-            while (drop > 0 && !sel[drop - 1]) drop--;
-            drop--;
+            size_t drop = heap_pop(heap, &count);
             sel[drop] = 0;
-            count--;
             value -= s->pool[drop].ev;
             weight -= s->pool[drop].weight;
         }
@@ -404,7 +436,7 @@ int kura_coinselect_select(kura_coinselect_result *result, const kura_coinselect
 {
     selector s;
     uint8_t *sel = NULL, *best = NULL, *mark = NULL, *inc = NULL;
-    size_t *scratch = NULL;
+    size_t *scratch = NULL, *scratch2 = NULL;
     proposal won;
     uint64_t total = 0, positive = 0;
     int rc;
@@ -477,7 +509,9 @@ int kura_coinselect_select(kura_coinselect_result *result, const kura_coinselect
     mark = calloc(s.n, 1);
     inc = calloc(s.n, 1);
     scratch = calloc(s.n, sizeof(*scratch));
-    if (sel == NULL || best == NULL || mark == NULL || inc == NULL || scratch == NULL) {
+    scratch2 = calloc(s.n, sizeof(*scratch2));
+    if (sel == NULL || best == NULL || mark == NULL || inc == NULL || scratch == NULL ||
+        scratch2 == NULL) {
         rc = kura_fail(err, KURA_ENOMEM, "coinselect: out of memory");
         goto done;
     }
@@ -488,13 +522,13 @@ int kura_coinselect_select(kura_coinselect_result *result, const kura_coinselect
         proposal pr;
         switch (a) {
         case KURA_COINSELECT_BNB:
-            ok = bnb(&s, sel, scratch);
+            ok = bnb(&s, sel, scratch, scratch2);
             break;
         case KURA_COINSELECT_KNAPSACK:
             ok = knapsack(&s, sel, scratch, mark, inc);
             break;
         case KURA_COINSELECT_SRD:
-            ok = srd(&s, sel, scratch);
+            ok = srd(&s, sel, scratch, scratch2);
             break;
         default:
             ok = largest(&s, sel);
@@ -544,5 +578,6 @@ done:
     free(mark);
     free(inc);
     free(scratch);
+    free(scratch2);
     return rc;
 }

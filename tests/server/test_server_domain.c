@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -879,7 +880,20 @@ static void test_package_refusals(void **state)
     allocate(&w, 1, "");
     f = fund(&w, 0, COIN, 0x61);
 
-    /* More than the wallet holds. */
+    /* An unconfirmed coin is not spent (the wallet wants 1 confirmation). */
+    {
+        kura_tx *u = tu_funding_tx(ctx, desc, 0, 0, 5 * COIN, 0x62, 1000);
+        size_t n = kura_tx_serialized_size(u, 0), wr = 0;
+        uint8_t *b = malloc(n);
+        char *hex = malloc(2 * n + 1);
+        assert_int_equal(kura_tx_serialize(b, n, &wr, u, 0), KURA_OK);
+        sodium_bin2hex(hex, 2 * n + 1, b, n);
+        OK(kura_utxo_add(w.st, w.wallet_id, hex, 1, -1, NOW, p));
+        free(b);
+        free(hex);
+        kura_tx_free(u);
+    }
+    /* More than the wallet holds (confirmed). */
     create(&w, big, NULL, D1, 2 * COIN, NULL, 0, 50000, 0, NOW);
     approve(&w, big, "bob", NOW);
     approve(&w, big, "carol", NOW);
@@ -1109,6 +1123,58 @@ static void test_idempotency(void **state)
     world_close(&w);
 }
 
+/* Concurrent allocations on one wallet: every index handed out once, in
+ * order, none skipped (one UPDATE ... RETURNING each, under group commit on
+ * SQLite and row locks on PostgreSQL). */
+typedef struct alloc_thread {
+    world *w;
+    int failures;
+} alloc_thread;
+
+#define ALLOC_THREADS 4
+#define ALLOC_EACH 40
+
+static void *alloc_worker(void *arg)
+{
+    alloc_thread *t = arg;
+    for (int i = 0; i < ALLOC_EACH; i++) {
+        kura_problem pr = {0};
+        json_t *a = NULL;
+        if (kura_address_allocate(t->w->st, &OPS, t->w->wallet_id, "busy", "", NULL, NOW, &a, &pr))
+            t->failures++;
+        json_decref(a);
+    }
+    return NULL;
+}
+
+static void test_concurrent_allocation(void **state)
+{
+    (void)state;
+    world w;
+    pthread_t th[ALLOC_THREADS];
+    alloc_thread args[ALLOC_THREADS];
+    json_t *page = NULL, *item;
+    size_t i;
+    world_open(&w);
+    for (i = 0; i < ALLOC_THREADS; i++) {
+        args[i].w = &w;
+        args[i].failures = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, alloc_worker, &args[i]), 0);
+    }
+    for (i = 0; i < ALLOC_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    OK(kura_address_list(w.st, w.wallet_id, "busy", NULL, 500, &page, p));
+    assert_int_equal(json_array_size(json_object_get(page, "items")), ALLOC_THREADS * ALLOC_EACH);
+    json_array_foreach(json_object_get(page, "items"), i, item)
+        assert_int_equal(json_integer_value(json_object_get(item, "index")), (json_int_t)i);
+    json_decref(page);
+    assert_int_equal(count(&w, "SELECT next_receive_index FROM wallets WHERE id = $1", w.wallet_id),
+                     ALLOC_THREADS * ALLOC_EACH);
+    world_close(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1122,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_signature_refusals),
         cmocka_unit_test(test_import_package),
         cmocka_unit_test(test_idempotency),
+        cmocka_unit_test(test_concurrent_allocation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -761,6 +761,13 @@ static void test_package_refusals(void **state)
                      KURA_EDATA);
     assert_int_equal(reason, KURA_ASSEMBLE_FUNDING_MISSING);
     coin_of(&c[1], K_WPKH, 1);
+    /* The same coin twice. */
+    c[1] = c[0];
+    assert_int_equal(kura_assemble_package(ctx, &p, &reason, wallets[K_WPKH].desc, c, 2, 0,
+                                           COIN0 + COIN0 - A1 - A2 - 5000, &rec, &err),
+                     KURA_EDATA);
+    assert_int_equal(reason, KURA_ASSEMBLE_MALFORMED);
+    coin_of(&c[1], K_WPKH, 1);
     /* An intent for another wallet. */
     rec.intent = (const uint8_t *)other;
     rec.intent_len = strlen(other);

@@ -420,6 +420,30 @@ static void test_large_pool(void **state)
     free(coins);
 }
 
+static void test_huge_pool(void **state)
+{
+    /* 200,000 coins: every algorithm's work stays bounded (the knapsack's
+     * rounds shrink, the random draw drops coins through a heap). */
+    const size_t n = 200000;
+    kura_coinselect_coin *coins = random_pool(n, 5);
+    kura_coinselect_params p = params(40000000, 3000, 10000);
+    kura_coinselect_result r = {0};
+    kura_error err;
+    (void)state;
+    select_ok(&r, coins, n, &p);
+    kura_coinselect_result_clear(&r);
+    /* All tiny: the money is there (200,000 x 1,000 sat) but needs far
+     * more than 1,000 inputs. */
+    for (size_t i = 0; i < n; i++) {
+        coins[i].amount = 1000;
+        coins[i].weight = P2WPKH_IN;
+    }
+    p = params(100000000, 1000, 1000);
+    assert_int_equal(kura_coinselect_select(&r, coins, n, &p, &err), KURA_EDATA);
+    assert_int_equal(r.failure, KURA_COINSELECT_TOO_MANY_INPUTS);
+    free(coins);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -448,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_large_pool),
+        cmocka_unit_test(test_huge_pool),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
