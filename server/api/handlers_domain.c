@@ -175,30 +175,55 @@ int kura_h_transfer_package(kura_req *rq, kura_resp *rs, kura_problem *p)
     return 0;
 }
 
+/* The PSBT of a request: the raw octet-stream body, or the JSON body's
+ * base64 "psbt" decoded into *decoded (free it). */
+static int request_psbt(kura_req *rq, const uint8_t **psbt, size_t *len, uint8_t **decoded,
+                        kura_problem *p)
+{
+    *decoded = NULL;
+    if (rq->raw_is_octet) {
+        *psbt = (const uint8_t *)rq->raw;
+        *len = rq->raw_len;
+        if (*len == 0)
+            return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "the body is empty: send the PSBT");
+        return 0;
+    }
+    const json_t *b64 = json_object_get(rq->body, "psbt");
+    size_t n = json_string_length(b64), cap = n / 4 * 3 + 3;
+    *decoded = malloc(cap);
+    if (!*decoded)
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "out of memory");
+    if (sodium_base642bin(*decoded, cap, json_string_value(b64), n, NULL, len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(*decoded);
+        *decoded = NULL;
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "psbt: not base64");
+    }
+    *psbt = *decoded;
+    return 0;
+}
+
+int kura_h_transfer_import(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    const uint8_t *psbt;
+    size_t len;
+    uint8_t *decoded;
+    int rc = request_psbt(rq, &psbt, &len, &decoded, p);
+    if (rc)
+        return rc;
+    rc = kura_transfer_import_package(rq->store, &rq->who, rq->id, psbt, len, rq->now, &rs->json, p);
+    free(decoded);
+    return rc;
+}
+
 int kura_h_transfer_signatures(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
     const uint8_t *psbt;
     size_t len;
-    uint8_t *decoded = NULL;
-    int rc;
-    if (rq->raw_is_octet) {
-        psbt = (const uint8_t *)rq->raw;
-        len = rq->raw_len;
-        if (len == 0)
-            return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "the body is empty: send the PSBT");
-    } else {
-        const json_t *b64 = json_object_get(rq->body, "psbt");
-        size_t n = json_string_length(b64), cap = n / 4 * 3 + 3;
-        decoded = malloc(cap);
-        if (!decoded)
-            return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "out of memory");
-        if (sodium_base642bin(decoded, cap, json_string_value(b64), n, NULL, &len, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0) {
-            free(decoded);
-            return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "psbt: not base64");
-        }
-        psbt = decoded;
-    }
+    uint8_t *decoded;
+    int rc = request_psbt(rq, &psbt, &len, &decoded, p);
+    if (rc)
+        return rc;
     rc = kura_transfer_add_signatures(rq->store, &rq->who, rq->id, psbt, len, rq->now, &rs->json, p);
     free(decoded);
     return rc;
