@@ -181,6 +181,8 @@ static int request_psbt(kura_req *rq, const uint8_t **psbt, size_t *len, uint8_t
                         kura_problem *p)
 {
     *decoded = NULL;
+    *psbt = NULL;
+    *len = 0;
     if (rq->raw_is_octet) {
         *psbt = (const uint8_t *)rq->raw;
         *len = rq->raw_len;
@@ -205,9 +207,9 @@ static int request_psbt(kura_req *rq, const uint8_t **psbt, size_t *len, uint8_t
 
 int kura_h_transfer_import(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
-    const uint8_t *psbt;
-    size_t len;
-    uint8_t *decoded;
+    const uint8_t *psbt = NULL;
+    size_t len = 0;
+    uint8_t *decoded = NULL;
     int rc = request_psbt(rq, &psbt, &len, &decoded, p);
     if (rc)
         return rc;
@@ -218,9 +220,9 @@ int kura_h_transfer_import(kura_req *rq, kura_resp *rs, kura_problem *p)
 
 int kura_h_transfer_signatures(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
-    const uint8_t *psbt;
-    size_t len;
-    uint8_t *decoded;
+    const uint8_t *psbt = NULL;
+    size_t len = 0;
+    uint8_t *decoded = NULL;
     int rc = request_psbt(rq, &psbt, &len, &decoded, p);
     if (rc)
         return rc;
