@@ -70,6 +70,13 @@ def run(srv):
         else:
             check(r.status == 403 and r.error == "FORBIDDEN", "%s: want 403, got %r" % (label, r))
 
+    # Own-user routes: another user's id is refused even to an administrator.
+    other = sessions["viewer"].user["id"]
+    r = srv.request("POST", "/v1/users/%s/totp" % other, {}, auth=sessions["administrator"])
+    check(r.status == 403 and r.error == "FORBIDDEN", "TOTP of another user: %r" % r)
+    r = srv.request("POST", "/v1/users/%s/totp" % other, {}, auth=sessions["viewer"])
+    check(r.status == 200, "TOTP of oneself by id: %r" % r)
+
     pairs = 0
     # Sign-out ends the session the other checks use: it goes last.
     ordered = sorted(table, key=lambda rt: rt["method"] == "DELETE" and rt["path"] == "/v1/session")
