@@ -89,7 +89,11 @@ static int signin_begin_fn(kura_db *db, void *varg, kura_db_error *err)
         return kura_problem_set(a->p, KURA_PROBLEM_RATE_LIMITED,
                                 "too many failed sign-ins; try again in %lld seconds",
                                 (long long)(KURA_SIGNIN_WINDOW - a->now % KURA_SIGNIN_WINDOW));
-    rc = kura_store_signin_fail(db, "user", a->user_subject, a->now, KURA_SIGNIN_WINDOW, err);
+    /* Counts of past windows count for nothing: drop them (by index), so
+     * guessed names and addresses do not pile up. */
+    rc = kura_store_signin_sweep(db, a->now - KURA_SIGNIN_WINDOW, err);
+    if (rc == KURA_DB_OK)
+        rc = kura_store_signin_fail(db, "user", a->user_subject, a->now, KURA_SIGNIN_WINDOW, err);
     if (rc == KURA_DB_OK)
         rc = kura_store_signin_fail(db, "addr", a->client_addr, a->now, KURA_SIGNIN_WINDOW, err);
     if (rc != KURA_DB_OK)

@@ -397,6 +397,12 @@ int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subjec
                         3, err);
 }
 
+int kura_store_signin_sweep(kura_db *db, int64_t before, kura_db_error *err)
+{
+    return kura_db_exec(db, NULL, "DELETE FROM signin_attempts WHERE window_start < $1",
+                        (kura_db_param[]){KURA_DB_INT(before)}, 1, err);
+}
+
 int kura_store_signin_reset(kura_db *db, const char *scope, const char *subject, kura_db_error *err)
 {
     return kura_db_exec(db, NULL, "DELETE FROM signin_attempts WHERE scope = $1 AND subject = $2",

@@ -96,6 +96,8 @@ int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, 
  * counts each attempt as a failure up front). */
 int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,
                               int64_t window, kura_db_error *err);
+/* Deletes the counts of windows that started before `before`. */
+int kura_store_signin_sweep(kura_db *db, int64_t before, kura_db_error *err);
 /* Forgets the failures of (scope, subject). */
 int kura_store_signin_reset(kura_db *db, const char *scope, const char *subject, kura_db_error *err);
 

@@ -569,6 +569,15 @@ static void test_rate_limit_per_address(void **state)
     assert_int_equal(kura_session_signin(st, "jack", PW, NULL, "2001:db8::66", t + KURA_SIGNIN_WINDOW,
                                          &tok, NULL, &p),
                      0);
+    /* Counts of windows long past are swept away. */
+    assert_true(people_test_count(st, "SELECT COUNT(*) FROM signin_attempts WHERE subject LIKE $1",
+                                  "guess%") > 0);
+    assert_int_equal(kura_session_signin(st, "jack", PW, NULL, "2001:db8::66",
+                                         t + 3 * KURA_SIGNIN_WINDOW, &tok, NULL, &p),
+                     0);
+    assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM signin_attempts WHERE subject LIKE $1",
+                                       "guess%"),
+                     0);
     assert_int_equal(kura_session_signin(st, "jack", PW, NULL, "", t, &tok, NULL, &p),
                      KURA_PROBLEM_INVALID_FIELD);
     /* Successful sign-ins do not add up to the address's limit (an office

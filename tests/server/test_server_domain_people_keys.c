@@ -4,6 +4,7 @@
  * keys (all four outcomes, release, takeover), and SQL metacharacters stored
  * verbatim in every string field; on SQLite and PostgreSQL.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,51 @@ static void test_idempotency_outcomes(void **state)
     kura_store_close(st);
 }
 
+/* Many claims of one key at once: exactly one runs. */
+typedef struct racer {
+    kura_store *st;
+    const char *hash;
+    int rc;
+    kura_idem_state state;
+} racer;
+
+static void *racer_main(void *varg)
+{
+    racer *r = varg;
+    kura_idem idem = {"key_racer", "same-key"};
+    kura_idem_claim c;
+    kura_problem p = {0};
+    r->rc = kura_idempotency_claim(r->st, &idem, r->hash, T0, &c, &p);
+    r->state = c.state;
+    kura_idem_claim_clear(&c);
+    return NULL;
+}
+
+static void test_idempotency_claims_race(void **state)
+{
+    (void)state;
+    kura_store *st = kura_test_store_open();
+    pthread_t tid[8];
+    racer r[8];
+    char h[65];
+    int news = 0, running = 0;
+    kura_idempotency_request_hash(h, "POST", "/v1/transfers", "{}", 2);
+    for (int i = 0; i < 8; i++) {
+        r[i] = (racer){st, h, -1, 0};
+        assert_int_equal(pthread_create(&tid[i], NULL, racer_main, &r[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(tid[i], NULL);
+        if (r[i].rc == 0 && r[i].state == KURA_IDEM_NEW)
+            news++;
+        else if (r[i].rc == KURA_PROBLEM_IDEMPOTENCY_IN_PROGRESS && r[i].state == KURA_IDEM_RUNNING)
+            running++;
+    }
+    assert_int_equal(news, 1);
+    assert_int_equal(running, 7);
+    kura_store_close(st);
+}
+
 static void test_apikey_idempotent_replay_hides_key(void **state)
 {
     (void)state;
@@ -481,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_apikey_shown_once_stored_hashed),
         cmocka_unit_test(test_apikey_cidr_expiry_revoke),
         cmocka_unit_test(test_idempotency_outcomes),
+        cmocka_unit_test(test_idempotency_claims_race),
         cmocka_unit_test(test_apikey_idempotent_replay_hides_key),
         cmocka_unit_test(test_sql_metacharacters_verbatim),
     };
