@@ -1,0 +1,47 @@
+/*
+ * server/api/config.h — kura-server's configuration file: `key = value`
+ * lines, `#` comments, blank lines ignored (docs/kura-server.md lists every
+ * key; server/kura-server.conf.example is a commented example). Command-line
+ * flags override the file.
+ */
+#ifndef KURA_SERVER_API_CONFIG_H
+#define KURA_SERVER_API_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kura_server_config {
+    char listen_addr[64];        /* listen = ADDR:PORT ("127.0.0.1:8420", "[::1]:8420") */
+    uint16_t port;
+    char data_dir[1024];         /* data_dir: where the SQLite database lives */
+    char database[1024];         /* database: a db.h URL; "": sqlite:<data_dir>/kura.db */
+    char tls_cert[1024];         /* tls_cert, tls_key: PEM files; both or neither */
+    char tls_key[1024];
+    size_t body_limit;           /* body_limit: bytes (suffix k, M allowed) */
+    unsigned threads;            /* threads: HTTP worker threads */
+    size_t db_pool;              /* db_pool: database connections */
+    int64_t webhook_interval_ms; /* webhook_interval_ms: worker poll interval */
+    unsigned webhook_batch;      /* webhook_batch: deliveries per worker round */
+    int64_t webhook_timeout_ms;  /* webhook_timeout_ms: per delivery */
+    int64_t expiry_interval;     /* expiry_interval: seconds between expiry sweeps */
+    int64_t default_fee_rate;    /* default_fee_rate: sat/vB when no estimate */
+    int log_requests;            /* log_requests: yes/no */
+} kura_server_config;
+
+/* Fills cfg with the defaults (listen 127.0.0.1:8420, data_dir ./kura-data, ...). */
+void kura_config_defaults(kura_server_config *cfg);
+
+/* Reads config text text[0..len) into cfg (over what it holds). Returns 0, or
+ * -1 with errbuf naming the line and the problem (unknown key, bad value). */
+int kura_config_parse(kura_server_config *cfg, const char *text, size_t len, char *errbuf,
+                      size_t errlen);
+
+/* Sets one key (as in the file) from a string. Returns 0 or -1 with errbuf. */
+int kura_config_set(kura_server_config *cfg, const char *key, const char *value, char *errbuf,
+                    size_t errlen);
+
+/* Splits "ADDR:PORT" / "[V6]:PORT" / ":PORT" into addr (64 bytes) and port.
+ * Returns 0 or -1. */
+int kura_config_parse_listen(const char *s, char addr[64], uint16_t *port);
+
+#endif /* KURA_SERVER_API_CONFIG_H */

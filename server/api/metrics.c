@@ -1,0 +1,137 @@
+/*
+ * server/api/metrics.c — /metrics in the Prometheus text format (0.0.4):
+ * requests by route and status, a latency histogram per route, the store's
+ * commit counters, and the webhook worker's counters.
+ */
+#include "api/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct outbuf {
+    char *data;
+    size_t len, cap;
+    int failed;
+} outbuf;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void put(outbuf *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (o->failed)
+        return;
+    for (;;) {
+        size_t room = o->cap - o->len;
+        va_start(ap, fmt);
+        n = vsnprintf(o->data ? o->data + o->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap ? o->cap * 2 : 16384;
+        while (cap < o->len + (size_t)n + 1)
+            cap *= 2;
+        char *d = realloc(o->data, cap);
+        if (!d) {
+            o->failed = 1;
+            return;
+        }
+        o->data = d;
+        o->cap = cap;
+    }
+}
+
+static void route_labels(char *out, size_t n, size_t i)
+{
+    if (i < kura_route_count)
+        snprintf(out, n, "method=\"%s\",route=\"%s\"", kura_routes[i].method, kura_routes[i].path);
+    else
+        snprintf(out, n, "method=\"-\",route=\"unrouted\"");
+}
+
+int kura_api_metrics_text(struct kura_api_server *s, char **out, size_t *len)
+{
+    outbuf o = {NULL, 0, 0, 0};
+    char labels[160];
+    kura_store_stats st;
+    *out = NULL;
+    *len = 0;
+    put(&o, "# HELP kura_http_requests_total HTTP requests answered, by route and status.\n"
+            "# TYPE kura_http_requests_total counter\n");
+    for (size_t i = 0; i <= kura_route_count; i++) {
+        route_labels(labels, sizeof labels, i);
+        for (size_t k = 0; k < KURA_API_STATUS_SLOTS; k++) {
+            uint64_t v = atomic_load(&s->stats[i].by_status[k]);
+            if (!v)
+                continue;
+            if (kura_api_status_slots[k])
+                put(&o, "kura_http_requests_total{%s,status=\"%d\"} %llu\n", labels,
+                    kura_api_status_slots[k], (unsigned long long)v);
+            else
+                put(&o, "kura_http_requests_total{%s,status=\"other\"} %llu\n", labels,
+                    (unsigned long long)v);
+        }
+    }
+    put(&o, "# HELP kura_http_request_duration_seconds Time from the first byte read to the answer.\n"
+            "# TYPE kura_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= kura_route_count; i++) {
+        uint64_t count = atomic_load(&s->stats[i].count), cum = 0;
+        if (!count)
+            continue;
+        route_labels(labels, sizeof labels, i);
+        for (size_t b = 0; b < KURA_API_BUCKETS; b++) {
+            cum += atomic_load(&s->stats[i].buckets[b]);
+            put(&o, "kura_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n", labels,
+                (double)kura_api_bucket_us[b] / 1e6, (unsigned long long)cum);
+        }
+        cum += atomic_load(&s->stats[i].buckets[KURA_API_BUCKETS]);
+        put(&o, "kura_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n", labels,
+            (unsigned long long)cum);
+        put(&o, "kura_http_request_duration_seconds_sum{%s} %.6f\n", labels,
+            (double)atomic_load(&s->stats[i].sum_us) / 1e6);
+        put(&o, "kura_http_request_duration_seconds_count{%s} %llu\n", labels,
+            (unsigned long long)count);
+    }
+    kura_store_get_stats(s->store, &st);
+    put(&o, "# HELP kura_store_commits_total Write transactions committed.\n"
+            "# TYPE kura_store_commits_total counter\nkura_store_commits_total %llu\n"
+            "# HELP kura_store_rollbacks_total Write transactions rolled back by their function.\n"
+            "# TYPE kura_store_rollbacks_total counter\nkura_store_rollbacks_total %llu\n"
+            "# HELP kura_store_retries_total Transactions retried after lock contention.\n"
+            "# TYPE kura_store_retries_total counter\nkura_store_retries_total %llu\n"
+            "# HELP kura_store_failures_total Database failures.\n"
+            "# TYPE kura_store_failures_total counter\nkura_store_failures_total %llu\n",
+        (unsigned long long)st.commits, (unsigned long long)st.rollbacks,
+        (unsigned long long)st.retries, (unsigned long long)st.failures);
+    if (s->worker) {
+        kura_webhook_worker_stats ws;
+        kura_webhook_worker_get_stats(s->worker, &ws);
+        put(&o, "# HELP kura_webhook_attempts_total Webhook delivery attempts made.\n"
+                "# TYPE kura_webhook_attempts_total counter\nkura_webhook_attempts_total %llu\n"
+                "# HELP kura_webhook_delivered_total Webhook deliveries answered 2xx.\n"
+                "# TYPE kura_webhook_delivered_total counter\nkura_webhook_delivered_total %llu\n"
+                "# HELP kura_webhook_failed_total Webhook deliveries given up.\n"
+                "# TYPE kura_webhook_failed_total counter\nkura_webhook_failed_total %llu\n"
+                "# HELP kura_webhook_errors_total Database errors met by the webhook worker.\n"
+                "# TYPE kura_webhook_errors_total counter\nkura_webhook_errors_total %llu\n",
+            (unsigned long long)ws.attempts, (unsigned long long)ws.delivered,
+            (unsigned long long)ws.failed, (unsigned long long)ws.errors);
+    }
+    if (o.failed) {
+        free(o.data);
+        return -1;
+    }
+    *out = o.data;
+    *len = o.len;
+    return 0;
+}

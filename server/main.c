@@ -1,0 +1,660 @@
+/*
+ * server/main.c — kura-server, the coordinator (docs/kura-server.md).
+ *
+ *   kura-server serve [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--db URL]
+ *   kura-server user add NAME --role ROLE [--approver-name N] [--password-file F]
+ *   kura-server audit verify [--held-seq N --held-hash HEX]
+ *   kura-server audit export --format jsonl|csv [--from T] [--to T]
+ *   kura-server journal import FILE
+ *   kura-server migrate
+ *   kura-server routes
+ *
+ * Exit status: 0 done; 1 refused or found broken (audit verify, a refused
+ * user add, a journal that does not reconcile); 2 could not run (usage,
+ * configuration, database).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "api/api.h"
+#include "api/compat.h"
+#include "api/config.h"
+#include "api/routes.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_FAILED 2
+
+static const char usage_main[] =
+    "usage: kura-server COMMAND [OPTIONS]\n"
+    "\n"
+    "kura-server is kura's coordinator: transfers from request to signed PSBT,\n"
+    "approvals, people, the audit log and webhooks, over a JSON API.\n"
+    "\n"
+    "commands:\n"
+    "  serve            run the HTTP server (and the expiry sweeper and webhook worker)\n"
+    "  user add NAME    create a user (the first administrator, on a new install)\n"
+    "  audit verify     check the audit chain end to end and every object against it\n"
+    "  audit export     write the audit rows of a time range as JSON lines or CSV\n"
+    "  journal import   reconcile a kura-cold journal against the transfers\n"
+    "  migrate          bring the database's schema up to date and exit\n"
+    "  routes           print the route table as JSON\n"
+    "\n"
+    "options every command takes:\n"
+    "  --config FILE    key = value settings (docs/kura-server.md)\n"
+    "  --data-dir DIR   where the SQLite database lives (default ./kura-data)\n"
+    "  --db URL         sqlite:PATH or postgres:CONNINFO (default sqlite:DIR/kura.db)\n"
+    "\n"
+    "`kura-server COMMAND --help` tells more. Exit status: 0 done, 1 refused or\n"
+    "found broken, 2 could not run.\n";
+
+static const char usage_serve[] =
+    "usage: kura-server serve [--config FILE] [--data-dir DIR] [--db URL]\n"
+    "                         [--listen ADDR:PORT] [--port-file FILE]\n"
+    "\n"
+    "Serves the API until SIGTERM or SIGINT, then finishes the requests in flight\n"
+    "and exits 0. --listen ADDR:0 picks a free port; the port is printed on stderr\n"
+    "(\"kura-server: listening on http://ADDR:PORT\") and written to --port-file.\n"
+    "TLS is on when the configuration names tls_cert and tls_key.\n";
+
+static const char usage_user[] =
+    "usage: kura-server user add NAME --role ROLE [--approver-name NAME]\n"
+    "                            [--password-file FILE]   (- reads stdin)\n"
+    "\n"
+    "Creates a user directly in the database (audited as actor \"system\"): the\n"
+    "way to make the first administrator. ROLE: viewer, initiator, approver\n"
+    "(needs --approver-name: its name in wallet policies), administrator,\n"
+    "auditor. Without --password-file the password is asked for on the terminal\n"
+    "(twice). Passwords have 12 to 1024 bytes.\n";
+
+static const char usage_audit[] =
+    "usage: kura-server audit verify [--held-seq N --held-hash HEX] [--json]\n"
+    "       kura-server audit export --format jsonl|csv [--from UNIX] [--to UNIX]\n"
+    "\n"
+    "verify walks the whole chain, names the first broken row, and holds every\n"
+    "object (transfer, wallet, policy, user, API key, webhook) against its last\n"
+    "audit row, naming each edited object. --held-seq/--held-hash: a head kept\n"
+    "outside the database (an export's trailer, a webhook's Kura-Audit-Head).\n"
+    "Exit 0 intact, 1 broken.\n"
+    "export writes the rows with FROM <= at < TO to stdout, then a trailer with\n"
+    "the chain's head.\n";
+
+static const char usage_journal[] =
+    "usage: kura-server journal import FILE\n"
+    "\n"
+    "Reads a kura-cold journal, verifies its chain and reconciles every signature\n"
+    "the signer made against the transfers; prints the report as JSON. Exit 0\n"
+    "when everything matches, 1 when a mismatch is named.\n";
+
+static const char usage_migrate[] =
+    "usage: kura-server migrate [--config FILE] [--data-dir DIR] [--db URL]\n"
+    "\n"
+    "Applies the migrations the database lacks and prints the schema version.\n";
+
+static const char usage_routes[] =
+    "usage: kura-server routes\n"
+    "\n"
+    "Prints the route table (method, path, roles, API-key scope, flags) as JSON:\n"
+    "what the router, docs/api.md and the tests read.\n";
+
+/* ---- options ---- */
+
+typedef struct opts {
+    kura_server_config cfg;
+    const char *config_file;
+    const char *data_dir;
+    const char *db;
+    const char *listen;
+    const char *port_file;
+    const char *role;
+    const char *approver_name;
+    const char *password_file;
+    const char *format;
+    int64_t from, to, held_seq;
+    const char *held_hash;
+    int json;
+    const char *args[4];
+    int nargs;
+} opts;
+
+static int die(const char *what, const char *msg)
+{
+    fprintf(stderr, "kura-server: %s: %s\n", what, msg);
+    return EXIT_FAILED;
+}
+
+static int read_file(const char *path, char **out, size_t *len, size_t max)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    *len = 0;
+    if (!f)
+        return -1;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > max + 4097) {
+                free(buf);
+                if (f != stdin)
+                    fclose(f);
+                errno = EFBIG;
+                return -1;
+            }
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                if (f != stdin)
+                    fclose(f);
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, 4096, f);
+        n += r;
+        if (r < 4096)
+            break;
+    }
+    if (f != stdin)
+        fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int parse_i64_arg(const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || !*v || *end || x < 0)
+        return -1;
+    *out = (int64_t)x;
+    return 0;
+}
+
+/* Parses argv[from..) into o. Returns 0, 1 (--help printed), or EXIT_FAILED. */
+static int parse_opts(opts *o, int argc, char **argv, int from, const char *help)
+{
+    char errbuf[256];
+    for (int i = from; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(field)                                                   \
+    do {                                                              \
+        if (!v)                                                       \
+            return die(a, "needs a value");                           \
+        o->field = v;                                                 \
+        i++;                                                          \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help, stdout);
+            return 1;
+        } else if (!strcmp(a, "--config")) {
+            TAKE(config_file);
+        } else if (!strcmp(a, "--data-dir")) {
+            TAKE(data_dir);
+        } else if (!strcmp(a, "--db")) {
+            TAKE(db);
+        } else if (!strcmp(a, "--listen")) {
+            TAKE(listen);
+        } else if (!strcmp(a, "--port-file")) {
+            TAKE(port_file);
+        } else if (!strcmp(a, "--role")) {
+            TAKE(role);
+        } else if (!strcmp(a, "--approver-name")) {
+            TAKE(approver_name);
+        } else if (!strcmp(a, "--password-file")) {
+            TAKE(password_file);
+        } else if (!strcmp(a, "--format")) {
+            TAKE(format);
+        } else if (!strcmp(a, "--held-hash")) {
+            TAKE(held_hash);
+        } else if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--from") || !strcmp(a, "--to") || !strcmp(a, "--held-seq")) {
+            int64_t *dst = !strcmp(a, "--from") ? &o->from : !strcmp(a, "--to") ? &o->to : &o->held_seq;
+            if (!v || parse_i64_arg(v, dst))
+                return die(a, "needs unix seconds / a number");
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "kura-server: unknown option %s\n%s", a, help);
+            return EXIT_FAILED;
+        } else if (o->nargs < 4) {
+            o->args[o->nargs++] = a;
+        } else {
+            return die(a, "too many arguments");
+        }
+#undef TAKE
+    }
+    /* The file first, then the flags over it. */
+    if (o->config_file) {
+        char *text;
+        size_t len;
+        if (read_file(o->config_file, &text, &len, 1 << 20))
+            return die(o->config_file, strerror(errno));
+        if (kura_config_parse(&o->cfg, text, len, errbuf, sizeof errbuf)) {
+            free(text);
+            return die(o->config_file, errbuf);
+        }
+        free(text);
+    }
+    if (o->data_dir && kura_config_set(&o->cfg, "data_dir", o->data_dir, errbuf, sizeof errbuf))
+        return die("--data-dir", errbuf);
+    if (o->db && kura_config_set(&o->cfg, "database", o->db, errbuf, sizeof errbuf))
+        return die("--db", errbuf);
+    if (o->listen && kura_config_set(&o->cfg, "listen", o->listen, errbuf, sizeof errbuf))
+        return die("--listen", errbuf);
+    return 0;
+}
+
+static int open_store(opts *o, kura_store **st)
+{
+    char url[1100];
+    kura_db_error err = {0};
+    if (o->cfg.database[0]) {
+        snprintf(url, sizeof url, "%s", o->cfg.database);
+    } else {
+        if (mkdir(o->cfg.data_dir, 0700) != 0 && errno != EEXIST)
+            return die(o->cfg.data_dir, strerror(errno));
+        snprintf(url, sizeof url, "sqlite:%s/kura.db", o->cfg.data_dir);
+    }
+    if (kura_store_open(st, url, o->cfg.db_pool, &err) != KURA_DB_OK)
+        return die("database", err.message);
+#ifdef KURA_TEST_HOOKS
+    /* Tests create many users: the cheapest Argon2id libsodium allows. */
+    if (getenv("KURA_TEST_CHEAP_KDF"))
+        kura_people_set_password_cost(crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
+#endif
+    kura_people_init();
+    kura_domain_register_snapshots();
+    kura_webhook_register_snapshots();
+    kura_transfer_set_fee_rate((uint64_t)o->cfg.default_fee_rate * 1000u);
+    return 0;
+}
+
+/* ---- serve ---- */
+
+static int cmd_serve(opts *o)
+{
+    kura_store *st = NULL;
+    kura_api_server *srv = NULL;
+    kura_webhook_worker *worker = NULL;
+    kura_api_config ac;
+    kura_webhook_worker_options wo;
+    kura_db_error err = {0};
+    char errbuf[256], *cert = NULL, *key = NULL;
+    size_t n;
+    sigset_t sigs;
+    int rc;
+
+    /* SIGTERM/SIGINT are taken by this thread alone (sigtimedwait below):
+     * blocked before any other thread starts, so every thread inherits it. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((o->cfg.tls_cert[0] == '\0') != (o->cfg.tls_key[0] == '\0'))
+        return die("tls", "tls_cert and tls_key go together");
+    if (o->cfg.tls_cert[0]) {
+        if (read_file(o->cfg.tls_cert, &cert, &n, 1 << 20))
+            return die(o->cfg.tls_cert, strerror(errno));
+        if (read_file(o->cfg.tls_key, &key, &n, 1 << 20)) {
+            free(cert);
+            return die(o->cfg.tls_key, strerror(errno));
+        }
+    }
+    if ((rc = open_store(o, &st)) != 0) {
+        free(cert);
+        free(key);
+        return rc;
+    }
+    memset(&wo, 0, sizeof wo);
+    wo.poll_interval_ms = o->cfg.webhook_interval_ms;
+    wo.batch = o->cfg.webhook_batch;
+    wo.timeout_ms = o->cfg.webhook_timeout_ms;
+    if (kura_webhook_worker_start(&worker, st, &wo, &err) != KURA_DB_OK) {
+        fprintf(stderr, "kura-server: webhook worker: %s\n", err.message);
+        kura_store_close(st);
+        free(cert);
+        free(key);
+        return EXIT_FAILED;
+    }
+    memset(&ac, 0, sizeof ac);
+    ac.listen_addr = o->cfg.listen_addr;
+    ac.port = o->cfg.port;
+    ac.tls_cert_pem = cert;
+    ac.tls_key_pem = key;
+    ac.body_limit = o->cfg.body_limit;
+    ac.threads = o->cfg.threads;
+    ac.log_requests = o->cfg.log_requests;
+    rc = kura_api_start(&srv, st, &ac, errbuf, sizeof errbuf);
+    free(cert);
+    if (key) {
+        sodium_memzero(key, strlen(key));
+        free(key);
+    }
+    if (rc) {
+        kura_webhook_worker_stop(worker);
+        kura_store_close(st);
+        return die("serve", errbuf);
+    }
+    kura_api_set_webhook_worker(srv, worker);
+    fprintf(stderr, "kura-server: listening on %s://%s%s%s:%u\n", o->cfg.tls_cert[0] ? "https" : "http",
+            strchr(o->cfg.listen_addr, ':') ? "[" : "", o->cfg.listen_addr,
+            strchr(o->cfg.listen_addr, ':') ? "]" : "", (unsigned)kura_api_port(srv));
+    if (o->port_file) {
+        FILE *f = fopen(o->port_file, "w");
+        if (f) {
+            fprintf(f, "%u\n", (unsigned)kura_api_port(srv));
+            fclose(f);
+        }
+    }
+    /* The main thread is the expiry sweeper: it wakes every expiry_interval
+     * seconds (or at a signal, and then stops). */
+    for (;;) {
+        struct timespec ts = {(time_t)o->cfg.expiry_interval, 0};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            fprintf(stderr, "kura-server: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        if (sig < 0 && errno == EAGAIN) {
+            size_t expired = 0;
+            kura_problem p = {0};
+            if (kura_transfer_expire_due(st, (int64_t)time(NULL), &expired, &p) != 0)
+                fprintf(stderr, "kura-server: expiry: %s\n", p.message);
+            else if (expired)
+                fprintf(stderr, "kura-server: expiry: %zu transfer(s) expired\n", expired);
+        }
+    }
+    kura_api_stop(srv);              /* requests in flight finish first */
+    kura_webhook_worker_stop(worker);
+    kura_store_close(st);
+    fprintf(stderr, "kura-server: stopped\n");
+    return 0;
+}
+
+/* ---- user add ---- */
+
+static int read_password_tty(char *out, size_t cap, const char *prompt)
+{
+    struct termios old, quiet;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+    FILE *tty;
+    int ok;
+    if (fd < 0)
+        return -1;
+    tty = fdopen(fd, "r+");
+    if (!tty) {
+        close(fd);
+        return -1;
+    }
+    fputs(prompt, tty);
+    fflush(tty);
+    tcgetattr(fd, &old);
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fd, TCSAFLUSH, &quiet);
+    ok = fgets(out, (int)cap, tty) != NULL;
+    tcsetattr(fd, TCSAFLUSH, &old);
+    fputs("\n", tty);
+    fclose(tty);
+    if (!ok)
+        return -1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static int cmd_user(opts *o)
+{
+    kura_store *st = NULL;
+    kura_role role = KURA_ROLE_NONE;
+    kura_problem p = {0};
+    json_t *user = NULL;
+    char pw[1100], again[1100];
+    int rc;
+    if (o->nargs != 2 || strcmp(o->args[0], "add") != 0 || !o->role) {
+        fputs(usage_user, stderr);
+        return EXIT_FAILED;
+    }
+    if (kura_role_parse(o->role, &role))
+        return die("--role", "viewer, initiator, approver, administrator or auditor");
+    if (o->password_file) {
+        char *text;
+        size_t len;
+        if (read_file(o->password_file, &text, &len, 4096))
+            return die(o->password_file, strerror(errno));
+        text[strcspn(text, "\r\n")] = '\0';
+        snprintf(pw, sizeof pw, "%s", text);
+        sodium_memzero(text, len);
+        free(text);
+    } else {
+        if (read_password_tty(pw, sizeof pw, "password: ") ||
+            read_password_tty(again, sizeof again, "again: "))
+            return die("password", "no terminal to ask on: use --password-file");
+        rc = strcmp(pw, again) != 0;
+        sodium_memzero(again, sizeof again);
+        if (rc) {
+            sodium_memzero(pw, sizeof pw);
+            return die("password", "the two entries differ");
+        }
+    }
+    if ((rc = open_store(o, &st)) != 0) {
+        sodium_memzero(pw, sizeof pw);
+        return rc;
+    }
+    rc = kura_user_create(st, NULL, o->args[1], pw, role, o->approver_name, NULL,
+                          (int64_t)time(NULL), &user, &p);
+    sodium_memzero(pw, sizeof pw);
+    kura_store_close(st);
+    if (rc) {
+        fprintf(stderr, "kura-server: user add: %s: %s\n", kura_problem_name(p.code), p.message);
+        return kura_problem_http_status(p.code) >= 500 ? EXIT_FAILED : EXIT_REFUSED;
+    }
+    json_dumpf(user, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(user);
+    return 0;
+}
+
+/* ---- audit, journal, migrate, routes ---- */
+
+static int write_stdout(void *ctx, const char *bytes, size_t len)
+{
+    (void)ctx;
+    return fwrite(bytes, 1, len, stdout) == len ? 0 : -1;
+}
+
+static void print_verify_summary(const json_t *r)
+{
+    const json_t *ce = json_object_get(r, "chain_error");
+    const json_t *mm = json_object_get(r, "snapshot_mismatches");
+    size_t i;
+    const json_t *m;
+    fprintf(stderr, "kura-server: audit verify: %lld rows, head %lld:%s\n",
+            (long long)json_integer_value(json_object_get(r, "rows")),
+            (long long)json_integer_value(json_object_get(json_object_get(r, "head"), "seq")),
+            json_string_value(json_object_get(json_object_get(r, "head"), "hash")));
+    if (json_is_object(ce))
+        fprintf(stderr, "kura-server: audit verify: first broken row %lld: %s (%s)\n",
+                (long long)json_integer_value(json_object_get(ce, "seq")),
+                json_string_value(json_object_get(ce, "reason")),
+                json_string_value(json_object_get(ce, "message")));
+    json_array_foreach(mm, i, m) {
+        const json_t *fields = json_object_get(m, "fields");
+        char *f = fields ? json_dumps(fields, JSON_COMPACT) : NULL;
+        fprintf(stderr, "kura-server: audit verify: edited %s %s (audit row %lld): %s %s\n",
+                json_string_value(json_object_get(m, "object_type")),
+                json_string_value(json_object_get(m, "object_id")),
+                (long long)json_integer_value(json_object_get(m, "audit_seq")),
+                json_string_value(json_object_get(m, "reason")), f ? f : "");
+        free(f);
+    }
+    fprintf(stderr, "kura-server: audit verify: %s\n",
+            json_is_true(json_object_get(r, "ok")) ? "intact" : "BROKEN");
+}
+
+static int cmd_audit(opts *o)
+{
+    kura_store *st = NULL;
+    kura_problem p = {0};
+    int rc;
+    if (o->nargs != 1 || (strcmp(o->args[0], "verify") && strcmp(o->args[0], "export"))) {
+        fputs(usage_audit, stderr);
+        return EXIT_FAILED;
+    }
+    if (!strcmp(o->args[0], "export")) {
+        kura_audit_export_format f;
+        if (!o->format || (strcmp(o->format, "jsonl") && strcmp(o->format, "csv")))
+            return die("audit export", "--format jsonl or csv");
+        f = !strcmp(o->format, "csv") ? KURA_AUDIT_EXPORT_CSV : KURA_AUDIT_EXPORT_JSONL;
+        if ((rc = open_store(o, &st)) != 0)
+            return rc;
+        rc = kura_audit_export(st, f, o->from, o->to, write_stdout, NULL, &p);
+        kura_store_close(st);
+        if (rc)
+            return die("audit export", p.message);
+        return fflush(stdout) == 0 ? 0 : die("audit export", "cannot write stdout");
+    }
+    json_t *report = NULL;
+    if ((rc = open_store(o, &st)) != 0)
+        return rc;
+    rc = kura_audit_verify(st, o->held_seq, o->held_hash, &report, &p);
+    kura_store_close(st);
+    if (rc)
+        return die("audit verify", p.message);
+    if (o->json) {
+        json_dumpf(report, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    }
+    print_verify_summary(report);
+    rc = json_is_true(json_object_get(report, "ok")) ? 0 : EXIT_REFUSED;
+    json_decref(report);
+    return rc;
+}
+
+static int cmd_journal(opts *o)
+{
+    kura_store *st = NULL;
+    kura_problem p = {0};
+    json_t *report = NULL;
+    char *data;
+    size_t len;
+    int rc;
+    if (o->nargs != 2 || strcmp(o->args[0], "import") != 0) {
+        fputs(usage_journal, stderr);
+        return EXIT_FAILED;
+    }
+    if (read_file(o->args[1], &data, &len, (size_t)256 << 20))
+        return die(o->args[1], strerror(errno));
+    if ((rc = open_store(o, &st)) != 0) {
+        free(data);
+        return rc;
+    }
+    rc = kura_audit_journal_import(st, "system", (const uint8_t *)data, len, o->args[1],
+                                   (int64_t)time(NULL), &report, &p);
+    kura_store_close(st);
+    free(data);
+    if (rc)
+        return die("journal import", p.message);
+    json_dumpf(report, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    rc = json_is_true(json_object_get(report, "ok")) ? 0 : EXIT_REFUSED;
+    json_decref(report);
+    return rc;
+}
+
+static int cmd_migrate(opts *o)
+{
+    kura_store *st = NULL;
+    int64_t v = 0;
+    kura_db_error err = {0};
+    int rc = open_store(o, &st);
+    if (rc)
+        return rc;
+    rc = kura_store_schema_version(st, &v, &err);
+    kura_store_close(st);
+    if (rc)
+        return die("migrate", err.message);
+    printf("schema version %lld\n", (long long)v);
+    return 0;
+}
+
+static int cmd_routes(void)
+{
+    json_t *t = kura_route_table_json();
+    if (!t)
+        return die("routes", "out of memory");
+    json_dumpf(t, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(t);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    const char *cmd;
+    const char *help;
+    int rc;
+    if (sodium_init() < 0)
+        return die("libsodium", "failed to start");
+    memset(&o, 0, sizeof o);
+    kura_config_defaults(&o.cfg);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_FAILED : 0;
+    }
+    cmd = argv[1];
+    if (!strcmp(cmd, "serve"))
+        help = usage_serve;
+    else if (!strcmp(cmd, "user"))
+        help = usage_user;
+    else if (!strcmp(cmd, "audit"))
+        help = usage_audit;
+    else if (!strcmp(cmd, "journal"))
+        help = usage_journal;
+    else if (!strcmp(cmd, "migrate"))
+        help = usage_migrate;
+    else if (!strcmp(cmd, "routes"))
+        help = usage_routes;
+    else {
+        fprintf(stderr, "kura-server: unknown command '%s'\n%s", cmd, usage_main);
+        return EXIT_FAILED;
+    }
+    rc = parse_opts(&o, argc, argv, 2, help);
+    if (rc == 1)
+        return 0;
+    if (rc)
+        return rc;
+    if (!strcmp(cmd, "serve"))
+        return o.nargs ? die("serve", "takes no arguments") : cmd_serve(&o);
+    if (!strcmp(cmd, "user"))
+        return cmd_user(&o);
+    if (!strcmp(cmd, "audit"))
+        return cmd_audit(&o);
+    if (!strcmp(cmd, "journal"))
+        return cmd_journal(&o);
+    if (!strcmp(cmd, "migrate"))
+        return cmd_migrate(&o);
+    return cmd_routes();
+}
