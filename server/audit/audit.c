@@ -387,7 +387,7 @@ static int list_fn(kura_db *db, void *arg, kura_db_error *err)
      * bound uses the audit_at index; seq the primary key. */
     rc = kura_db_exec(db, &res,
                       "SELECT " KURA_AUDIT_ROW_COLUMNS " FROM audit_log "
-                      "WHERE seq > $1 AND at >= $2 AND ($3 = 0 OR at < $3) "
+                      "WHERE seq > $1 AND at >= $2 AND (CAST($3 AS BIGINT) = 0 OR at < CAST($3 AS BIGINT)) "
                       "AND ($4 = '' OR object_type = $4) AND ($5 = '' OR object_id = $5) "
                       "ORDER BY seq LIMIT $6",
                       (kura_db_param[]){KURA_DB_INT(a->after), KURA_DB_INT(a->from),

@@ -109,7 +109,7 @@ static int export_fn(kura_db *db, void *arg, kura_db_error *err)
         size_t n;
         rc = kura_db_exec(db, &res,
                           "SELECT " KURA_AUDIT_ROW_COLUMNS " FROM audit_log "
-                          "WHERE seq > $1 AND at >= $2 AND ($3 = 0 OR at < $3) "
+                          "WHERE seq > $1 AND at >= $2 AND (CAST($3 AS BIGINT) = 0 OR at < CAST($3 AS BIGINT)) "
                           "ORDER BY seq LIMIT $4",
                           (kura_db_param[]){KURA_DB_INT(after), KURA_DB_INT(a->from),
                                             KURA_DB_INT(a->to), KURA_DB_INT(EXPORT_PAGE)},

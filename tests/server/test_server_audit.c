@@ -533,6 +533,36 @@ static void test_export_csv_exact(void **state)
     kura_store_close(st);
 }
 
+/* A range ending after 2038 (past int32 seconds) is a range like any other:
+ * PostgreSQL must not infer a 32-bit parameter from "$3 = 0". */
+static void test_export_range_after_2038(void **state)
+{
+    (void)state;
+    kura_store *st = kura_test_store_open();
+    buf all = {0}, late = {0};
+    kura_problem p = {0};
+    fixture(st);
+    assert_int_equal(kura_audit_export(st, KURA_AUDIT_EXPORT_JSONL, 0, 0, buf_write, &all, &p), 0);
+    assert_int_equal(kura_audit_export(st, KURA_AUDIT_EXPORT_JSONL, 0, 4102444800LL, buf_write,
+                                       &late, &p),
+                     0);
+    assert_non_null(all.p);
+    assert_non_null(late.p);
+    /* The same rows; only the trailer (which names the range) differs. */
+    {
+        char *ta = strstr(all.p, "{\"trailer\""), *tl = strstr(late.p, "{\"trailer\"");
+        assert_non_null(ta);
+        assert_non_null(tl);
+        assert_true(ta != all.p);
+        *ta = '\0';
+        *tl = '\0';
+        assert_string_equal(all.p, late.p);
+    }
+    free(all.p);
+    free(late.p);
+    kura_store_close(st);
+}
+
 static void test_export_writer_stops(void **state)
 {
     (void)state;
@@ -631,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_mismatch_named),
         cmocka_unit_test(test_export_jsonl_exact),
         cmocka_unit_test(test_export_csv_exact),
+        cmocka_unit_test(test_export_range_after_2038),
         cmocka_unit_test(test_export_writer_stops),
         cmocka_unit_test(test_list_pages),
         cmocka_unit_test(test_concurrent_appenders),
