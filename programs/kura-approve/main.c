@@ -131,7 +131,7 @@ static long find_approver(const kura_policy *policy, const kura_sshkey *key, con
     for (size_t i = 0; i < policy->approver_count; i++)
         if (kura_sshkey_equal(&policy->approvers[i].key, key)) return (long)i;
     for (size_t i = 0; i < policy->admin_count; i++)
-        if (kura_sshkey_equal(&policy->admins[i].key, key)) *admin = policy->admins[i].name;
+        if (kura_sshkey_same_point(&policy->admins[i].key, key)) *admin = policy->admins[i].name;
     return -1;
 }
 

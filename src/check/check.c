@@ -164,10 +164,24 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
                                  "%s: %s",
                                  i + 1, INTENT_NAMESPACE, sub.message);
 
-        for (size_t j = 0; j < policy->approver_count; j++) {
-            if (kura_sshkey_equal(&policy->approvers[j].key, &signer)) {
-                who = j;
-                break;
+        /* People are identified by their public key's point, not by its
+         * spelling: "ssh-ed25519 K" and "sk-ssh-ed25519@openssh.com K
+         * <application>" (any application, and the same for P-256) are one
+         * private key, so one holder. The signature counts for the member
+         * listed with exactly this key; a key of a member in another form
+         * counts for nobody (a key listed as a security key keeps its
+         * touch), and an administrator's key in any form is refused below. */
+        for (size_t j = 0; j < policy->approver_count && who == SIZE_MAX; j++)
+            if (kura_sshkey_equal(&policy->approvers[j].key, &signer)) who = j;
+        for (size_t j = 0; j < policy->approver_count && who == SIZE_MAX; j++) {
+            if (kura_sshkey_same_point(&policy->approvers[j].key, &signer)) {
+                const char *tn = kura_sshkey_type_name(signer.type);
+                return refuse_result(res, KURA_REFUSE_APPROVER_UNKNOWN,
+                                     "approval %zu is signed with the key of approver '%s' as "
+                                     "%s%s%s, not as policy version %" PRIu64 " lists it",
+                                     i + 1, policy->approvers[j].name, tn != NULL ? tn : "?",
+                                     signer.application_len > 0 ? " application " : "",
+                                     signer.application, policy->version);
             }
         }
         if (who == SIZE_MAX) {
@@ -175,9 +189,9 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
             (void)kura_sshkey_fingerprint(fp, &signer);
             /* Whoever can rewrite the rules does not also approve
              * transfers with the same key (docs/policy-format.md): an
-             * administrator's key counts for nothing here. */
+             * administrator's key counts for nothing here, in any form. */
             for (size_t j = 0; j < policy->admin_count && policy->admins != NULL; j++) {
-                if (kura_sshkey_equal(&policy->admins[j].key, &signer))
+                if (kura_sshkey_same_point(&policy->admins[j].key, &signer))
                     return refuse_result(res, KURA_REFUSE_APPROVER_UNKNOWN,
                                          "approval %zu is signed by administrator '%s' (%s); "
                                          "administrators' keys do not approve transfers",
@@ -197,6 +211,18 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
             return refuse_result(res, KURA_REFUSE_APPROVER_DUPLICATE,
                                  "approval %zu is a second approval by '%s' (first: approval %zu)",
                                  i + 1, policy->approvers[who].name, first_by[who] + 1);
+        /* And by the point: a policy naming one key twice (in two forms,
+         * as one written before such aliases were refused could) still
+         * counts its holder once. */
+        for (size_t k = 0; k < n; k++)
+            if (kura_sshkey_same_point(&policy->approvers[approvers[k]].key, &signer))
+                return refuse_result(res, KURA_REFUSE_APPROVER_DUPLICATE,
+                                     "approval %zu by '%s' is a second approval by the holder of "
+                                     "the key of '%s' (the same public key under another type or "
+                                     "application; first: approval %zu)",
+                                     i + 1, policy->approvers[who].name,
+                                     policy->approvers[approvers[k]].name,
+                                     first_by[approvers[k]] + 1);
         /* Four eyes: the person who asked for the transfer does not also
          * approve it, unless the policy says so (DESIGN step 4). Names are
          * unique in the policy and share the intent's alphabet, so the

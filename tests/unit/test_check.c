@@ -1033,6 +1033,77 @@ static void test_approver_duplicate(void **state)
     pkg_free(&pk);
 }
 
+/* Finding 1: one key counted as several people. A policy in force that names
+ * one Ed25519 (or P-256) key twice — once plain, once as a security key
+ * (written before the parser refused it) — and approvals signed in both
+ * forms by the one holder of the private key: they count once, the second
+ * form is refused. An administrator's key in security-key form is still the
+ * administrator's. */
+static void test_approver_aliased_key(void **state)
+{
+    (void)state;
+    for (int ec = 0; ec <= 1; ec++) {
+        pkg pk;
+        tu_sshkey k;
+        char plain[KURA_SSHKEY_STRING_MAX], sk[KURA_SSHKEY_STRING_MAX];
+        char *s1, *s2;
+        size_t l1, l2;
+        kura_error err;
+        tu_sshkey_new(&k, ec);
+        tu_sshkey_line(plain, &k, NULL);
+        tu_sshkey_line(sk, &k, "ssh:yubikey");
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed", plain, &err), KURA_OK);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed-sk", sk, &err), KURA_EDATA);
+        /* As an older policy could hold it: the slot of 'carol' re-keyed. */
+        for (size_t i = 0; i < pk.policy->approver_count; i++)
+            if (strcmp(pk.policy->approvers[i].name, "carol") == 0)
+                assert_int_equal(
+                    kura_sshkey_parse(&pk.policy->approvers[i].key, sk, strlen(sk), &err),
+                    KURA_OK);
+        pkg_build(&pk);
+        s1 = tu_sshkey_sign(&l1, &k, NULL, "kura-intent-v1", pk.intent_text, pk.intent_len);
+        s2 = tu_sshkey_sign(&l2, &k, "ssh:yubikey", "kura-intent-v1", pk.intent_text,
+                            pk.intent_len);
+        add_approval_text(&pk, s1, l1);
+        add_approval_text(&pk, s2, l2);
+        expect(&pk, KURA_REFUSE_APPROVER_DUPLICATE);
+        assert_non_null(strstr(pk.result.message, "second approval by the holder of the key of"));
+        pkg_free(&pk);
+        /* The same key listed once (plain): the other form counts for no one. */
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed", plain, &err), KURA_OK);
+        pkg_build(&pk);
+        add_approval_text(&pk, s1, l1);
+        approve(&pk, "bob");
+        expect(&pk, KURA_REFUSE_NONE);
+        pkg_free(&pk);
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed", plain, &err), KURA_OK);
+        pkg_build(&pk);
+        approve(&pk, "bob");
+        add_approval_text(&pk, s2, l2);
+        expect(&pk, KURA_REFUSE_APPROVER_UNKNOWN);
+        assert_non_null(strstr(pk.result.message, "approval 2 is signed with the key of approver 'zed'"));
+        free(s1);
+        free(s2);
+        pkg_free(&pk);
+
+        /* An administrator's key as a security key is no approver's. */
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_admin(pk.policy, "admin4", plain, &err), KURA_OK);
+        pkg_build(&pk);
+        approve(&pk, "alice");
+        s2 = tu_sshkey_sign(&l2, &k, "ssh:", "kura-intent-v1", pk.intent_text, pk.intent_len);
+        add_approval_text(&pk, s2, l2);
+        expect(&pk, KURA_REFUSE_APPROVER_UNKNOWN);
+        assert_non_null(strstr(pk.result.message, "administrator 'admin4'"));
+        free(s2);
+        pkg_free(&pk);
+        tu_sshkey_free(&k);
+    }
+}
+
 static void test_approver_initiator(void **state)
 {
     pkg pk;
@@ -1893,6 +1964,7 @@ int main(void)
         cmocka_unit_test(test_approval_invalid),
         cmocka_unit_test(test_approver_unknown),
         cmocka_unit_test(test_approver_duplicate),
+        cmocka_unit_test(test_approver_aliased_key),
         cmocka_unit_test(test_approver_initiator),
         cmocka_unit_test(test_approvals_insufficient),
         cmocka_unit_test(test_check_approvals_alone),

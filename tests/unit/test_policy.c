@@ -10,6 +10,7 @@
 
 #include "kura/policy.h"
 #include "testutil.h"
+#include "testutil_sshsig.h"
 
 #define K1 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlud7t1LK9qaDg/4myiMyYdVy7r14j+PJiWjC+An5tJ"
 #define K2 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILZa7w3SR+K2HasVjm0A+MDFdEtC8jqGE4QqBVj/YWaE"
@@ -354,6 +355,78 @@ static void test_refuse_members(void **state)
                 KURA_EDATA, "line 9: expected field 'approver', found 'tier'");
 }
 
+/* One public key under another type or application is the same key: as a
+ * second approver, as an approver beside its administrator, as a second
+ * administrator — for Ed25519 and for P-256, in the parser and in the
+ * builders. */
+static void test_refuse_aliased_keys(void **state)
+{
+    (void)state;
+    for (int ec = 0; ec <= 1; ec++) {
+        tu_sshkey k;
+        char plain[KURA_SSHKEY_STRING_MAX], sk[KURA_SSHKEY_STRING_MAX],
+            sk2[KURA_SSHKEY_STRING_MAX], from[600], to[600];
+        kura_policy *p;
+        kura_error err;
+        tu_sshkey_new(&k, ec);
+        tu_sshkey_line(plain, &k, NULL);
+        tu_sshkey_line(sk, &k, "ssh:");
+        tu_sshkey_line(sk2, &k, "ssh:kura-approvals");
+        /* Admin alice holds K; approver carol is K as a security key. */
+        snprintf(from, sizeof(from), "admin: alice " K1);
+        snprintf(to, sizeof(to), "admin: alice %s", plain);
+        {
+            char *text = tu_edit(EXAMPLE, from, to);
+            char from2[600], to2[600];
+            snprintf(from2, sizeof(from2), "approver: carol " K3);
+            snprintf(to2, sizeof(to2), "approver: carol %s", sk);
+            {
+                char *t2 = tu_edit(text, from2, to2);
+                refuse_len(t2, strlen(t2), KURA_EDATA,
+                           "line 9: approver 'carol': same key as admin 'alice' (the same public "
+                           "key under another type or application)");
+                free(t2);
+            }
+            free(text);
+        }
+        /* Approvers carol (K plain) and erin (K, sk, another application). */
+        {
+            char *a, *b;
+            snprintf(from, sizeof(from), "approver: carol " K3);
+            snprintf(to, sizeof(to), "approver: carol %s", plain);
+            a = tu_edit(EXAMPLE, from, to);
+            snprintf(from, sizeof(from), "approver: erin " K4);
+            snprintf(to, sizeof(to), "approver: erin %s", sk2);
+            b = tu_edit(a, from, to);
+            refuse_len(b, strlen(b), KURA_EDATA, "line 11: approver 'erin': same key as approver 'carol' (the same public key");
+            free(a);
+            free(b);
+        }
+        /* Two security-key forms of one key as two administrators. */
+        {
+            char *a, *b;
+            snprintf(to, sizeof(to), "admin: alice %s", sk);
+            a = tu_edit(EXAMPLE, "admin: alice " K1, to);
+            snprintf(to, sizeof(to), "admin: bob %s", sk2);
+            b = tu_edit(a, "admin: bob " K2, to);
+            refuse_len(b, strlen(b), KURA_EDATA, "line 7: admin 'bob': same key as admin 'alice'");
+            free(a);
+            free(b);
+        }
+        /* The builders refuse the same. */
+        p = kura_policy_new();
+        assert_non_null(p);
+        assert_int_equal(kura_policy_add_admin(p, "alice", plain, &err), KURA_OK);
+        assert_int_equal(kura_policy_add_approver(p, "carol", sk, &err), KURA_EDATA);
+        assert_non_null(strstr(err.message, "same key as admin 'alice'"));
+        assert_int_equal(kura_policy_add_admin(p, "bob", sk2, &err), KURA_EDATA);
+        assert_int_equal(p->approver_count, 0);
+        assert_int_equal(p->admin_count, 1);
+        kura_policy_free(p);
+        tu_sshkey_free(&k);
+    }
+}
+
 static void test_refuse_tiers(void **state)
 {
     (void)state;
@@ -505,7 +578,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),          cmocka_unit_test(test_build),
         cmocka_unit_test(test_refuse_text),      cmocka_unit_test(test_refuse_values),
-        cmocka_unit_test(test_refuse_members),   cmocka_unit_test(test_refuse_tiers),
+        cmocka_unit_test(test_refuse_members), cmocka_unit_test(test_refuse_aliased_keys),   cmocka_unit_test(test_refuse_tiers),
         cmocka_unit_test(test_refuse_allowlist), cmocka_unit_test(test_tier_required),
         cmocka_unit_test(test_allowlist_and_render), cmocka_unit_test(test_successor),
     };
