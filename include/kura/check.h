@@ -147,8 +147,9 @@ typedef struct kura_check_journal {
     void *arg;
     /* 1 if an intent with this text hash or this id was signed before, else 0. */
     int (*intent_signed)(void *arg, const uint8_t intent_hash[32], const char *intent_id);
-    /* Satoshis sent to non-change destinations by transfers signed at times t
-     * with since < t <= now (the rolling window). */
+    /* Satoshis that left the wallet — paid to non-change destinations plus
+     * the fees — in transfers signed at times t with since < t <= now (the
+     * rolling window). */
     uint64_t (*signed_since)(void *arg, int64_t since);
     /* Since when (unix seconds) `script` has been on the allowlist without a
      * break: the time this signer accepted the first policy of the latest
@@ -171,7 +172,10 @@ typedef struct kura_signer_state {
     kura_check_journal journal;
     int64_t now;                     /* unix seconds */
     int64_t max_clock_skew;          /* seconds an intent's `created` may lie in the future */
-    uint32_t max_change_index;       /* change indexes above this are refused (gap limit) */
+    uint32_t max_change_index;       /* change indexes above this are refused: the highest
+                                       change index the signer has signed plus a gap, so
+                                       a restore scanning with that gap limit finds every
+                                       change output (kura-cold: docs/kura-cold.md) */
     const kura_descriptor_cache *cache; /* optional derivation cache of `wallet`, from the
                                        signer's own storage (kura_descriptor_cache_parse
                                        with this wallet); NULL derives every script */
@@ -193,6 +197,9 @@ typedef struct kura_check_result {
     uint64_t vsize_estimate;       /* virtual size of the finalized tx (for the fee rate) */
     size_t approval_count;         /* valid approvals from distinct eligible approvers */
     unsigned approvals_required;   /* by the policy's tier for total_out */
+    int has_change;                /* 1 when the transaction has verified change */
+    uint32_t change_index_max;     /* the highest change index among them (the signer
+                                      journals it: later change is bounded by it) */
     kura_policy *new_policy;       /* the package's newer policy when it was accepted
                                       (owned by the result; the caller journals it and
                                       makes it the policy in force); else NULL */

@@ -277,6 +277,19 @@ int kura_descriptor_derive(const kura_ctx *ctx, kura_descriptor_output *out,
                            const kura_descriptor *desc, size_t branch, uint32_t index,
                            kura_error *err);
 
+/* Checks that desc numbers its branches the way kura's signer reads them:
+ * desc has exactly `branches` branches (kura wallets: 2, receive and
+ * change), is ranged, and every key, on every branch b, derives with a path
+ * ending in b/<index> — so the (branch, index) a PSBT derivation path names
+ * is the branch and index that re-derive it. `/<1;0>/` + wildcard (branches
+ * swapped), `/<0;2>/`, and mixed descriptors (one key `/<0;1>/`, another
+ * `/<1;0>/` or without a multipath step) are refused: their change would be checked
+ * against the wrong branch and every input would look foreign.
+ * Returns KURA_OK; KURA_EDATA naming the key expression, branch and path;
+ * KURA_EINVAL for NULL arguments; KURA_ENOMEM; KURA_ECRYPTO. */
+int kura_descriptor_check_branches(const kura_ctx *ctx, const kura_descriptor *desc,
+                                   size_t branches, kura_error *err);
+
 /* Only the (first) scriptPubKey of desc at branch/index, into
  * out[0..out_len); *written gets its length. Same rules as
  * kura_descriptor_derive. Allocates nothing for descriptors of up to 20 keys

@@ -48,11 +48,14 @@
  * multiplication; those above are derived, as without a cache. */
 #define COLD_CACHE_COUNT 1000u
 
-/* How far an intent's `created` may lie in the future of the signer's clock,
- * and the highest change index accepted (a change output further out would
- * be invisible to a wallet scanning with any sane gap limit). */
+/* How far an intent's `created` may lie in the future of the signer's clock. */
 #define COLD_MAX_CLOCK_SKEW 600
-#define COLD_MAX_CHANGE_INDEX 1000000u
+/* The change gap: change indexes up to the highest one this signer's journal
+ * has seen signed ("change" entries; none yet counts as -1) plus this many
+ * are accepted. A wallet restored with a gap limit of COLD_CHANGE_GAP on the
+ * change branch (Bitcoin Core's keypool default is 1000) finds every change
+ * output; one further out would be invisible to it. */
+#define COLD_CHANGE_GAP 1000u
 
 /* Longest passphrase and longest typed line. */
 #define COLD_PASSPHRASE_MAX 1024
@@ -215,6 +218,7 @@ typedef struct cold_journal_snap {
     size_t id_count, id_cap;
     cold_policy_rec *policies;      /* policy entries, in journal order */
     size_t policy_count, policy_cap;
+    int64_t change_max;             /* the highest change index journalled, -1 for none */
     size_t torn;                    /* bytes after the last LF */
     int damaged;                    /* a line did not parse (details: kura_journal_*) */
 } cold_journal_snap;

@@ -68,6 +68,7 @@ static void print_entry(const kura_journal_entry *e)
         printf("cut %" PRIu64 " bytes of an interrupted entry (sha256 %s)\n", e->discarded_len,
                a);
         break;
+    case KURA_JOURNAL_CHANGE: printf("change index %" PRIu32 "\n", e->change_index); break;
     }
 }
 

@@ -310,6 +310,14 @@ int cold_cmd_sign(const cold_env *env)
         }
         cold_hook("after-policy-journal");
     }
+    /* The highest change index moves the change bound of later signatures:
+     * recorded before the signature it belongs to. */
+    if (res.has_change && (int64_t)res.change_index_max > s.st.snap.change_max &&
+        kura_journal_append_change(s.st.journal, NULL, env->now, res.change_index_max, &err) !=
+            KURA_OK) {
+        rc = cold_fail(COLD_EXIT_CANNOT, "%s; nothing was signed out", err.message);
+        goto done;
+    }
     crc = kura_journal_append_signed(s.st.journal, &entry, env->now, res.intent_hash,
                                      res.intent_id, res.total_out, res.fee, txid, &err);
     if (crc == KURA_JOURNAL_EREPLAY) {

@@ -209,6 +209,9 @@ static int snap_add(cold_journal_snap *s, const kura_journal_entry *e)
     }
     case KURA_JOURNAL_REFUSED: s->n_refused++; break;
     case KURA_JOURNAL_RECOVERED: s->n_recovered++; break;
+    case KURA_JOURNAL_CHANGE:
+        if ((int64_t)e->change_index > s->change_max) s->change_max = e->change_index;
+        break;
     case KURA_JOURNAL_INIT: break;
     }
     return 0;
@@ -231,6 +234,7 @@ int cold_journal_snapshot(cold_journal_snap *snap, const char *path)
     size_t line_len = 0;
     int fd, saved;
     memset(snap, 0, sizeof(*snap));
+    snap->change_max = -1;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     for (;;) {
@@ -519,7 +523,7 @@ static int cb_intent_signed(void *arg, const uint8_t intent_hash[32], const char
 static uint64_t cb_signed_since(void *arg, int64_t since)
 {
     const cold_state *st = arg;
-    uint64_t amount = 0;
+    uint64_t amount = 0, fee = 0;
     int64_t until;
     /* kura_journal_sum_24h sums over (now - 86400, now] and also counts
      * entries later than now (a clock set back never frees limit), so
@@ -530,8 +534,10 @@ static uint64_t cb_signed_since(void *arg, int64_t since)
         return UINT64_MAX;
     until = since + KURA_JOURNAL_WINDOW;
     if (until < 0) until = 0;
-    if (kura_journal_sum_24h(st->journal, &amount, NULL, until) != KURA_OK) return UINT64_MAX;
-    return amount;
+    if (kura_journal_sum_24h(st->journal, &amount, &fee, until) != KURA_OK) return UINT64_MAX;
+    /* Fees leave the wallet too (docs/policy-format.md, max-per-24h). */
+    if (fee > UINT64_MAX - amount) return UINT64_MAX;
+    return amount + fee;
 }
 
 /* The start of the latest unbroken run of accepted policy versions whose
@@ -568,6 +574,9 @@ void cold_signer_state(kura_signer_state *out, cold_state *st, int64_t now)
     out->journal.allow_accepted_at = cb_allow_accepted_at;
     out->now = now;
     out->max_clock_skew = COLD_MAX_CLOCK_SKEW;
-    out->max_change_index = COLD_MAX_CHANGE_INDEX;
+    /* Bounded by what this signer has itself signed (the journal), never
+     * by the package: change far beyond the last used index would be lost
+     * to a restored wallet scanning with a gap limit. */
+    out->max_change_index = (uint32_t)(st->snap.change_max + (int64_t)COLD_CHANGE_GAP);
     out->cache = st->cache;
 }

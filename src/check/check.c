@@ -655,11 +655,18 @@ static int step_limits(kura_check_run *run)
     prior = st->journal.signed_since(st->journal.arg, st->now >= INT64_MIN + ROLLING_WINDOW
                                                           ? st->now - ROLLING_WINDOW
                                                           : INT64_MIN);
-    if (prior > p->max_per_24h || total > p->max_per_24h - prior)
+    /* Fees leave the wallet too: a transfer's fee counts toward the rolling
+     * cap with its destinations (prior sums are amounts plus fees as well),
+     * or fee-heavy transfers, each within its own fee caps, would move more
+     * than the cap in a day. total + fee cannot wrap: both are at most
+     * MAX_MONEY. */
+    if (prior > p->max_per_24h || total + run->fee > p->max_per_24h - prior)
         return kura_check_i_refuse(run, KURA_REFUSE_LIMIT_ROLLING,
-                                   "%" PRIu64 " sat signed in the last 24 hours plus this %" PRIu64
-                                   " sat is over the policy's cap of %" PRIu64 " sat per 24 hours",
-                                   prior, total, p->max_per_24h);
+                                   "%" PRIu64 " sat left the wallet in the last 24 hours "
+                                   "(payments and fees); this transfer's %" PRIu64
+                                   " sat and fee %" PRIu64 " sat would pass the policy's cap of "
+                                   "%" PRIu64 " sat per 24 hours",
+                                   prior, total, run->fee, p->max_per_24h);
     return KURA_OK;
 }
 
@@ -709,6 +716,12 @@ int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
         result->change = run.change;
         result->fee = run.fee;
         result->vsize_estimate = run.vsize;
+        for (size_t i = 0; i < psbt->output_count; i++) {
+            if (!run.roles[i].is_change) continue;
+            if (!result->has_change || run.roles[i].change_index > result->change_index_max)
+                result->change_index_max = run.roles[i].change_index;
+            result->has_change = 1;
+        }
         rc = kura_check_i_summary(&run);
     }
     if (rc == KURA_OK) {

@@ -592,8 +592,27 @@ static void accept_kind(int kind)
 
 static void test_accept_wpkh(void **state)
 {
+    pkg pk;
     (void)state;
     accept_kind(K_WPKH);
+    /* The highest change index is reported, for the signer's journal. */
+    pkg_init(&pk, K_WPKH);
+    pk.change_index = 42;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.has_change, 1);
+    assert_int_equal(pk.result.change_index_max, 42);
+    pkg_free(&pk);
+    pkg_init(&pk, K_WPKH);
+    pk.no_change = 1;
+    pk.fee = COIN0 + COIN1 - 60000000;
+    pk.max_fee = pk.fee;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_FEE_POLICY); /* only that no change is never reported */
+    assert_int_equal(pk.result.has_change, 0);
+    pkg_free(&pk);
 }
 
 static void test_accept_wsh_multisig(void **state)
@@ -1663,9 +1682,11 @@ static void test_limit_rolling(void **state)
     pkg_init(&pk, K_WPKH);
     pkg_build(&pk);
     approve_default(&pk);
-    pk.jnl.rolling = 1000000000 - 60000000 + 1;
+    /* Finding 5: the fee (10000 sat) leaves the wallet too and counts. */
+    pk.jnl.rolling = 1000000000 - 60000000 - 10000 + 1;
     expect(&pk, KURA_REFUSE_LIMIT_ROLLING);
-    pk.jnl.rolling = 1000000000 - 60000000;
+    assert_non_null(strstr(pk.result.message, "fee 10000 sat"));
+    pk.jnl.rolling = 1000000000 - 60000000 - 10000;
     expect(&pk, KURA_REFUSE_NONE);
     pk.jnl.rolling = UINT64_MAX; /* a broken journal does not wrap around */
     expect(&pk, KURA_REFUSE_LIMIT_ROLLING);
