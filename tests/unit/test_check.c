@@ -1546,6 +1546,88 @@ static void test_unknown_fields(void **state)
     expect_built(&pk, KURA_REFUSE_NONE);
 }
 
+/* Finding 7: the check is complete. Every record the PSBT signer needs is
+ * required by the check, so a package the signer would refuse after the
+ * operator's "yes" is refused before the question: a missing witness script,
+ * taproot internal key, merkle root, leaf, or a cosigner's derivation record
+ * (each is accepted on main and fails only at signing). */
+static void test_incomplete_inputs(void **state)
+{
+    pkg pk;
+    (void)state;
+    /* P2WSH without its witness script. */
+    pkg_init(&pk, K_WSH);
+    pkg_build(&pk);
+    approve_default(&pk);
+    {
+        kura_psbt_input *in = &pk.psbt->inputs[1];
+        assert_true(in->has_witness_script);
+        free(in->witness_script.data);
+        memset(&in->witness_script, 0, sizeof(in->witness_script));
+        in->has_witness_script = 0;
+    }
+    expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+    assert_non_null(strstr(pk.result.message, "input 1: no witness script"));
+    pkg_free(&pk);
+    /* P2WSH with one cosigner's derivation record dropped. */
+    pkg_init(&pk, K_WSH);
+    pkg_build(&pk);
+    approve_default(&pk);
+    {
+        kura_psbt_input *in = &pk.psbt->inputs[0];
+        assert_int_equal(in->bip32_count, 3);
+        free(in->bip32[2].origin.path);
+        in->bip32_count = 2;
+    }
+    expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+    assert_non_null(strstr(pk.result.message, "input 0: no derivation record for key expression"));
+    pkg_free(&pk);
+    /* P2WPKH without any derivation record is foreign (nothing to re-derive). */
+    /* tr(NUMS, multi_a): no merkle root; no internal key; a leaf missing; a
+     * key's record not naming its leaf. */
+    for (int what = 0; what < 4; what++) {
+        static const char *const needles[] = {"no taproot merkle root", "no taproot internal key",
+                                              "tap leaf 1 is missing", "naming its leaf"};
+        pkg_init(&pk, K_TRMS);
+        pkg_build(&pk);
+        approve_default(&pk);
+        {
+            kura_psbt_input *in = &pk.psbt->inputs[0];
+            if (what == 0) {
+                assert_true(in->has_tap_merkle_root);
+                in->has_tap_merkle_root = 0;
+            } else if (what == 1) {
+                assert_true(in->has_tap_internal_key);
+                in->has_tap_internal_key = 0;
+            } else if (what == 2) {
+                assert_int_equal(in->tap_leaf_script_count, 1);
+                free(in->tap_leaf_scripts[0].control_block.data);
+                free(in->tap_leaf_scripts[0].script.data);
+                in->tap_leaf_script_count = 0;
+            } else {
+                size_t k = 0;
+                while (k < in->tap_bip32_count && in->tap_bip32[k].leaf_hash_count == 0) k++;
+                assert_true(k < in->tap_bip32_count);
+                free(in->tap_bip32[k].leaf_hashes);
+                in->tap_bip32[k].leaf_hashes = NULL;
+                in->tap_bip32[k].leaf_hash_count = 0;
+            }
+        }
+        expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+        if (strstr(pk.result.message, needles[what]) == NULL)
+            fail_msg("case %d: %s", what, pk.result.message);
+        pkg_free(&pk);
+    }
+    /* tr(KEY): no internal key. */
+    pkg_init(&pk, K_TR);
+    pkg_build(&pk);
+    approve_default(&pk);
+    pk.psbt->inputs[0].has_tap_internal_key = 0;
+    expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+    assert_non_null(strstr(pk.result.message, "no taproot internal key"));
+    pkg_free(&pk);
+}
+
 static void test_foreign_tap_leaf(void **state)
 {
     pkg pk;
@@ -2001,6 +2083,7 @@ int main(void)
         cmocka_unit_test(test_sighash),
         cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_foreign_tap_leaf),
+        cmocka_unit_test(test_incomplete_inputs),
         cmocka_unit_test(test_destination_not_allowed),
         cmocka_unit_test(test_destination_waiting),
         cmocka_unit_test(test_limit_transfer),
