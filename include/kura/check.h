@@ -168,7 +168,12 @@ typedef struct kura_signer_state {
     const char *wallet_name;         /* as the policy and intents name it */
     char wallet_checksum[9];         /* the descriptor's BIP380 checksum */
     kura_intent_chain chain;         /* the exact chain this signer serves */
-    const kura_policy *policy;       /* the policy in force */
+    const kura_policy *policy;       /* the newest policy the signer accepted (versions,
+                                       the successor rule, the summary) */
+    const kura_policy *rules;        /* optional: the rules in force now, from the signer's
+                                       record of accepted policies (kura_policy_in_force):
+                                       changes that widen what can be spent wait. NULL:
+                                       `policy` itself, every change to it in effect */
     kura_check_journal journal;
     int64_t now;                     /* unix seconds */
     int64_t max_clock_skew;          /* seconds an intent's `created` may lie in the future */

@@ -236,7 +236,10 @@ typedef struct cold_state {
     kura_descriptor_cache *cache;   /* the derivation cache, checked; NULL without one */
     cold_journal_snap snap;
     kura_journal *journal;          /* open for appending (sign), else NULL */
-    cold_policy_rec *in_force;      /* the last entry of snap.policies */
+    cold_policy_rec *in_force;      /* the last entry of snap.policies (the newest policy) */
+    kura_policy *rules;             /* the rules in force now: changes that widen what can
+                                       be spent wait (kura_policy_in_force over snap.policies) */
+    int64_t rules_loosen_at;        /* when the newest policy's loosening takes effect */
     int policy_file_behind;         /* the policy file holds the version before (an
                                        interrupted update; sign completes it) */
 } cold_state;

@@ -484,6 +484,20 @@ int cold_state_load(const cold_env *env, cold_state *st, int for_signing)
     st->in_force = &st->snap.policies[st->snap.policy_count - 1];
     rc = check_policy_file(env, st, for_signing);
     if (rc != COLD_EXIT_OK) return rc;
+    /* The rules in force: each accepted version's loosening counts only
+     * once the waiting period of the rules in force when it was accepted
+     * has passed (docs/policy-format.md). */
+    {
+        kura_policy_accepted *h = calloc(st->snap.policy_count, sizeof(*h));
+        if (h == NULL) return cold_fail(COLD_EXIT_CANNOT, "out of memory");
+        for (size_t i = 0; i < st->snap.policy_count; i++)
+            h[i] = (kura_policy_accepted){st->snap.policies[i].policy,
+                                          st->snap.policies[i].accepted};
+        rc = kura_policy_in_force(&st->rules, &st->rules_loosen_at, h, st->snap.policy_count,
+                                  env->now, &err);
+        free(h);
+        if (rc != KURA_OK) return cold_fail(COLD_EXIT_CANNOT, "%s", err.message);
+    }
     p = st->in_force->policy;
     if (strcmp(p->wallet.name, st->name) != 0 || strcmp(p->wallet.checksum, st->checksum) != 0 ||
         p->chain != st->chain)
@@ -500,6 +514,7 @@ void cold_state_free(cold_state *st)
     kura_journal_free(st->journal);
     cold_journal_snap_free(&st->snap);
     kura_descriptor_cache_free(st->cache);
+    kura_policy_free(st->rules);
     kura_descriptor_free(st->wallet);
     kura_descriptor_string_free(st->descriptor_text);
     memset(st, 0, sizeof(*st));
@@ -568,6 +583,7 @@ void cold_signer_state(kura_signer_state *out, cold_state *st, int64_t now)
     memcpy(out->wallet_checksum, st->checksum, sizeof(out->wallet_checksum));
     out->chain = st->chain;
     out->policy = st->in_force->policy;
+    out->rules = st->rules;
     out->journal.arg = st;
     out->journal.intent_signed = cb_intent_signed;
     out->journal.signed_since = cb_signed_since;

@@ -108,9 +108,9 @@ static void hex32(char out[65], const uint8_t in[32])
  * number. Returns KURA_OK (quorum met), KURA_EDATA (refusal in res),
  * KURA_ECRYPTO or KURA_EINVAL (message in res, reason NONE). */
 static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napprovers,
-                         const kura_policy *policy, const kura_intent *intent, const uint8_t *text,
-                         size_t text_len, const uint8_t *const *sigs, const size_t *sig_lens,
-                         size_t count)
+                         const kura_policy *policy, const kura_policy *latest,
+                         const kura_intent *intent, const uint8_t *text, size_t text_len,
+                         const uint8_t *const *sigs, const size_t *sig_lens, size_t count)
 {
     size_t first_by[KURA_POLICY_APPROVERS_MAX];
     unsigned char counted[KURA_POLICY_APPROVERS_MAX];
@@ -196,6 +196,18 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
                                          "approval %zu is signed by administrator '%s' (%s); "
                                          "administrators' keys do not approve transfers",
                                          i + 1, policy->admins[j].name, fp);
+            }
+            /* An approver the newest policy adds, whose addition still
+             * waits (docs/policy-format.md: new approvers widen what can be
+             * spent). */
+            for (size_t j = 0; latest != NULL && latest != policy && j < latest->approver_count;
+                 j++) {
+                if (kura_sshkey_equal(&latest->approvers[j].key, &signer))
+                    return refuse_result(res, KURA_REFUSE_APPROVER_UNKNOWN,
+                                         "approval %zu is by '%s', whom policy version %" PRIu64
+                                         " adds as an approver; a new approver counts only once "
+                                         "the waiting period of the rules in force has passed",
+                                         i + 1, latest->approvers[j].name, latest->version);
             }
             /* A key outside the policy: anyone can make a valid SSH
              * signature, only the named approvers' count. */
@@ -292,8 +304,8 @@ int kura_check_approvals(kura_check_result *result, const kura_policy *policy,
     kura_intent_hash(result->intent_hash, intent_text, intent_text_len);
     snprintf(result->intent_id, sizeof(result->intent_id), "%s", intent->id);
     result->total_out = kura_intent_total(intent);
-    return approvals_run(result, approvers, &n, policy, intent, intent_text, intent_text_len, sigs,
-                         sig_lens, count);
+    return approvals_run(result, approvers, &n, policy, NULL, intent, intent_text,
+                         intent_text_len, sigs, sig_lens, count);
 }
 
 /* ---- step 1: the package ---- */
@@ -412,7 +424,8 @@ static int step_policy(kura_check_run *run)
     kura_error err;
     int rc;
 
-    run->policy = cur;
+    run->policy = st->rules != NULL ? st->rules : cur;
+    run->latest = cur;
     if (!same_wallet(&cur->wallet, st))
         return kura_check_i_refuse(run, KURA_REFUSE_POLICY_WALLET,
                                    "the policy in force (version %" PRIu64
@@ -455,11 +468,22 @@ static int step_policy(kura_check_run *run)
     /* Signed by a quorum of the administrators of the policy IN FORCE, never
      * of the new text: otherwise whoever writes a policy naming their own
      * keys as administrators could sign it themselves. */
+    /* The rules in force decide: an administrator that a pending update
+     * added does not sign until its waiting period has passed, and one it
+     * removed no longer does. */
+    if (run->policy->admin_count == 0 || run->policy->admin_quorum == 0)
+        return kura_check_i_refuse(run, KURA_REFUSE_POLICY_SIGNATURES,
+                                   "the package's policy version %" PRIu64
+                                   ": no administrator of policy version %" PRIu64
+                                   " is in force yet (a change of administrators waits its "
+                                   "waiting period)",
+                                   p->version, cur->version);
     for (size_t i = 0; i < run->view.policy_signature_count; i++)
         sigs[i] = (const char *)run->view.policy_signatures[i];
     kura_error_clear(&err);
-    rc = kura_policy_verify_signatures(NULL, &valid, cur, run->view.policy, run->view.policy_len,
-                                       sigs, run->view.policy_signature_lens,
+    rc = kura_policy_verify_signatures(NULL, &valid, run->policy, run->view.policy,
+                                       run->view.policy_len, sigs,
+                                       run->view.policy_signature_lens,
                                        run->view.policy_signature_count, &err);
     if (rc == KURA_ECRYPTO || rc == KURA_EINVAL)
         return fail_result(run->result, rc, "check: %s", err.message);
@@ -467,7 +491,19 @@ static int step_policy(kura_check_run *run)
         return kura_check_i_refuse(run, KURA_REFUSE_POLICY_SIGNATURES,
                                    "the package's policy version %" PRIu64 ": %s", p->version,
                                    err.message);
-    run->policy = p;
+    /* Tightening counts at once, loosening waits: unless the rules in
+     * force have no waiting period, the rest of the check applies the
+     * strictest of them and the update, so an update cannot set the delay
+     * to 0, add an address and pay it in one package (nor add approvers,
+     * raise caps, ... and use them). */
+    if (run->policy->allowlist_delay == 0) {
+        run->policy = p;
+    } else {
+        rc = kura_policy_strictest(&run->rules_owned, run->policy, p, &err);
+        if (rc != KURA_OK) return fail_result(run->result, rc, "check: %s", err.message);
+        run->policy = run->rules_owned;
+    }
+    run->latest = p;
     run->policy_is_new = 1;
     run->policy_signatures_valid = valid;
     return KURA_OK;
@@ -536,8 +572,8 @@ static int step_intent(kura_check_run *run)
 static int step_approvals(kura_check_run *run)
 {
     return approvals_run(run->result, run->approvers, &run->approver_count, run->policy,
-                         run->intent, run->view.intent, run->view.intent_len, run->view.approvals,
-                         run->view.approval_lens, run->view.approval_count);
+                         run->latest, run->intent, run->view.intent, run->view.intent_len,
+                         run->view.approvals, run->view.approval_lens, run->view.approval_count);
 }
 
 /* ---- step 6: destinations and limits ---- */
@@ -616,6 +652,18 @@ static int step_limits(kura_check_run *run)
             int64_t since, usable;
             /* Matched by script, the thing paid, not by the address
              * spelling. */
+            const char *pending = NULL;
+            if (run->dest_allow[i] == NULL && run->latest != NULL && run->latest != p &&
+                kura_policy_allowlist_lookup((void *)(uintptr_t)run->latest, o->script,
+                                             o->script_len, &pending) == 1)
+                return kura_check_i_refuse(run, KURA_REFUSE_DESTINATION_WAITING,
+                                           "intent output %zu pays %s, which policy version "
+                                           "%" PRIu64 " adds to the allowlist as '%s'; a new "
+                                           "entry is usable only once the waiting period of the "
+                                           "rules in force (%" PRIu64 " s) has passed since the "
+                                           "signer accepted it",
+                                           i + 1, o->address, run->latest->version, pending,
+                                           p->allowlist_delay);
             if (run->dest_allow[i] == NULL)
                 return kura_check_i_refuse(run, KURA_REFUSE_DESTINATION_NOT_ALLOWED,
                                            "intent output %zu pays %s, which is not on the "
@@ -738,6 +786,7 @@ int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
     }
     kura_intent_free(run.intent);
     kura_policy_free(run.package_policy);
+    kura_policy_free(run.rules_owned);
     kura_descriptor_output_free(run.work);
     free(run.roles);
     free(run.dest_allow);

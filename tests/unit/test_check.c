@@ -303,6 +303,7 @@ typedef struct pkg {
     kura_psbt *psbt;
     /* signer state */
     kura_policy *policy;
+    kura_policy *rules; /* the rules in force (NULL: policy) */
     journal jnl;
     uint32_t max_change_index;
     int64_t now;
@@ -343,6 +344,7 @@ static void pkg_free(pkg *pk)
     free(pk->intent_text);
     kura_psbt_free(pk->psbt);
     kura_policy_free(pk->policy);
+    kura_policy_free(pk->rules);
     kura_check_result_clear(&pk->result);
 }
 
@@ -474,6 +476,7 @@ static kura_refusal pkg_check(pkg *pk)
     strcpy(st.wallet_checksum, wallets[pk->kind].checksum);
     st.chain = KURA_CHAIN_BITCOIN;
     st.policy = pk->policy;
+    st.rules = pk->rules;
     st.journal.arg = &pk->jnl;
     st.journal.intent_signed = j_intent_signed;
     st.journal.signed_since = j_signed_since;
@@ -1728,7 +1731,10 @@ static void test_destination_waiting(void **state)
     assert_non_null(strstr(pk.result.message, "new exchange"));
     kura_policy_free(next);
     pkg_free(&pk);
-    /* With no delay in the new policy, usable at once. */
+    /* Finding 2, the rushed loosening: one update sets the delay to 0,
+     * adds D5 and pays it in the same package. The new entry waits the
+     * delay of the policy in force when the signer accepts the update (a
+     * day), not the update's own. */
     pkg_init(&pk, K_WPKH);
     pk.outs[2].address = D5;
     pkg_build(&pk);
@@ -1737,10 +1743,124 @@ static void test_destination_waiting(void **state)
     next->allowlist_delay = 0;
     assert_int_equal(kura_policy_add_allow(next, D5, "new exchange", NULL), KURA_OK);
     put_policy(&pk, next, ADMINS12, 2);
+    expect(&pk, KURA_REFUSE_DESTINATION_WAITING);
+    assert_non_null(strstr(pk.result.message, "policy version 6 adds to the allowlist"));
+    /* Where the rules in force have no waiting period, it counts at once. */
+    pk.policy->allowlist_delay = 0;
     expect(&pk, KURA_REFUSE_NONE);
     assert_non_null(pk.result.new_policy);
     kura_policy_free(next);
     pkg_free(&pk);
+}
+
+/* Finding 2: every change that widens what can be spent waits the waiting
+ * period of the policy in force (version 5, a day) when it arrives in a
+ * package, and counts once the signer's record says that period has passed
+ * (state.rules from kura_policy_in_force); a tightening counts at once. */
+static void test_loosening_waits(void **state)
+{
+    enum {
+        L_APPROVER, L_TRANSFER, L_TIER, L_INITIATOR, L_ALLOW_REQUIRED, L_FEE, L_FEE_RATE,
+        L_ROLLING, L_LIFETIME, L_TIGHTEN, L_COUNT
+    };
+    static const kura_refusal refused[L_COUNT] = {
+        KURA_REFUSE_APPROVER_UNKNOWN,     KURA_REFUSE_LIMIT_TRANSFER,
+        KURA_REFUSE_APPROVALS_INSUFFICIENT, KURA_REFUSE_APPROVER_INITIATOR,
+        KURA_REFUSE_DESTINATION_NOT_ALLOWED, KURA_REFUSE_FEE_POLICY,
+        KURA_REFUSE_FEE_POLICY,           KURA_REFUSE_LIMIT_ROLLING,
+        KURA_REFUSE_INTENT_LIFETIME,      KURA_REFUSE_LIMIT_TRANSFER};
+    (void)state;
+    for (int c = 0; c < L_COUNT; c++) {
+        pkg pk;
+        kura_policy *next;
+        kura_error err;
+        pkg_init(&pk, K_WPKH);
+        next = make_policy(K_WPKH, 6);
+        switch (c) {
+        case L_APPROVER: /* mallory becomes an approver and approves */
+            assert_int_equal(kura_policy_add_approver(next, "mallory", pubkeys[7], &err), KURA_OK);
+            break;
+        case L_TRANSFER:
+            pk.policy->max_per_transfer = 50000000;
+            break;
+        case L_TIER: /* 0.6 BTC needs 2 approvals in v5, 1 in v6 */
+            kura_policy_free(next);
+            next = make_policy(K_WPKH, 6);
+            next->tiers[0].up_to = 100000000;
+            next->tiers[1].up_to = 500000001;
+            break;
+        case L_INITIATOR:
+            strcpy(pk.initiator, "alice");
+            next->initiator_may_approve = 1;
+            break;
+        case L_ALLOW_REQUIRED:
+            pk.outs[2].address = D4;
+            next->allowlist_required = 0;
+            break;
+        case L_FEE: pk.policy->max_fee = 5000; break;
+        case L_FEE_RATE: pk.policy->max_fee_rate = 1; break;
+        case L_ROLLING:
+            pk.jnl.rolling = 950000000;
+            next->max_per_24h = 2000000000;
+            break;
+        case L_LIFETIME:
+            pk.expires = pk.created + 2 * 86400;
+            next->max_lifetime = 3 * 86400;
+            break;
+        case L_TIGHTEN: next->max_per_transfer = 50000000; break;
+        }
+        pkg_build(&pk);
+        if (c == L_APPROVER) {
+            approve(&pk, "alice");
+            approve(&pk, "mallory");
+        } else if (c == L_TIER) {
+            approve(&pk, "alice");
+        } else {
+            approve_default(&pk);
+        }
+        /* Without the update: refused by v5's rule. */
+        expect(&pk, refused[c] == KURA_REFUSE_LIMIT_TRANSFER && c == L_TIGHTEN
+                        ? KURA_REFUSE_NONE
+                        : refused[c]);
+        /* With it, in the package: still refused — the loosening waits
+         * (and the tightening counts at once). */
+        put_policy(&pk, next, ADMINS12, 2);
+        expect(&pk, refused[c]);
+        if (c == L_APPROVER)
+            assert_non_null(strstr(pk.result.message, "whom policy version 6 adds as an approver"));
+        /* Accepted a day ago (and the package no longer carries it): the
+         * rules in force are v6's for a loosening, so the transfer passes;
+         * a tightening stays. */
+        {
+            kura_policy_accepted h[2];
+            kura_policy *v5 = pk.policy;
+            int64_t at = 0;
+            h[0] = (kura_policy_accepted){v5, NOW - 30 * 86400};
+            h[1] = (kura_policy_accepted){next, NOW - 86400 + 1};
+            assert_int_equal(kura_policy_in_force(&pk.rules, &at, h, 2, NOW, &err), KURA_OK);
+            assert_int_equal(at, NOW + 1);
+            pk.policy = next;
+            /* The package without the update; one second early: not yet. */
+            assert_int_equal(kura_psbt_proprietary_remove(pk.psbt, (const uint8_t *)"kura", 4,
+                                                          KURA_PACKAGE_POLICY, NULL, 0),
+                             KURA_OK);
+            for (uint32_t k = 0; k < 2; k++) {
+                uint8_t key[4] = {0, 0, 0, (uint8_t)k};
+                (void)kura_psbt_proprietary_remove(pk.psbt, (const uint8_t *)"kura", 4,
+                                                   KURA_PACKAGE_POLICY_SIGNATURE, key, 4);
+            }
+            expect(&pk, refused[c]);
+            kura_policy_free(pk.rules);
+            pk.rules = NULL;
+            h[1].accepted_at = NOW - 86400;
+            assert_int_equal(kura_policy_in_force(&pk.rules, &at, h, 2, NOW, &err), KURA_OK);
+            assert_int_equal(at, NOW);
+            expect(&pk, c == L_TIGHTEN ? refused[c] : KURA_REFUSE_NONE);
+            pk.policy = v5;
+        }
+        kura_policy_free(next);
+        pkg_free(&pk);
+    }
 }
 
 static void test_limit_transfer(void **state)
@@ -2086,6 +2206,7 @@ int main(void)
         cmocka_unit_test(test_incomplete_inputs),
         cmocka_unit_test(test_destination_not_allowed),
         cmocka_unit_test(test_destination_waiting),
+        cmocka_unit_test(test_loosening_waits),
         cmocka_unit_test(test_limit_transfer),
         cmocka_unit_test(test_limit_rolling),
         cmocka_unit_test(test_first_failure_wins),
