@@ -131,10 +131,13 @@ typedef enum kura_refusal {
     /* the signer program */
     KURA_REFUSE_HOT_NOT_ALLOWED = 32,   /* unattended signing under a policy that is not hot */
     KURA_REFUSE_DECLINED = 33,          /* the operator answered no at the confirmation */
-    KURA_REFUSE_NOTHING_TO_SIGN = 34    /* no input this signer's key can sign */
+    KURA_REFUSE_NOTHING_TO_SIGN = 34,   /* no input this signer's key can sign */
+    /* 3. the intent (added later) */
+    KURA_REFUSE_POLICY_BEHIND = 35      /* the intent names a policy version newer than the
+                                           signer's, and the package does not bring it */
 } kura_refusal;
 
-#define KURA_REFUSAL_COUNT 35
+#define KURA_REFUSAL_COUNT 36
 
 /* "KURA_REFUSE_OUTPUT_MISSING" etc.; "KURA_REFUSE_?" for a value out of range. */
 const char *kura_refusal_name(kura_refusal reason);

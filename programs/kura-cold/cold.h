@@ -12,6 +12,7 @@
  *   ceremony.c  ceremony, export
  *   sign.c      sign
  *   show.c      policy show, journal show, journal verify
+ *   apply.c     policy apply
  */
 #ifndef KURA_COLD_H
 #define KURA_COLD_H
@@ -82,7 +83,8 @@ enum cold_opt {
     OPT_COUNT_
 };
 
-#define COLD_POSITIONAL_MAX 4
+/* FILE and up to KURA_PACKAGE_POLICY_SIGNATURES_MAX signatures (policy apply). */
+#define COLD_POSITIONAL_MAX (1 + KURA_PACKAGE_POLICY_SIGNATURES_MAX)
 
 /* The command line, parsed. */
 typedef struct cold_args {
@@ -297,6 +299,7 @@ int cold_cmd_ceremony(const cold_env *env);
 int cold_cmd_export(const cold_env *env);
 int cold_cmd_sign(const cold_env *env);
 int cold_cmd_policy_show(const cold_env *env);
+int cold_cmd_policy_apply(const cold_env *env);
 int cold_cmd_journal_show(const cold_env *env);
 int cold_cmd_journal_verify(const cold_env *env);
 

@@ -74,6 +74,7 @@ static const struct {
     {"export", NULL, "export", cold_cmd_export, 0, 0, 0},
     {"sign", NULL, "sign", cold_cmd_sign, BIT(OPT_OUTPUT) | BIT(OPT_UNATTENDED), 1, 1},
     {"policy", "show", "policy show", cold_cmd_policy_show, 0, 0, 0},
+    {"policy", "apply", "policy apply", cold_cmd_policy_apply, 0, COLD_POSITIONAL_MAX, 0},
     {"journal", "show", "journal show", cold_cmd_journal_show, BIT(OPT_RAW), 0, 0},
     {"journal", "verify", "journal verify", cold_cmd_journal_verify, 0, 0, 0},
 };
@@ -94,6 +95,9 @@ static void usage(FILE *f)
           "  sign PACKAGE -o OUT [--unattended]\n"
           "                       check, confirm, journal, sign (--unattended: hot policy only)\n"
           "  policy show          the policy in force\n"
+          "  policy apply FILE SIG...\n"
+          "                       a newer policy signed by the administrators in force,\n"
+          "                       directly (not inside a package); confirmed by typing yes\n"
           "  journal show [--raw] every entry\n"
           "  journal verify       the hash chain, and the policy files against it\n"
           "\n"

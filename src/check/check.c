@@ -530,6 +530,19 @@ static int step_intent(kura_check_run *run)
                                    "the intent names wallet %s #%s; this signer holds %s #%s",
                                    in->wallet.name, in->wallet.checksum, st->wallet_name,
                                    st->wallet_checksum);
+    /* The approvers saw a policy version (kura-approve refuses to approve
+     * under one older than the newest its holder verified). A signer behind
+     * it has been kept from an update — perhaps the one that revokes a
+     * stolen approver key — so it signs nothing under its older rules
+     * unless the package brings that version (or `kura-cold policy apply`
+     * installs it). */
+    if (in->policy_version > run->latest->version)
+        return kura_check_i_refuse(run, KURA_REFUSE_POLICY_BEHIND,
+                                   "the intent's approvers saw policy version %" PRIu64
+                                   "; this signer's newest is version %" PRIu64
+                                   " and the package brings no such policy (apply it with "
+                                   "`kura-cold policy apply`)",
+                                   in->policy_version, run->latest->version);
     /* An approval is consent for a time: an intent held back and sent
      * weeks later is refused. */
     if (st->now >= in->expires) {

@@ -280,6 +280,7 @@ typedef struct pkg {
     char wallet_name[33];
     char checksum[9];
     char initiator[65];
+    uint64_t policy_version; /* the version the approvers saw */
     int64_t created, expires;
     uint64_t max_fee;
     out_spec outs[8];
@@ -319,6 +320,7 @@ static void pkg_init(pkg *pk, int kind)
     strcpy(pk->wallet_name, WALLET_NAME);
     strcpy(pk->checksum, wallets[kind].checksum);
     strcpy(pk->initiator, "ops-tanaka");
+    pk->policy_version = 5;
     pk->created = NOW - 600;
     pk->expires = NOW + 3600;
     pk->max_fee = 40000;
@@ -360,6 +362,7 @@ static char *intent_text(const pkg *pk, size_t *len)
     strcpy(it->wallet.name, pk->wallet_name);
     strcpy(it->wallet.checksum, pk->checksum);
     strcpy(it->initiator, pk->initiator);
+    it->policy_version = pk->policy_version;
     it->created = pk->created;
     it->expires = pk->expires;
     it->max_fee = pk->max_fee;
@@ -893,6 +896,47 @@ static void test_intent_wallet(void **state)
     pkg_init(&pk, K_WPKH);
     strcpy(pk.wallet_name, "hot-payouts");
     expect_built(&pk, KURA_REFUSE_INTENT_WALLET);
+}
+
+/* Finding 3: a withheld revocation. The approvers saw policy version 6 (which
+ * removes bob's key, stolen); the coordinator keeps v6 from the signer and
+ * sends the intent with v5 in force, approved by alice and the thief with
+ * bob's key. The signer, behind the version the intent names, refuses; with
+ * v6 in the package, bob's approval no longer counts. An intent naming an
+ * older version than the signer's is fine (the signer's rules are newer). */
+static void test_policy_behind(void **state)
+{
+    pkg pk;
+    kura_policy *v6;
+    kura_error err;
+    (void)state;
+    pkg_init(&pk, K_WPKH);
+    pk.policy_version = 6;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_POLICY_BEHIND);
+    assert_non_null(strstr(pk.result.message, "approvers saw policy version 6"));
+    v6 = make_policy(K_WPKH, 6);
+    for (size_t i = 0; i < v6->approver_count; i++) {
+        if (strcmp(v6->approvers[i].name, "bob") != 0) continue;
+        memmove(&v6->approvers[i], &v6->approvers[i + 1],
+                (v6->approver_count - i - 1) * sizeof(v6->approvers[0]));
+        v6->approver_count--;
+        break;
+    }
+    put_policy(&pk, v6, ADMINS12, 2);
+    expect(&pk, KURA_REFUSE_APPROVER_UNKNOWN);
+    assert_non_null(strstr(pk.result.message, "approval 2"));
+    kura_policy_free(v6);
+    pkg_free(&pk);
+    /* Named an older version: the signer's newer rules govern. */
+    pkg_init(&pk, K_WPKH);
+    pk.policy_version = 4;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_NONE);
+    pkg_free(&pk);
+    (void)err;
 }
 
 static void test_intent_expired(void **state)
@@ -1947,6 +1991,7 @@ static void test_every_reason_seen(void **state)
     (void)state;
     for (int r = KURA_REFUSE_NONE; r <= KURA_REFUSE_LIMIT_ROLLING; r++)
         if (!seen[r]) fail_msg("no test provoked %s", kura_refusal_name((kura_refusal)r));
+    if (!seen[KURA_REFUSE_POLICY_BEHIND]) fail_msg("no test provoked KURA_REFUSE_POLICY_BEHIND");
 }
 
 /* ---- setup ---- */
@@ -2180,6 +2225,7 @@ int main(void)
         cmocka_unit_test(test_policy_wallet),
         cmocka_unit_test(test_intent_malformed),
         cmocka_unit_test(test_intent_wallet),
+        cmocka_unit_test(test_policy_behind),
         cmocka_unit_test(test_intent_expired),
         cmocka_unit_test(test_intent_not_yet),
         cmocka_unit_test(test_intent_lifetime),

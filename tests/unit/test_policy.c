@@ -628,6 +628,7 @@ static void test_allowlist_and_render(void **state)
         "id: 4f1c2a9e7b3d4c58a1e0f6b2d9c3e7a1\n"
         "network: bitcoin\n"
         "wallet: treasury-cold #q4x7k2m9\n"
+        "policy: 3\n"
         "initiator: ops-tanaka\n"
         "created: 2026-11-21T09:30:00Z\n"
         "expires: 2026-11-21T21:30:00Z\n"
