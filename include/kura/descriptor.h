@@ -324,8 +324,10 @@ int kura_descriptor_address(const kura_ctx *ctx, char *out, size_t out_len,
  * the keys without deriving them. Keep it where the descriptor is kept (the
  * signer's own storage) and anchor it like the descriptor.
  *
- * tr() descriptors are not cached: their cache holds no entries (count 0),
- * and kura_descriptor_derive_cached derives them as kura_descriptor_derive.
+ * tr() descriptors are cached too: each entry also holds the output key (the
+ * BIP341 tweak of the internal key by the merkle root), so a cached tr()
+ * derive needs no EC multiplication either. (A tr() cache of count 0, which
+ * earlier versions wrote, still parses: every derive is then a miss.)
  *
  * A cache is read-only once built or parsed; any number of threads may use
  * it at once. */
@@ -369,7 +371,7 @@ int kura_descriptor_cache_parse(const kura_ctx *ctx, kura_descriptor_cache **out
                                 const kura_descriptor *desc, const uint8_t *bytes, size_t len,
                                 kura_error *err);
 
-/* Indexes per branch held by cache (0 for tr()). */
+/* Indexes per branch held by cache. */
 uint32_t kura_descriptor_cache_count(const kura_descriptor_cache *cache);
 
 /* Frees cache. NULL is a no-op. */

@@ -473,9 +473,17 @@ static int build_tr(kd_run *r, const kd_node *n, uint8_t **script, size_t *len)
         r->has_root = 1;
     }
     /* BIP386: output key = internal + hashTapTweak(internal [|| merkle root])G;
-     * without a tree the tweak commits to no script path (BIP341). */
-    rc = kura_taproot_tweak_pubkey(r->ctx, r->output, &r->parity, r->internal,
-                                   r->has_root ? r->root : NULL);
+     * without a tree the tweak commits to no script path (BIP341). A cached
+     * row holds it after the key slots (cache.c): no EC multiplication. */
+    if (r->row != NULL) {
+        const uint8_t *slot = r->row + 33 * r->d->n_keys;
+        r->parity = slot[0] & 1;
+        memcpy(r->output, slot + 1, 32);
+        rc = KURA_OK;
+    } else {
+        rc = kura_taproot_tweak_pubkey(r->ctx, r->output, &r->parity, r->internal,
+                                       r->has_root ? r->root : NULL);
+    }
     if (rc != KURA_OK) {
         return kura_fail(r->err, rc == KURA_EDATA ? KURA_ECRYPTO : rc,
                          "descriptor: taproot tweak failed");
