@@ -259,12 +259,32 @@ int cold_cmd_ceremony(const cold_env *env)
     } else if (errno != ENOENT) {
         return cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", jpath, strerror(errno));
     }
-    if ((rc = descriptor_arg(&desc_text, env)) != COLD_EXIT_OK) return rc;
+    if (env->args->value[OPT_BSMS] == NULL) {
+        if (env->args->npos > 0)
+            return cold_fail(COLD_EXIT_CANNOT, "unexpected argument '%s'", env->args->pos[0]);
+        if ((rc = descriptor_arg(&desc_text, env)) != COLD_EXIT_OK) return rc;
+    } else if (env->args->value[OPT_DESCRIPTOR] != NULL ||
+               env->args->value[OPT_DESCRIPTOR_FILE] != NULL) {
+        return cold_fail(COLD_EXIT_CANNOT, "give the wallet by --bsms or by --descriptor, not both");
+    }
     if (cold_read_file(&ptext, &plen, policy_file, KURA_POLICY_TEXT_MAX) != 0) {
         rc = cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", policy_file, strerror(errno));
         goto done;
     }
     if ((rc = cold_open_master(env, &master, &info)) != COLD_EXIT_OK) goto done;
+    /* BIP129: the wallet from the coordinator's descriptor record, checked
+     * against every device's signed key record before anything else. */
+    if (env->args->value[OPT_BSMS] != NULL) {
+        char *bsms_desc = NULL;
+        rc = cold_bsms_descriptor(env, &bsms_desc, info.network);
+        if (rc != COLD_EXIT_OK) goto done;
+        desc_text = strdup(bsms_desc);
+        kura_descriptor_string_free(bsms_desc);
+        if (desc_text == NULL) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "out of memory");
+            goto done;
+        }
+    }
     rc = COLD_EXIT_REFUSED;
     if (kura_descriptor_parse(env->ctx, &d, desc_text, strlen(desc_text), &err) != KURA_OK) {
         rc = cold_fail(COLD_EXIT_REFUSED, "%s", err.message);

@@ -13,6 +13,7 @@
  *   sign.c      sign
  *   show.c      policy show, journal show, journal verify
  *   apply.c     policy apply
+ *   bsms.c      bsms key, the ceremony's --bsms (BIP129)
  */
 #ifndef KURA_COLD_H
 #define KURA_COLD_H
@@ -80,6 +81,7 @@ enum cold_opt {
     OPT_UNATTENDED,
     OPT_EXTRA_ENTROPY,
     OPT_RAW,
+    OPT_BSMS,
     OPT_COUNT_
 };
 
@@ -300,6 +302,16 @@ int cold_cmd_export(const cold_env *env);
 int cold_cmd_sign(const cold_env *env);
 int cold_cmd_policy_show(const cold_env *env);
 int cold_cmd_policy_apply(const cold_env *env);
+int cold_cmd_bsms_key(const cold_env *env);
+
+/* ---- bsms.c ---- */
+
+/* The ceremony's --bsms FILE with the key record files as positional
+ * arguments: verifies every record and the descriptor record against all of
+ * them (kura_bsms_*), prints what the people compare, and returns the
+ * wallet's canonical descriptor text in *desc_text (free with
+ * kura_descriptor_string_free). Returns an exit code, having printed why. */
+int cold_bsms_descriptor(const cold_env *env, char **desc_text, kura_network network);
 int cold_cmd_journal_show(const cold_env *env);
 int cold_cmd_journal_verify(const cold_env *env);
 
