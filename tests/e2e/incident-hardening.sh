@@ -188,6 +188,19 @@ approve d4.intent carol
 package d4.psbt "$DESC" d4.intent $(approvals d4.intent carol) --seed d4
 sign_ok "v2's new address, a day after the signer accepted v2" T d4.psbt d4.T.psbt "$(at $((27 * H)))"
 
+# ---- the ceremony refuses other branch numbering (finding 6) ----
+restore U "$WORDS_A"
+XU=$(xpub U m/86h/1h/0h)
+for bad in "tr($XU/<1;0>/*)" "tr($XU/<0;2>/*)"; do
+  d=$(canonical "$bad")
+  policy_text 1 swapped "${d##*#}" "${ALLOW_V1[@]}" >policy-swapped
+  echo yes | cold --dir U --now "$TC" ceremony --descriptor "$d" --policy policy-swapped \
+    --wallet swapped >so 2>se
+  rc=$?
+  [ "$rc" = 1 ] && grep -q 'does not number its branches <0;1>' se && [ ! -e U/wallet ]
+  check "ceremony: ${bad#*/} refused, nothing written ($(head -c 140 se))" $?
+done
+
 # ---- 5. fee-heavy transfers against the 24-hour cap (T0 + 4 days) ----
 # Cap 1.2 BTC per 24 hours. 1.19985 BTC + 0.0001 BTC fee leaves 5,000 sat;
 # then 3,000 sat + a 3,000 sat fee is 1,000 sat over — counting fees.
