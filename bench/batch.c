@@ -424,6 +424,7 @@ static void batch_init(batch *b, const kura_ctx *ctx, int which)
     snprintf(it->wallet.name, sizeof(it->wallet.name), "payouts");
     snprintf(it->wallet.checksum, sizeof(it->wallet.checksum), "%s", b->checksum);
     snprintf(it->initiator, sizeof(it->initiator), "ops-batch");
+    it->policy_version = 3;
     it->created = B_NOW - 600;
     it->expires = B_NOW + 3600;
     it->max_fee = 400000;

@@ -131,10 +131,13 @@ typedef enum kura_refusal {
     /* the signer program */
     KURA_REFUSE_HOT_NOT_ALLOWED = 32,   /* unattended signing under a policy that is not hot */
     KURA_REFUSE_DECLINED = 33,          /* the operator answered no at the confirmation */
-    KURA_REFUSE_NOTHING_TO_SIGN = 34    /* no input this signer's key can sign */
+    KURA_REFUSE_NOTHING_TO_SIGN = 34,   /* no input this signer's key can sign */
+    /* 3. the intent (added later) */
+    KURA_REFUSE_POLICY_BEHIND = 35      /* the intent names a policy version newer than the
+                                           signer's, and the package does not bring it */
 } kura_refusal;
 
-#define KURA_REFUSAL_COUNT 35
+#define KURA_REFUSAL_COUNT 36
 
 /* "KURA_REFUSE_OUTPUT_MISSING" etc.; "KURA_REFUSE_?" for a value out of range. */
 const char *kura_refusal_name(kura_refusal reason);
@@ -147,8 +150,9 @@ typedef struct kura_check_journal {
     void *arg;
     /* 1 if an intent with this text hash or this id was signed before, else 0. */
     int (*intent_signed)(void *arg, const uint8_t intent_hash[32], const char *intent_id);
-    /* Satoshis sent to non-change destinations by transfers signed at times t
-     * with since < t <= now (the rolling window). */
+    /* Satoshis that left the wallet — paid to non-change destinations plus
+     * the fees — in transfers signed at times t with since < t <= now (the
+     * rolling window). */
     uint64_t (*signed_since)(void *arg, int64_t since);
     /* Since when (unix seconds) `script` has been on the allowlist without a
      * break: the time this signer accepted the first policy of the latest
@@ -167,11 +171,19 @@ typedef struct kura_signer_state {
     const char *wallet_name;         /* as the policy and intents name it */
     char wallet_checksum[9];         /* the descriptor's BIP380 checksum */
     kura_intent_chain chain;         /* the exact chain this signer serves */
-    const kura_policy *policy;       /* the policy in force */
+    const kura_policy *policy;       /* the newest policy the signer accepted (versions,
+                                       the successor rule, the summary) */
+    const kura_policy *rules;        /* optional: the rules in force now, from the signer's
+                                       record of accepted policies (kura_policy_in_force):
+                                       changes that widen what can be spent wait. NULL:
+                                       `policy` itself, every change to it in effect */
     kura_check_journal journal;
     int64_t now;                     /* unix seconds */
     int64_t max_clock_skew;          /* seconds an intent's `created` may lie in the future */
-    uint32_t max_change_index;       /* change indexes above this are refused (gap limit) */
+    uint32_t max_change_index;       /* change indexes above this are refused: the highest
+                                       change index the signer has signed plus a gap, so
+                                       a restore scanning with that gap limit finds every
+                                       change output (kura-cold: docs/kura-cold.md) */
     const kura_descriptor_cache *cache; /* optional derivation cache of `wallet`, from the
                                        signer's own storage (kura_descriptor_cache_parse
                                        with this wallet); NULL derives every script */
@@ -214,6 +226,9 @@ typedef struct kura_check_result {
     uint64_t vsize_estimate;       /* virtual size of the finalized tx (for the fee rate) */
     size_t approval_count;         /* valid approvals from distinct eligible approvers */
     unsigned approvals_required;   /* by the policy's tier for total_out */
+    int has_change;                /* 1 when the transaction has verified change */
+    uint32_t change_index_max;     /* the highest change index among them (the signer
+                                      journals it: later change is bounded by it) */
     kura_policy *new_policy;       /* the package's newer policy when it was accepted
                                       (owned by the result; the caller journals it and
                                       makes it the policy in force); else NULL */

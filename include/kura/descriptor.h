@@ -277,6 +277,19 @@ int kura_descriptor_derive(const kura_ctx *ctx, kura_descriptor_output *out,
                            const kura_descriptor *desc, size_t branch, uint32_t index,
                            kura_error *err);
 
+/* Checks that desc numbers its branches the way kura's signer reads them:
+ * desc has exactly `branches` branches (kura wallets: 2, receive and
+ * change), is ranged, and every key, on every branch b, derives with a path
+ * ending in b/<index> — so the (branch, index) a PSBT derivation path names
+ * is the branch and index that re-derive it. `/<1;0>/` + wildcard (branches
+ * swapped), `/<0;2>/`, and mixed descriptors (one key `/<0;1>/`, another
+ * `/<1;0>/` or without a multipath step) are refused: their change would be checked
+ * against the wrong branch and every input would look foreign.
+ * Returns KURA_OK; KURA_EDATA naming the key expression, branch and path;
+ * KURA_EINVAL for NULL arguments; KURA_ENOMEM; KURA_ECRYPTO. */
+int kura_descriptor_check_branches(const kura_ctx *ctx, const kura_descriptor *desc,
+                                   size_t branches, kura_error *err);
+
 /* Only the (first) scriptPubKey of desc at branch/index, into
  * out[0..out_len); *written gets its length. Same rules as
  * kura_descriptor_derive. Allocates nothing for descriptors of up to 20 keys
@@ -311,8 +324,10 @@ int kura_descriptor_address(const kura_ctx *ctx, char *out, size_t out_len,
  * the keys without deriving them. Keep it where the descriptor is kept (the
  * signer's own storage) and anchor it like the descriptor.
  *
- * tr() descriptors are not cached: their cache holds no entries (count 0),
- * and kura_descriptor_derive_cached derives them as kura_descriptor_derive.
+ * tr() descriptors are cached too: each entry also holds the output key (the
+ * BIP341 tweak of the internal key by the merkle root), so a cached tr()
+ * derive needs no EC multiplication either. (A tr() cache of count 0, which
+ * earlier versions wrote, still parses: every derive is then a miss.)
  *
  * A cache is read-only once built or parsed; any number of threads may use
  * it at once. */
@@ -356,7 +371,7 @@ int kura_descriptor_cache_parse(const kura_ctx *ctx, kura_descriptor_cache **out
                                 const kura_descriptor *desc, const uint8_t *bytes, size_t len,
                                 kura_error *err);
 
-/* Indexes per branch held by cache (0 for tr()). */
+/* Indexes per branch held by cache. */
 uint32_t kura_descriptor_cache_count(const kura_descriptor_cache *cache);
 
 /* Frees cache. NULL is a no-op. */

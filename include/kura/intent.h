@@ -43,6 +43,9 @@ extern "C" {
 #define KURA_INTENT_MAX_AMOUNT 2100000000000000ull
 /* Latest time the format can spell: 9999-12-31T23:59:59Z. */
 #define KURA_INTENT_TIME_MAX 253402300799LL
+/* Highest policy version an intent may name: 2^53 - 1, as the policy's own
+ * (KURA_POLICY_VERSION_MAX), so it survives JSON unrounded. */
+#define KURA_INTENT_POLICY_VERSION_MAX 9007199254740991ull
 
 /* The exact chain an intent (or policy) is for. Several chains share one
  * address encoding (kura_network), so the chain is named separately: an
@@ -85,6 +88,10 @@ typedef struct kura_intent {
     char id[KURA_INTENT_ID_LEN + 1];              /* 32 lower-case hex chars */
     kura_intent_chain chain;
     kura_intent_wallet wallet;
+    uint64_t policy_version;                      /* the policy version its approvers saw,
+                                                     1..KURA_INTENT_POLICY_VERSION_MAX; a signer
+                                                     behind it refuses unless the package
+                                                     brings that policy */
     char initiator[KURA_INTENT_NAME_MAX + 1];     /* [a-z0-9._-]{1,64} */
     int64_t created;                              /* 0..KURA_INTENT_TIME_MAX */
     int64_t expires;                              /* created < expires <= KURA_INTENT_TIME_MAX */

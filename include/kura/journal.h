@@ -91,6 +91,7 @@ const char *kura_journal_status_name(int code);
 #define KURA_JOURNAL_INTENT_ID_LEN 32    /* intent id: 32 lower-case hex chars */
 #define KURA_JOURNAL_AMOUNT_MAX 2100000000000000ull  /* MAX_MONEY, satoshis */
 #define KURA_JOURNAL_POLICY_VERSION_MAX 9007199254740991ull /* 2^53 - 1 */
+#define KURA_JOURNAL_CHANGE_INDEX_MAX 2147483647u /* BIP32 non-hardened indexes */
 /* Times are seconds since 1970-01-01T00:00:00Z, written as ISO 8601 UTC
  * ("2026-11-21T09:30:00Z"), from 0 to 9999-12-31T23:59:59Z. */
 #define KURA_JOURNAL_TIME_MAX 253402300799LL
@@ -104,7 +105,9 @@ typedef enum kura_journal_kind {
     KURA_JOURNAL_SIGNED = 1,   /* "signed": a transaction was signed */
     KURA_JOURNAL_REFUSED = 2,  /* "refused": a request was refused */
     KURA_JOURNAL_POLICY = 3,   /* "policy": a policy version was accepted */
-    KURA_JOURNAL_RECOVERED = 4 /* "recovered": a torn tail was cut off on recovery */
+    KURA_JOURNAL_RECOVERED = 4, /* "recovered": a torn tail was cut off on recovery */
+    KURA_JOURNAL_CHANGE = 5    /* "change": the highest change index of a transaction about
+                                  to be signed (written just before its "signed" entry) */
 } kura_journal_kind;
 
 /* Returns the kind's name as written ("signed"), or NULL outside the enum. */
@@ -128,6 +131,7 @@ typedef struct kura_journal_entry {
     uint8_t policy_hash[32];   /* policy: SHA-256 of the policy text */
     uint64_t discarded_len;    /* recovered: bytes cut off, 1..KURA_JOURNAL_LINE_MAX - 1 */
     uint8_t discarded_hash[32];/* recovered: SHA-256 of those bytes */
+    uint32_t change_index;     /* change: 0..KURA_JOURNAL_CHANGE_INDEX_MAX */
     uint8_t prev_hash[32];     /* hash of the entry before; zeros for init */
     uint8_t hash[32];          /* SHA-256 of the line up to (not including) " <hash>" */
 } kura_journal_entry;
@@ -254,6 +258,14 @@ int kura_journal_append_refused(kura_journal *journal, kura_journal_entry *out, 
  * Also KURA_JOURNAL_EORDER when version is not above the last accepted. */
 int kura_journal_append_policy(kura_journal *journal, kura_journal_entry *out, int64_t time,
                                uint64_t version, const uint8_t policy_hash[32], kura_error *err);
+
+/* Records the highest change index (BIP32 index on the wallet's change
+ * branch) of a transaction about to be signed, before its "signed" entry:
+ * the signer bounds later change indexes by the highest it has seen, so a
+ * wallet restored with a gap limit finds every change output. Also
+ * KURA_EINVAL for an index over KURA_JOURNAL_CHANGE_INDEX_MAX. */
+int kura_journal_append_change(kura_journal *journal, kura_journal_entry *out, int64_t time,
+                               uint32_t change_index, kura_error *err);
 
 /* ---- queries (on the summary; no I/O) ---- */
 

@@ -237,6 +237,62 @@ int kura_policy_verify_signatures(kura_policy_signature_result *results, size_t 
 int kura_policy_check_successor(const kura_policy *current, const kura_policy *next,
                                 kura_error *err);
 
+/* ---- changes that widen what can be spent wait (docs/policy-format.md) ----
+ *
+ * A policy update takes effect in two parts. What it tightens counts at once.
+ * What it loosens — a new allowlist entry, a shorter allowlist-delay, a
+ * higher cap (max-per-transfer, max-per-24h, max-fee, max-fee-rate,
+ * max-lifetime), fewer approvals at some amount, a lower admin-quorum, a new
+ * approver or administrator (or a member's key in another form), initiator-
+ * may-approve yes, allowlist-required no, mode hot — counts only once the
+ * waiting period (allowlist-delay) of the rules in force when the signer
+ * accepted the update has passed. Until then the rules in force are, field by
+ * field, the strictest of the pending policies and the last matured one. */
+
+/* The strictest of two policies, field by field, as a new policy (free with
+ * kura_policy_free): version, chain and wallet are newer's; members are those
+ * newer lists that older lists with exactly the same key (newer's names);
+ * admin-quorum, allowlist-delay and each amount's approvals the larger; caps
+ * and max-lifetime the smaller; initiator-may-approve yes only if both say
+ * yes; allowlist-required yes if either does; allowlist entries those both
+ * list (by script; newer's labels); mode hot only if both are hot. The
+ * result is the rules an evaluator applies; it need not be a valid policy
+ * text (kura_policy_write may refuse it: say, fewer approvers than a tier
+ * needs). Returns KURA_OK, KURA_EINVAL (NULL arguments), KURA_ENOMEM; *out
+ * is NULL on failure. */
+int kura_policy_strictest(kura_policy **out, const kura_policy *older, const kura_policy *newer,
+                          kura_error *err);
+
+/* One policy the signer accepted, and when (its journal's record). */
+typedef struct kura_policy_accepted {
+    const kura_policy *policy;
+    int64_t accepted_at; /* unix seconds */
+} kura_policy_accepted;
+
+/* The rules in force at `now` for a signer that accepted history[0..n),
+ * oldest first (history[0] is the ceremony's policy, in force from its
+ * acceptance; versions ascend, times do not decrease). Entry i's loosening
+ * takes effect at accepted_at[i] + the largest allowlist-delay among the
+ * policies whose rules were in force then (the latest matured one and those
+ * pending after it), and never before entry i-1's. The rules are the latest
+ * matured policy made stricter by every later one (kura_policy_strictest),
+ * or a copy of the newest policy when nothing is pending.
+ *   out: the rules (free with kura_policy_free); NULL on failure.
+ *   loosen_at: may be NULL; when the newest policy's loosening takes (or
+ *     took) effect.
+ * Returns KURA_OK; KURA_EINVAL (NULL, empty or unordered history);
+ * KURA_ENOMEM. */
+int kura_policy_in_force(kura_policy **out, int64_t *loosen_at,
+                         const kura_policy_accepted *history, size_t n, int64_t now,
+                         kura_error *err);
+
+/* The number of ways `next` loosens `current` (0: next is as strict or
+ * stricter in every field), and a person's list of them in why[0..why_len)
+ * ("new approvers, max-per-24h 5000000000, 1 new allowlist entries"),
+ * NUL-terminated and cut to fit; why may be NULL. 0 for NULL policies. */
+unsigned kura_policy_loosenings(char *why, size_t why_len, const kura_policy *current,
+                                const kura_policy *next);
+
 #ifdef __cplusplus
 }
 #endif

@@ -580,6 +580,14 @@ int kura_psbt_sign_bip32(const kura_ctx *ctx, kura_psbt *psbt, size_t *signed_co
  * same unique identifier), else KURA_EDATA. Every field or keyed entry of src
  * that dst lacks is added (dst's entries come first, then src's new ones, in
  * src's order); where both hold the same key dst's value is kept.
+ * Version 2 also combines copies to which Constructors added inputs or
+ * outputs (BIP370): an input is the same input when it spends the same
+ * outpoint, an output when it pays the same amount to the same script (the
+ * k-th such output of src is the k-th of dst); the others are appended in
+ * src's order — only where both PSBTs' PSBT_GLOBAL_TX_MODIFIABLE allow inputs
+ * (outputs) to be added, never beside a SIGHASH_SINGLE signature, and with
+ * the same transaction version and fallback lock time (else KURA_EDATA). The
+ * result may be modified only as far as both allowed.
  * Returns KURA_OK, KURA_EDATA, KURA_EINVAL, KURA_ERANGE or KURA_ENOMEM; dst is
  * unchanged on failure. */
 int kura_psbt_combine(kura_psbt *dst, const kura_psbt *src, kura_error *err);

@@ -133,6 +133,16 @@ int kura_sshkey_fingerprint(char out[KURA_SSHKEY_FINGERPRINT_SIZE], const kura_s
  * for security keys, the same application. NULL equals nothing. */
 bool kura_sshkey_equal(const kura_sshkey *a, const kura_sshkey *b);
 
+/* Returns true when a and b are the same public key on the same curve —
+ * the same Ed25519 point, or the same P-256 point — whatever their type's
+ * plain or security-key form and whatever the application: one private key
+ * can sign as "ssh-ed25519" and as "sk-ssh-ed25519@openssh.com" under any
+ * application (a security-key signature needs nothing a plain key holder
+ * lacks), so these keys belong to one holder. Count people with this, never
+ * with kura_sshkey_equal or fingerprints. NULL or invalid keys equal
+ * nothing. */
+bool kura_sshkey_same_point(const kura_sshkey *a, const kura_sshkey *b);
+
 /* ---- signatures ---- */
 
 typedef enum kura_sshsig_hash {

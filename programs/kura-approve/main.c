@@ -4,6 +4,7 @@
  *   kura-approve show INTENT [--policy POLICY]
  *   kura-approve approve INTENT --key KEYFILE [-o OUT] [--policy POLICY] [--yes] [--force]
  *   kura-approve verify INTENT APPROVAL... --policy POLICY
+ *   kura-approve policy verify NEW SIG... --policy CURRENT
  *
  * `show` renders an intent exactly as the signer will read it; `approve` shows
  * it, asks, signs it with the approver's own OpenSSH key (ssh-keygen -Y sign,
@@ -34,6 +35,7 @@
 #include "kura/intent.h"
 #include "kura/policy.h"
 #include "kura/sshsig.h"
+#include "known.h"
 #include "sshkeygen.h"
 
 #define EXIT_REFUSED 1
@@ -64,6 +66,7 @@ static int usage(void)
           "       kura-approve approve INTENT --key KEYFILE [-o OUT] [--policy POLICY]\n"
           "                            [--yes] [--force]\n"
           "       kura-approve verify INTENT APPROVAL... --policy POLICY\n"
+          "       kura-approve policy verify NEW SIG... --policy CURRENT\n"
           "KEYFILE is an OpenSSH private key, a security-key handle, or a .pub file\n"
           "whose key ssh-agent holds. OUT defaults to INTENT.approval.\n",
           stderr);
@@ -107,6 +110,28 @@ static int load_policy(kura_policy **policy, const char *path)
     return 0;
 }
 
+/* The approver's policy file against what they verified before: a file
+ * older than the newest version remembered for its wallet is refused (the
+ * coordinator may be showing an old policy while it withholds the new one
+ * from the signer); a newer one is remembered. Returns 0 or an exit code. */
+static int remember_policy(const kura_policy *policy, const char *path)
+{
+    uint64_t known = 0;
+    if (known_get(&known, policy->wallet.name, policy->wallet.checksum, policy->chain) != 0)
+        return die(EXIT_CANNOT, "cannot read the remembered policy versions: %s",
+                   strerror(errno));
+    if (known > policy->version)
+        return die(EXIT_REFUSED,
+                   "%s is policy version %" PRIu64 " of %s #%s, but you have verified version "
+                   "%" PRIu64 ": use the newest policy",
+                   path, policy->version, policy->wallet.name, policy->wallet.checksum, known);
+    if (known_put(policy->wallet.name, policy->wallet.checksum, policy->chain, policy->version) !=
+        0)
+        return die(EXIT_CANNOT, "cannot remember policy version %" PRIu64 ": %s",
+                   policy->version, strerror(errno));
+    return 0;
+}
+
 static void hex32(char out[65], const uint8_t h[32])
 {
     static const char digits[] = "0123456789abcdef";
@@ -131,7 +156,7 @@ static long find_approver(const kura_policy *policy, const kura_sshkey *key, con
     for (size_t i = 0; i < policy->approver_count; i++)
         if (kura_sshkey_equal(&policy->approvers[i].key, key)) return (long)i;
     for (size_t i = 0; i < policy->admin_count; i++)
-        if (kura_sshkey_equal(&policy->admins[i].key, key)) *admin = policy->admins[i].name;
+        if (kura_sshkey_same_point(&policy->admins[i].key, key)) *admin = policy->admins[i].name;
     return -1;
 }
 
@@ -245,6 +270,10 @@ static int cmd_show(int argc, char **argv)
     }
     if (intent_path == NULL) return usage();
     if (policy_path != NULL && (rc = load_policy(&policy, policy_path)) != 0) return rc;
+    if (policy != NULL && (rc = remember_policy(policy, policy_path)) != 0) {
+        kura_policy_free(policy);
+        return rc;
+    }
     rc = load_intent(&intent, &text, &text_len, intent_path);
     if (rc == 0) rc = render(intent, text, text_len, policy);
     kura_intent_free(intent);
@@ -417,7 +446,32 @@ static int cmd_approve(int argc, char **argv)
         out_path = default_out;
     }
     if (policy_path != NULL && (rc = load_policy(&policy, policy_path)) != 0) goto done;
+    if (policy != NULL && (rc = remember_policy(policy, policy_path)) != 0) goto done;
     if ((rc = load_intent(&intent, &text, &text_len, intent_path)) != 0) goto done;
+    /* An intent naming a policy version older than one this approver has
+     * verified: the coordinator is showing approvers old rules, perhaps
+     * while it withholds a revocation from the signer. Not approved. */
+    {
+        uint64_t known = 0;
+        if (known_get(&known, intent->wallet.name, intent->wallet.checksum, intent->chain) != 0) {
+            rc = die(EXIT_CANNOT, "cannot read the remembered policy versions: %s",
+                     strerror(errno));
+            goto done;
+        }
+        if (intent->policy_version < known) {
+            rc = die(EXIT_REFUSED,
+                     "the intent names policy version %" PRIu64 ", but you have verified version "
+                     "%" PRIu64 " of %s #%s: refusing to approve under older rules (the "
+                     "coordinator may be withholding the newer policy from the signer)",
+                     intent->policy_version, known, intent->wallet.name,
+                     intent->wallet.checksum);
+            goto done;
+        }
+        if (policy != NULL && intent->policy_version > policy->version)
+            printf("WARNING: the intent names policy version %" PRIu64 ", newer than your "
+                   "policy file (version %" PRIu64 "): verify the newer policy first\n",
+                   intent->policy_version, policy->version);
+    }
     have_key = expected_key(&key, keyfile);
     if (have_key > 1) {
         rc = have_key;
@@ -609,6 +663,79 @@ done:
     return rc;
 }
 
+/* ---- policy verify ---- */
+
+/* kura-approve policy verify NEW SIG... --policy CURRENT: checks that NEW may
+ * follow CURRENT (newer version, same wallet and chain) and that a quorum of
+ * CURRENT's administrators signed it (kura_policy_verify_signatures, as the
+ * signer does), says what NEW loosens, and remembers NEW's version: from then
+ * on this approver refuses intents naming an older version. */
+static int cmd_policy_verify(int argc, char **argv)
+{
+    const char *new_path = NULL, *cur_path = NULL;
+    const char *sig_paths[KURA_PACKAGE_POLICY_SIGNATURES_MAX];
+    char *sigs[KURA_PACKAGE_POLICY_SIGNATURES_MAX];
+    size_t sig_lens[KURA_PACKAGE_POLICY_SIGNATURES_MAX], count = 0, loaded = 0, len = 0, valid = 0;
+    kura_policy *cur = NULL, *next = NULL;
+    char *text = NULL, why[512];
+    kura_error err;
+    int rc;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) cur_path = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1] != '\0') return usage();
+        else if (new_path == NULL) new_path = argv[i];
+        else if (count < KURA_PACKAGE_POLICY_SIGNATURES_MAX) sig_paths[count++] = argv[i];
+        else return die(EXIT_CANNOT, "too many signatures");
+    }
+    if (new_path == NULL || cur_path == NULL || count == 0) return usage();
+    if ((rc = load_policy(&cur, cur_path)) != 0) goto done;
+    if ((rc = remember_policy(cur, cur_path)) != 0) goto done;
+    if (approve_read_file(&text, &len, new_path, KURA_POLICY_TEXT_MAX) != 0) {
+        rc = die(EXIT_CANNOT, "cannot read %s: %s", new_path, strerror(errno));
+        goto done;
+    }
+    if (kura_policy_parse(&next, (const uint8_t *)text, len, &err) != KURA_OK) {
+        rc = die(EXIT_REFUSED, "%s: %s", new_path, err.message);
+        goto done;
+    }
+    if (kura_policy_check_successor(cur, next, &err) != KURA_OK) {
+        rc = die(EXIT_REFUSED, "%s", err.message);
+        goto done;
+    }
+    for (loaded = 0; loaded < count; loaded++)
+        if (approve_read_file(&sigs[loaded], &sig_lens[loaded], sig_paths[loaded],
+                              KURA_SSHSIG_ARMOR_MAX) != 0) {
+            rc = die(EXIT_CANNOT, "cannot read %s: %s", sig_paths[loaded], strerror(errno));
+            goto done;
+        }
+    rc = kura_policy_verify_signatures(NULL, &valid, cur, (const uint8_t *)text, len,
+                                       (const char *const *)sigs, sig_lens, count, &err);
+    if (rc != KURA_OK) {
+        rc = die(rc == KURA_POLICY_EQUORUM ? EXIT_REFUSED : EXIT_CANNOT, "%s", err.message);
+        goto done;
+    }
+    if (known_put(next->wallet.name, next->wallet.checksum, next->chain, next->version) != 0) {
+        rc = die(EXIT_CANNOT, "cannot remember policy version %" PRIu64 ": %s", next->version,
+                 strerror(errno));
+        goto done;
+    }
+    printf("policy version %" PRIu64 " of %s #%s: signed by %zu of %u administrators of version "
+           "%" PRIu64 "; remembered\n",
+           next->version, next->wallet.name, next->wallet.checksum, valid, cur->admin_quorum,
+           cur->version);
+    if (kura_policy_loosenings(why, sizeof(why), cur, next) > 0)
+        printf("it loosens: %s (the signer applies these only after version %" PRIu64
+               "'s waiting period of %" PRIu64 " s)\n",
+               why, cur->version, cur->allowlist_delay);
+    rc = 0;
+done:
+    for (size_t i = 0; i < loaded; i++) free(sigs[i]);
+    kura_policy_free(cur);
+    kura_policy_free(next);
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage();
@@ -616,6 +743,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "show") == 0) return cmd_show(argc - 2, argv + 2);
     if (strcmp(argv[1], "approve") == 0) return cmd_approve(argc - 2, argv + 2);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 2, argv + 2);
+    if (strcmp(argv[1], "policy") == 0 && argc >= 3 && strcmp(argv[2], "verify") == 0) {
+        command = "policy verify";
+        return cmd_policy_verify(argc - 3, argv + 3);
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage();
         return 0;

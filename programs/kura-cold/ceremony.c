@@ -48,7 +48,8 @@ static int descriptor_arg(char **out, const cold_env *env)
 
 /* The kinds of wallet kura signs for: P2WSH sortedmulti, P2WPKH, P2TR, each
  * with a receive and a change branch (<0;1>) and a wildcard. */
-static int check_wallet_shape(const kura_descriptor *d, const char *canon, kura_network net)
+static int check_wallet_shape(const kura_ctx *ctx, const kura_descriptor *d, const char *canon,
+                              kura_network net)
 {
     kura_descriptor_type t = kura_descriptor_get_type(d);
     if (kura_descriptor_has_private(d))
@@ -62,6 +63,16 @@ static int check_wallet_shape(const kura_descriptor *d, const char *canon, kura_
         return cold_fail(COLD_EXIT_REFUSED,
                          "the descriptor needs a receive and a change branch: every key ends "
                          "in /<0;1>/*");
+    /* The check reads (branch, index) from the paths in PSBT records and
+     * re-derives there: a wallet numbering its branches otherwise
+     * (/<1;0>/ and a wildcard, or keys numbered differently) would have every input
+     * refused as foreign after the ceremony. Refused here, where it can be
+     * fixed. */
+    {
+        kura_error err;
+        if (kura_descriptor_check_branches(ctx, d, 2, &err) != KURA_OK)
+            return cold_fail(COLD_EXIT_REFUSED, "%s", err.message);
+    }
     if (!kura_descriptor_allows_network(d, net))
         return cold_fail(COLD_EXIT_REFUSED, "the descriptor's keys are not for %s",
                          kura_network_name(net));
@@ -248,12 +259,32 @@ int cold_cmd_ceremony(const cold_env *env)
     } else if (errno != ENOENT) {
         return cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", jpath, strerror(errno));
     }
-    if ((rc = descriptor_arg(&desc_text, env)) != COLD_EXIT_OK) return rc;
+    if (env->args->value[OPT_BSMS] == NULL) {
+        if (env->args->npos > 0)
+            return cold_fail(COLD_EXIT_CANNOT, "unexpected argument '%s'", env->args->pos[0]);
+        if ((rc = descriptor_arg(&desc_text, env)) != COLD_EXIT_OK) return rc;
+    } else if (env->args->value[OPT_DESCRIPTOR] != NULL ||
+               env->args->value[OPT_DESCRIPTOR_FILE] != NULL) {
+        return cold_fail(COLD_EXIT_CANNOT, "give the wallet by --bsms or by --descriptor, not both");
+    }
     if (cold_read_file(&ptext, &plen, policy_file, KURA_POLICY_TEXT_MAX) != 0) {
         rc = cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", policy_file, strerror(errno));
         goto done;
     }
     if ((rc = cold_open_master(env, &master, &info)) != COLD_EXIT_OK) goto done;
+    /* BIP129: the wallet from the coordinator's descriptor record, checked
+     * against every device's signed key record before anything else. */
+    if (env->args->value[OPT_BSMS] != NULL) {
+        char *bsms_desc = NULL;
+        rc = cold_bsms_descriptor(env, &bsms_desc, info.network);
+        if (rc != COLD_EXIT_OK) goto done;
+        desc_text = strdup(bsms_desc);
+        kura_descriptor_string_free(bsms_desc);
+        if (desc_text == NULL) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "out of memory");
+            goto done;
+        }
+    }
     rc = COLD_EXIT_REFUSED;
     if (kura_descriptor_parse(env->ctx, &d, desc_text, strlen(desc_text), &err) != KURA_OK) {
         rc = cold_fail(COLD_EXIT_REFUSED, "%s", err.message);
@@ -264,7 +295,7 @@ int cold_cmd_ceremony(const cold_env *env)
         rc = cold_fail(COLD_EXIT_REFUSED, "%s", err.message);
         goto done;
     }
-    if ((rc = check_wallet_shape(d, canon, info.network)) != COLD_EXIT_OK) goto done;
+    if ((rc = check_wallet_shape(env->ctx, d, canon, info.network)) != COLD_EXIT_OK) goto done;
     memcpy(checksum, canon + strlen(canon) - KURA_DESCRIPTOR_CHECKSUM_LEN, sizeof(checksum));
     rc = check_own_key(env, d, master, &expression, where, sizeof(where));
     if (rc != COLD_EXIT_OK) goto done;

@@ -12,6 +12,8 @@
  *   ceremony.c  ceremony, export
  *   sign.c      sign
  *   show.c      policy show, journal show, journal verify
+ *   apply.c     policy apply
+ *   bsms.c      bsms key, the ceremony's --bsms (BIP129)
  */
 #ifndef KURA_COLD_H
 #define KURA_COLD_H
@@ -48,11 +50,14 @@
  * multiplication; those above are derived, as without a cache. */
 #define COLD_CACHE_COUNT 1000u
 
-/* How far an intent's `created` may lie in the future of the signer's clock,
- * and the highest change index accepted (a change output further out would
- * be invisible to a wallet scanning with any sane gap limit). */
+/* How far an intent's `created` may lie in the future of the signer's clock. */
 #define COLD_MAX_CLOCK_SKEW 600
-#define COLD_MAX_CHANGE_INDEX 1000000u
+/* The change gap: change indexes up to the highest one this signer's journal
+ * has seen signed ("change" entries; none yet counts as -1) plus this many
+ * are accepted. A wallet restored with a gap limit of COLD_CHANGE_GAP on the
+ * change branch (Bitcoin Core's keypool default is 1000) finds every change
+ * output; one further out would be invisible to it. */
+#define COLD_CHANGE_GAP 1000u
 
 /* Longest passphrase and longest typed line. */
 #define COLD_PASSPHRASE_MAX 1024
@@ -76,10 +81,12 @@ enum cold_opt {
     OPT_UNATTENDED,
     OPT_EXTRA_ENTROPY,
     OPT_RAW,
+    OPT_BSMS,
     OPT_COUNT_
 };
 
-#define COLD_POSITIONAL_MAX 4
+/* FILE and up to KURA_PACKAGE_POLICY_SIGNATURES_MAX signatures (policy apply). */
+#define COLD_POSITIONAL_MAX (1 + KURA_PACKAGE_POLICY_SIGNATURES_MAX)
 
 /* The command line, parsed. */
 typedef struct cold_args {
@@ -215,6 +222,7 @@ typedef struct cold_journal_snap {
     size_t id_count, id_cap;
     cold_policy_rec *policies;      /* policy entries, in journal order */
     size_t policy_count, policy_cap;
+    int64_t change_max;             /* the highest change index journalled, -1 for none */
     size_t torn;                    /* bytes after the last LF */
     int damaged;                    /* a line did not parse (details: kura_journal_*) */
 } cold_journal_snap;
@@ -232,7 +240,10 @@ typedef struct cold_state {
     kura_descriptor_cache *cache;   /* the derivation cache, checked; NULL without one */
     cold_journal_snap snap;
     kura_journal *journal;          /* open for appending (sign), else NULL */
-    cold_policy_rec *in_force;      /* the last entry of snap.policies */
+    cold_policy_rec *in_force;      /* the last entry of snap.policies (the newest policy) */
+    kura_policy *rules;             /* the rules in force now: changes that widen what can
+                                       be spent wait (kura_policy_in_force over snap.policies) */
+    int64_t rules_loosen_at;        /* when the newest policy's loosening takes effect */
     int policy_file_behind;         /* the policy file holds the version before (an
                                        interrupted update; sign completes it) */
 } cold_state;
@@ -290,6 +301,17 @@ int cold_cmd_ceremony(const cold_env *env);
 int cold_cmd_export(const cold_env *env);
 int cold_cmd_sign(const cold_env *env);
 int cold_cmd_policy_show(const cold_env *env);
+int cold_cmd_policy_apply(const cold_env *env);
+int cold_cmd_bsms_key(const cold_env *env);
+
+/* ---- bsms.c ---- */
+
+/* The ceremony's --bsms FILE with the key record files as positional
+ * arguments: verifies every record and the descriptor record against all of
+ * them (kura_bsms_*), prints what the people compare, and returns the
+ * wallet's canonical descriptor text in *desc_text (free with
+ * kura_descriptor_string_free). Returns an exit code, having printed why. */
+int cold_bsms_descriptor(const cold_env *env, char **desc_text, kura_network network);
 int cold_cmd_journal_show(const cold_env *env);
 int cold_cmd_journal_verify(const cold_env *env);
 

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "cold.h"
+#include "kura/bsms.h"
 
 #define COLD_VERSION "0.1.0"
 
@@ -52,6 +53,7 @@ static const struct {
     {"--yes", OPT_UNATTENDED, 0},
     {"--extra-entropy", OPT_EXTRA_ENTROPY, 0},
     {"--raw", OPT_RAW, 0},
+    {"--bsms", OPT_BSMS, 1},
 };
 
 #define BIT(o) (1u << (o))
@@ -70,10 +72,14 @@ static const struct {
     {"restore", NULL, "restore", cold_cmd_restore, BIT(OPT_NETWORK), 0, 1},
     {"xpub", NULL, "xpub", cold_cmd_xpub, BIT(OPT_PATH), 0, 1},
     {"ceremony", NULL, "ceremony", cold_cmd_ceremony,
-     BIT(OPT_DESCRIPTOR) | BIT(OPT_DESCRIPTOR_FILE) | BIT(OPT_WALLET) | BIT(OPT_POLICY), 0, 1},
+     BIT(OPT_DESCRIPTOR) | BIT(OPT_DESCRIPTOR_FILE) | BIT(OPT_WALLET) | BIT(OPT_POLICY) |
+         BIT(OPT_BSMS),
+     KURA_BSMS_SIGNERS_MAX, 1},
+    {"bsms", "key", "bsms key", cold_cmd_bsms_key, BIT(OPT_PATH) | BIT(OPT_OUTPUT), 0, 1},
     {"export", NULL, "export", cold_cmd_export, 0, 0, 0},
     {"sign", NULL, "sign", cold_cmd_sign, BIT(OPT_OUTPUT) | BIT(OPT_UNATTENDED), 1, 1},
     {"policy", "show", "policy show", cold_cmd_policy_show, 0, 0, 0},
+    {"policy", "apply", "policy apply", cold_cmd_policy_apply, 0, COLD_POSITIONAL_MAX, 0},
     {"journal", "show", "journal show", cold_cmd_journal_show, BIT(OPT_RAW), 0, 0},
     {"journal", "verify", "journal verify", cold_cmd_journal_verify, 0, 0, 0},
 };
@@ -90,10 +96,18 @@ static void usage(FILE *f)
           "                       [fingerprint/path]xpub for the wallet descriptor\n"
           "  ceremony --descriptor DESC | --descriptor-file FILE --policy FILE [--wallet NAME]\n"
           "                       the wallet and its first policy, confirmed by typing yes\n"
+          "  ceremony --bsms WALLET.bsms --policy FILE [--wallet NAME] KEYRECORD.bsms...\n"
+          "                       the same, the wallet from a BIP129 descriptor record checked\n"
+          "                       against every device's signed key record\n"
+          "  bsms key [--path m/48h/0h/0h/2h] -o OUT\n"
+          "                       this device's BIP129 key record, signed by its key\n"
           "  export               the watch-only descriptor for the coordinator\n"
           "  sign PACKAGE -o OUT [--unattended]\n"
           "                       check, confirm, journal, sign (--unattended: hot policy only)\n"
           "  policy show          the policy in force\n"
+          "  policy apply FILE SIG...\n"
+          "                       a newer policy signed by the administrators in force,\n"
+          "                       directly (not inside a package); confirmed by typing yes\n"
           "  journal show [--raw] every entry\n"
           "  journal verify       the hash chain, and the policy files against it\n"
           "\n"

@@ -32,7 +32,23 @@ int cold_cmd_policy_show(const cold_env *env)
         cold_time(t, st.snap.policies[i].accepted);
         printf(" %" PRIu64 " (%s)", st.snap.policies[i].version, t);
     }
-    printf("\n\n%.*s", (int)r->text_len, (const char *)r->text);
+    printf("\n");
+    /* What still waits: the newest version's loosening (and any earlier
+     * one's) counts only from rules_loosen_at. */
+    if (st.rules_loosen_at > env->now) {
+        char why[512];
+        const kura_policy *prev = st.snap.policy_count >= 2
+                                      ? st.snap.policies[st.snap.policy_count - 2].policy
+                                      : NULL;
+        cold_time(t, st.rules_loosen_at);
+        if (prev != NULL && kura_policy_loosenings(why, sizeof(why), prev, r->policy) > 0)
+            printf("waiting: until %s the stricter rules still apply (%s in version %" PRIu64
+                   " waits)\n",
+                   t, why, r->version);
+        else
+            printf("waiting: until %s the stricter rules of earlier versions still apply\n", t);
+    }
+    printf("\n%.*s", (int)r->text_len, (const char *)r->text);
 done:
     cold_state_free(&st);
     return rc;
@@ -68,6 +84,7 @@ static void print_entry(const kura_journal_entry *e)
         printf("cut %" PRIu64 " bytes of an interrupted entry (sha256 %s)\n", e->discarded_len,
                a);
         break;
+    case KURA_JOURNAL_CHANGE: printf("change index %" PRIu32 "\n", e->change_index); break;
     }
 }
 

@@ -254,13 +254,16 @@ int cold_cmd_sign(const cold_env *env)
         new_policy_len = view.policy_len;
         kura_sha256(new_policy_hash, new_policy_text, new_policy_len);
     }
-    if (unattended && (s.st.in_force->policy->mode != KURA_POLICY_HOT ||
+    /* The rules in force decide: a change to hot mode widens what can be
+     * spent (no person confirms), so it waits like every loosening. */
+    if (unattended && (s.st.rules->mode != KURA_POLICY_HOT ||
                        (res.new_policy != NULL && res.new_policy->mode != KURA_POLICY_HOT))) {
         rc = refuse(&s, KURA_REFUSE_HOT_NOT_ALLOWED,
-                    "unattended signing needs a hot-wallet policy; policy version %" PRIu64
-                    " is cold: a person confirms every signature",
-                    s.st.in_force->policy->mode != KURA_POLICY_HOT ? s.st.in_force->version
-                                                                   : res.new_policy->version);
+                    "unattended signing needs a hot-wallet policy in force; policy version "
+                    "%" PRIu64 " is cold, or its change to hot has not taken effect yet: a "
+                    "person confirms every signature",
+                    s.st.rules->mode != KURA_POLICY_HOT ? s.st.in_force->version
+                                                        : res.new_policy->version);
         goto done;
     }
 
@@ -309,6 +312,14 @@ int cold_cmd_sign(const cold_env *env)
             goto done;
         }
         cold_hook("after-policy-journal");
+    }
+    /* The highest change index moves the change bound of later signatures:
+     * recorded before the signature it belongs to. */
+    if (res.has_change && (int64_t)res.change_index_max > s.st.snap.change_max &&
+        kura_journal_append_change(s.st.journal, NULL, env->now, res.change_index_max, &err) !=
+            KURA_OK) {
+        rc = cold_fail(COLD_EXIT_CANNOT, "%s; nothing was signed out", err.message);
+        goto done;
     }
     crc = kura_journal_append_signed(s.st.journal, &entry, env->now, res.intent_hash,
                                      res.intent_id, res.total_out, res.fee, txid, &err);

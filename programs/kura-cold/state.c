@@ -209,6 +209,9 @@ static int snap_add(cold_journal_snap *s, const kura_journal_entry *e)
     }
     case KURA_JOURNAL_REFUSED: s->n_refused++; break;
     case KURA_JOURNAL_RECOVERED: s->n_recovered++; break;
+    case KURA_JOURNAL_CHANGE:
+        if ((int64_t)e->change_index > s->change_max) s->change_max = e->change_index;
+        break;
     case KURA_JOURNAL_INIT: break;
     }
     return 0;
@@ -231,6 +234,7 @@ int cold_journal_snapshot(cold_journal_snap *snap, const char *path)
     size_t line_len = 0;
     int fd, saved;
     memset(snap, 0, sizeof(*snap));
+    snap->change_max = -1;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     for (;;) {
@@ -480,6 +484,20 @@ int cold_state_load(const cold_env *env, cold_state *st, int for_signing)
     st->in_force = &st->snap.policies[st->snap.policy_count - 1];
     rc = check_policy_file(env, st, for_signing);
     if (rc != COLD_EXIT_OK) return rc;
+    /* The rules in force: each accepted version's loosening counts only
+     * once the waiting period of the rules in force when it was accepted
+     * has passed (docs/policy-format.md). */
+    {
+        kura_policy_accepted *h = calloc(st->snap.policy_count, sizeof(*h));
+        if (h == NULL) return cold_fail(COLD_EXIT_CANNOT, "out of memory");
+        for (size_t i = 0; i < st->snap.policy_count; i++)
+            h[i] = (kura_policy_accepted){st->snap.policies[i].policy,
+                                          st->snap.policies[i].accepted};
+        rc = kura_policy_in_force(&st->rules, &st->rules_loosen_at, h, st->snap.policy_count,
+                                  env->now, &err);
+        free(h);
+        if (rc != KURA_OK) return cold_fail(COLD_EXIT_CANNOT, "%s", err.message);
+    }
     p = st->in_force->policy;
     if (strcmp(p->wallet.name, st->name) != 0 || strcmp(p->wallet.checksum, st->checksum) != 0 ||
         p->chain != st->chain)
@@ -496,6 +514,7 @@ void cold_state_free(cold_state *st)
     kura_journal_free(st->journal);
     cold_journal_snap_free(&st->snap);
     kura_descriptor_cache_free(st->cache);
+    kura_policy_free(st->rules);
     kura_descriptor_free(st->wallet);
     kura_descriptor_string_free(st->descriptor_text);
     memset(st, 0, sizeof(*st));
@@ -519,7 +538,7 @@ static int cb_intent_signed(void *arg, const uint8_t intent_hash[32], const char
 static uint64_t cb_signed_since(void *arg, int64_t since)
 {
     const cold_state *st = arg;
-    uint64_t amount = 0;
+    uint64_t amount = 0, fee = 0;
     int64_t until;
     /* kura_journal_sum_24h sums over (now - 86400, now] and also counts
      * entries later than now (a clock set back never frees limit), so
@@ -530,8 +549,10 @@ static uint64_t cb_signed_since(void *arg, int64_t since)
         return UINT64_MAX;
     until = since + KURA_JOURNAL_WINDOW;
     if (until < 0) until = 0;
-    if (kura_journal_sum_24h(st->journal, &amount, NULL, until) != KURA_OK) return UINT64_MAX;
-    return amount;
+    if (kura_journal_sum_24h(st->journal, &amount, &fee, until) != KURA_OK) return UINT64_MAX;
+    /* Fees leave the wallet too (docs/policy-format.md, max-per-24h). */
+    if (fee > UINT64_MAX - amount) return UINT64_MAX;
+    return amount + fee;
 }
 
 /* The start of the latest unbroken run of accepted policy versions whose
@@ -562,12 +583,16 @@ void cold_signer_state(kura_signer_state *out, cold_state *st, int64_t now)
     memcpy(out->wallet_checksum, st->checksum, sizeof(out->wallet_checksum));
     out->chain = st->chain;
     out->policy = st->in_force->policy;
+    out->rules = st->rules;
     out->journal.arg = st;
     out->journal.intent_signed = cb_intent_signed;
     out->journal.signed_since = cb_signed_since;
     out->journal.allow_accepted_at = cb_allow_accepted_at;
     out->now = now;
     out->max_clock_skew = COLD_MAX_CLOCK_SKEW;
-    out->max_change_index = COLD_MAX_CHANGE_INDEX;
+    /* Bounded by what this signer has itself signed (the journal), never
+     * by the package: change far beyond the last used index would be lost
+     * to a restored wallet scanning with a gap limit. */
+    out->max_change_index = (uint32_t)(st->snap.change_max + (int64_t)COLD_CHANGE_GAP);
     out->cache = st->cache;
 }

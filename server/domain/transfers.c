@@ -199,6 +199,9 @@ static int create_tx(kura_db *db, void *arg, kura_db_error *err)
      * transfer as alice-the-approver). */
     snprintf(in->initiator, sizeof in->initiator, "%s",
              !a->who ? "" : a->who->approver_name[0] ? a->who->approver_name : a->who->name);
+    /* The policy its approvers will see: a signer behind it refuses the
+     * intent unless the package brings that policy (docs/intent-format.md). */
+    in->policy_version = w.policy->version;
     in->created = a->now;
     in->expires = a->now + (int64_t)lifetime;
     in->max_fee = req->max_fee;

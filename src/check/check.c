@@ -108,9 +108,9 @@ static void hex32(char out[65], const uint8_t in[32])
  * number. Returns KURA_OK (quorum met), KURA_EDATA (refusal in res),
  * KURA_ECRYPTO or KURA_EINVAL (message in res, reason NONE). */
 static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napprovers,
-                         const kura_policy *policy, const kura_intent *intent, const uint8_t *text,
-                         size_t text_len, const uint8_t *const *sigs, const size_t *sig_lens,
-                         size_t count)
+                         const kura_policy *policy, const kura_policy *latest,
+                         const kura_intent *intent, const uint8_t *text, size_t text_len,
+                         const uint8_t *const *sigs, const size_t *sig_lens, size_t count)
 {
     size_t first_by[KURA_POLICY_APPROVERS_MAX];
     unsigned char counted[KURA_POLICY_APPROVERS_MAX];
@@ -164,10 +164,24 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
                                  "%s: %s",
                                  i + 1, INTENT_NAMESPACE, sub.message);
 
-        for (size_t j = 0; j < policy->approver_count; j++) {
-            if (kura_sshkey_equal(&policy->approvers[j].key, &signer)) {
-                who = j;
-                break;
+        /* People are identified by their public key's point, not by its
+         * spelling: "ssh-ed25519 K" and "sk-ssh-ed25519@openssh.com K
+         * <application>" (any application, and the same for P-256) are one
+         * private key, so one holder. The signature counts for the member
+         * listed with exactly this key; a key of a member in another form
+         * counts for nobody (a key listed as a security key keeps its
+         * touch), and an administrator's key in any form is refused below. */
+        for (size_t j = 0; j < policy->approver_count && who == SIZE_MAX; j++)
+            if (kura_sshkey_equal(&policy->approvers[j].key, &signer)) who = j;
+        for (size_t j = 0; j < policy->approver_count && who == SIZE_MAX; j++) {
+            if (kura_sshkey_same_point(&policy->approvers[j].key, &signer)) {
+                const char *tn = kura_sshkey_type_name(signer.type);
+                return refuse_result(res, KURA_REFUSE_APPROVER_UNKNOWN,
+                                     "approval %zu is signed with the key of approver '%s' as "
+                                     "%s%s%s, not as policy version %" PRIu64 " lists it",
+                                     i + 1, policy->approvers[j].name, tn != NULL ? tn : "?",
+                                     signer.application_len > 0 ? " application " : "",
+                                     signer.application, policy->version);
             }
         }
         if (who == SIZE_MAX) {
@@ -175,13 +189,25 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
             (void)kura_sshkey_fingerprint(fp, &signer);
             /* Whoever can rewrite the rules does not also approve
              * transfers with the same key (docs/policy-format.md): an
-             * administrator's key counts for nothing here. */
+             * administrator's key counts for nothing here, in any form. */
             for (size_t j = 0; j < policy->admin_count && policy->admins != NULL; j++) {
-                if (kura_sshkey_equal(&policy->admins[j].key, &signer))
+                if (kura_sshkey_same_point(&policy->admins[j].key, &signer))
                     return refuse_result(res, KURA_REFUSE_APPROVER_UNKNOWN,
                                          "approval %zu is signed by administrator '%s' (%s); "
                                          "administrators' keys do not approve transfers",
                                          i + 1, policy->admins[j].name, fp);
+            }
+            /* An approver the newest policy adds, whose addition still
+             * waits (docs/policy-format.md: new approvers widen what can be
+             * spent). */
+            for (size_t j = 0; latest != NULL && latest != policy && j < latest->approver_count;
+                 j++) {
+                if (kura_sshkey_equal(&latest->approvers[j].key, &signer))
+                    return refuse_result(res, KURA_REFUSE_APPROVER_UNKNOWN,
+                                         "approval %zu is by '%s', whom policy version %" PRIu64
+                                         " adds as an approver; a new approver counts only once "
+                                         "the waiting period of the rules in force has passed",
+                                         i + 1, latest->approvers[j].name, latest->version);
             }
             /* A key outside the policy: anyone can make a valid SSH
              * signature, only the named approvers' count. */
@@ -197,6 +223,18 @@ static int approvals_run(kura_check_result *res, size_t *approvers, size_t *napp
             return refuse_result(res, KURA_REFUSE_APPROVER_DUPLICATE,
                                  "approval %zu is a second approval by '%s' (first: approval %zu)",
                                  i + 1, policy->approvers[who].name, first_by[who] + 1);
+        /* And by the point: a policy naming one key twice (in two forms,
+         * as one written before such aliases were refused could) still
+         * counts its holder once. */
+        for (size_t k = 0; k < n; k++)
+            if (kura_sshkey_same_point(&policy->approvers[approvers[k]].key, &signer))
+                return refuse_result(res, KURA_REFUSE_APPROVER_DUPLICATE,
+                                     "approval %zu by '%s' is a second approval by the holder of "
+                                     "the key of '%s' (the same public key under another type or "
+                                     "application; first: approval %zu)",
+                                     i + 1, policy->approvers[who].name,
+                                     policy->approvers[approvers[k]].name,
+                                     first_by[approvers[k]] + 1);
         /* Four eyes: the person who asked for the transfer does not also
          * approve it, unless the policy says so (DESIGN step 4). Names are
          * unique in the policy and share the intent's alphabet, so the
@@ -266,8 +304,8 @@ int kura_check_approvals(kura_check_result *result, const kura_policy *policy,
     kura_intent_hash(result->intent_hash, intent_text, intent_text_len);
     snprintf(result->intent_id, sizeof(result->intent_id), "%s", intent->id);
     result->total_out = kura_intent_total(intent);
-    return approvals_run(result, approvers, &n, policy, intent, intent_text, intent_text_len, sigs,
-                         sig_lens, count);
+    return approvals_run(result, approvers, &n, policy, NULL, intent, intent_text,
+                         intent_text_len, sigs, sig_lens, count);
 }
 
 /* ---- step 1: the package ---- */
@@ -386,7 +424,8 @@ static int step_policy(kura_check_run *run)
     kura_error err;
     int rc;
 
-    run->policy = cur;
+    run->policy = st->rules != NULL ? st->rules : cur;
+    run->latest = cur;
     if (!same_wallet(&cur->wallet, st))
         return kura_check_i_refuse(run, KURA_REFUSE_POLICY_WALLET,
                                    "the policy in force (version %" PRIu64
@@ -429,11 +468,22 @@ static int step_policy(kura_check_run *run)
     /* Signed by a quorum of the administrators of the policy IN FORCE, never
      * of the new text: otherwise whoever writes a policy naming their own
      * keys as administrators could sign it themselves. */
+    /* The rules in force decide: an administrator that a pending update
+     * added does not sign until its waiting period has passed, and one it
+     * removed no longer does. */
+    if (run->policy->admin_count == 0 || run->policy->admin_quorum == 0)
+        return kura_check_i_refuse(run, KURA_REFUSE_POLICY_SIGNATURES,
+                                   "the package's policy version %" PRIu64
+                                   ": no administrator of policy version %" PRIu64
+                                   " is in force yet (a change of administrators waits its "
+                                   "waiting period)",
+                                   p->version, cur->version);
     for (size_t i = 0; i < run->view.policy_signature_count; i++)
         sigs[i] = (const char *)run->view.policy_signatures[i];
     kura_error_clear(&err);
-    rc = kura_policy_verify_signatures(NULL, &valid, cur, run->view.policy, run->view.policy_len,
-                                       sigs, run->view.policy_signature_lens,
+    rc = kura_policy_verify_signatures(NULL, &valid, run->policy, run->view.policy,
+                                       run->view.policy_len, sigs,
+                                       run->view.policy_signature_lens,
                                        run->view.policy_signature_count, &err);
     if (rc == KURA_ECRYPTO || rc == KURA_EINVAL)
         return fail_result(run->result, rc, "check: %s", err.message);
@@ -441,7 +491,19 @@ static int step_policy(kura_check_run *run)
         return kura_check_i_refuse(run, KURA_REFUSE_POLICY_SIGNATURES,
                                    "the package's policy version %" PRIu64 ": %s", p->version,
                                    err.message);
-    run->policy = p;
+    /* Tightening counts at once, loosening waits: unless the rules in
+     * force have no waiting period, the rest of the check applies the
+     * strictest of them and the update, so an update cannot set the delay
+     * to 0, add an address and pay it in one package (nor add approvers,
+     * raise caps, ... and use them). */
+    if (run->policy->allowlist_delay == 0) {
+        run->policy = p;
+    } else {
+        rc = kura_policy_strictest(&run->rules_owned, run->policy, p, &err);
+        if (rc != KURA_OK) return fail_result(run->result, rc, "check: %s", err.message);
+        run->policy = run->rules_owned;
+    }
+    run->latest = p;
     run->policy_is_new = 1;
     run->policy_signatures_valid = valid;
     return KURA_OK;
@@ -468,6 +530,19 @@ static int step_intent(kura_check_run *run)
                                    "the intent names wallet %s #%s; this signer holds %s #%s",
                                    in->wallet.name, in->wallet.checksum, st->wallet_name,
                                    st->wallet_checksum);
+    /* The approvers saw a policy version (kura-approve refuses to approve
+     * under one older than the newest its holder verified). A signer behind
+     * it has been kept from an update — perhaps the one that revokes a
+     * stolen approver key — so it signs nothing under its older rules
+     * unless the package brings that version (or `kura-cold policy apply`
+     * installs it). */
+    if (in->policy_version > run->latest->version)
+        return kura_check_i_refuse(run, KURA_REFUSE_POLICY_BEHIND,
+                                   "the intent's approvers saw policy version %" PRIu64
+                                   "; this signer's newest is version %" PRIu64
+                                   " and the package brings no such policy (apply it with "
+                                   "`kura-cold policy apply`)",
+                                   in->policy_version, run->latest->version);
     /* An approval is consent for a time: an intent held back and sent
      * weeks later is refused. */
     if (st->now >= in->expires) {
@@ -510,8 +585,8 @@ static int step_intent(kura_check_run *run)
 static int step_approvals(kura_check_run *run)
 {
     return approvals_run(run->result, run->approvers, &run->approver_count, run->policy,
-                         run->intent, run->view.intent, run->view.intent_len, run->view.approvals,
-                         run->view.approval_lens, run->view.approval_count);
+                         run->latest, run->intent, run->view.intent, run->view.intent_len,
+                         run->view.approvals, run->view.approval_lens, run->view.approval_count);
 }
 
 /* ---- step 6: destinations and limits ---- */
@@ -590,6 +665,18 @@ static int step_limits(kura_check_run *run)
             int64_t since, usable;
             /* Matched by script, the thing paid, not by the address
              * spelling. */
+            const char *pending = NULL;
+            if (run->dest_allow[i] == NULL && run->latest != NULL && run->latest != p &&
+                kura_policy_allowlist_lookup((void *)(uintptr_t)run->latest, o->script,
+                                             o->script_len, &pending) == 1)
+                return kura_check_i_refuse(run, KURA_REFUSE_DESTINATION_WAITING,
+                                           "intent output %zu pays %s, which policy version "
+                                           "%" PRIu64 " adds to the allowlist as '%s'; a new "
+                                           "entry is usable only once the waiting period of the "
+                                           "rules in force (%" PRIu64 " s) has passed since the "
+                                           "signer accepted it",
+                                           i + 1, o->address, run->latest->version, pending,
+                                           p->allowlist_delay);
             if (run->dest_allow[i] == NULL)
                 return kura_check_i_refuse(run, KURA_REFUSE_DESTINATION_NOT_ALLOWED,
                                            "intent output %zu pays %s, which is not on the "
@@ -629,11 +716,18 @@ static int step_limits(kura_check_run *run)
     prior = st->journal.signed_since(st->journal.arg, st->now >= INT64_MIN + ROLLING_WINDOW
                                                           ? st->now - ROLLING_WINDOW
                                                           : INT64_MIN);
-    if (prior > p->max_per_24h || total > p->max_per_24h - prior)
+    /* Fees leave the wallet too: a transfer's fee counts toward the rolling
+     * cap with its destinations (prior sums are amounts plus fees as well),
+     * or fee-heavy transfers, each within its own fee caps, would move more
+     * than the cap in a day. total + fee cannot wrap: both are at most
+     * MAX_MONEY. */
+    if (prior > p->max_per_24h || total + run->fee > p->max_per_24h - prior)
         return kura_check_i_refuse(run, KURA_REFUSE_LIMIT_ROLLING,
-                                   "%" PRIu64 " sat signed in the last 24 hours plus this %" PRIu64
-                                   " sat is over the policy's cap of %" PRIu64 " sat per 24 hours",
-                                   prior, total, p->max_per_24h);
+                                   "%" PRIu64 " sat left the wallet in the last 24 hours "
+                                   "(payments and fees); this transfer's %" PRIu64
+                                   " sat and fee %" PRIu64 " sat would pass the policy's cap of "
+                                   "%" PRIu64 " sat per 24 hours",
+                                   prior, total, run->fee, p->max_per_24h);
     return KURA_OK;
 }
 
@@ -683,6 +777,12 @@ int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
         result->change = run.change;
         result->fee = run.fee;
         result->vsize_estimate = run.vsize;
+        for (size_t i = 0; i < psbt->output_count; i++) {
+            if (!run.roles[i].is_change) continue;
+            if (!result->has_change || run.roles[i].change_index > result->change_index_max)
+                result->change_index_max = run.roles[i].change_index;
+            result->has_change = 1;
+        }
         rc = kura_check_i_summary(&run);
     }
     if (rc == KURA_OK) {
@@ -699,6 +799,7 @@ int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
     }
     kura_intent_free(run.intent);
     kura_policy_free(run.package_policy);
+    kura_policy_free(run.rules_owned);
     kura_descriptor_output_free(run.work);
     free(run.roles);
     free(run.dest_allow);

@@ -51,7 +51,10 @@ typedef struct kura_check_run {
     kura_policy *package_policy; /* parsed package policy (owned), NULL if none or bad */
     int package_policy_rc;
     kura_error package_policy_err;
-    const kura_policy *policy;      /* the policy in force for the rest of the check */
+    const kura_policy *policy;      /* the rules in force for the rest of the check */
+    const kura_policy *latest;      /* the newest policy: the package's accepted update, or
+                                       the state's policy (for messages: what is pending) */
+    kura_policy *rules_owned;       /* strictest(rules, update) when an update waits (owned) */
     int policy_is_new;              /* 1 when policy is the package's accepted update */
     size_t policy_signatures_valid; /* administrators who signed the accepted update */
 

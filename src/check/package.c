@@ -47,6 +47,7 @@ static const char *const REFUSAL_NAMES[KURA_REFUSAL_COUNT] = {
     "KURA_REFUSE_HOT_NOT_ALLOWED",
     "KURA_REFUSE_DECLINED",
     "KURA_REFUSE_NOTHING_TO_SIGN",
+    "KURA_REFUSE_POLICY_BEHIND",
 };
 
 const char *kura_refusal_name(kura_refusal reason)

@@ -209,6 +209,86 @@ static int check_input_records(kura_check_run *run, size_t i)
     return KURA_OK;
 }
 
+/* The records the PSBT signer needs to sign input i must all be there, so
+ * that every package the signer would refuse after the operator's "yes" is
+ * refused here, before the question is asked (the check is complete): the
+ * wallet's redeem and witness scripts, its taproot internal key, merkle root
+ * and leaves, and a derivation record for every key of the wallet in this
+ * script (the check does not know which key is this signer's, so each
+ * cosigner's must be present) naming every leaf the key is in. What is there
+ * was already proved to be the wallet's (check_input_records). */
+static int check_input_complete(kura_check_run *run, size_t i)
+{
+    const kura_psbt_input *in = &run->psbt->inputs[i];
+    const kura_descriptor_output *o = run->work;
+    const kura_descriptor_script_info *s = &o->scripts[0];
+
+    if (s->redeem_script != NULL && !in->has_redeem_script)
+        return kura_check_i_refuse(run, KURA_REFUSE_PACKAGE_MALFORMED,
+                                   "input %zu: no redeem script; the signer needs the wallet's "
+                                   "redeem script to sign it",
+                                   i);
+    if (s->witness_script != NULL && !in->has_witness_script)
+        return kura_check_i_refuse(run, KURA_REFUSE_PACKAGE_MALFORMED,
+                                   "input %zu: no witness script; the signer needs the wallet's "
+                                   "witness script to sign it",
+                                   i);
+    if (o->is_taproot) {
+        if (!in->has_tap_internal_key)
+            return kura_check_i_refuse(run, KURA_REFUSE_PACKAGE_MALFORMED,
+                                       "input %zu: no taproot internal key; the signer needs it "
+                                       "to sign",
+                                       i);
+        if (o->has_merkle_root && !in->has_tap_merkle_root)
+            return kura_check_i_refuse(run, KURA_REFUSE_PACKAGE_MALFORMED,
+                                       "input %zu: no taproot merkle root; the signer needs the "
+                                       "wallet's merkle root to sign it",
+                                       i);
+        for (size_t l = 0; l < o->n_leaves; l++) {
+            const kura_descriptor_leaf *dl = &o->leaves[l];
+            int found = 0;
+            for (size_t k = 0; k < in->tap_leaf_script_count && !found; k++) {
+                const kura_psbt_tap_leaf_script *ls = &in->tap_leaf_scripts[k];
+                found = ls->leaf_version == dl->leaf_version &&
+                        bytes_equal(ls->script.data, ls->script.len, dl->script, dl->script_len);
+            }
+            if (!found)
+                return kura_check_i_refuse(run, KURA_REFUSE_PACKAGE_MALFORMED,
+                                           "input %zu: the wallet's tap leaf %zu is missing; the "
+                                           "signer needs it to sign",
+                                           i, l + 1);
+        }
+    }
+    for (size_t j = 0; j < o->n_keys; j++) {
+        const kura_descriptor_key_info *ki = &o->keys[j];
+        int found = 0;
+        if (o->is_taproot) {
+            for (size_t k = 0; k < in->tap_bip32_count && !found; k++) {
+                const kura_psbt_tap_bip32 *b = &in->tap_bip32[k];
+                if (ki->pubkey_len != 32 || memcmp(b->xonly, ki->pubkey, 32) != 0) continue;
+                found = 1;
+                if (ki->leaf == KURA_DESCRIPTOR_NO_LEAF || ki->leaf >= o->n_leaves) continue;
+                found = 0;
+                for (size_t h = 0; h < b->leaf_hash_count && !found; h++)
+                    found = memcmp(b->leaf_hashes + 32 * h, o->leaves[ki->leaf].leaf_hash, 32) == 0;
+            }
+        } else {
+            for (size_t k = 0; k < in->bip32_count && !found; k++)
+                found = bytes_equal(in->bip32[k].pubkey, in->bip32[k].pubkey_len, ki->pubkey,
+                                    ki->pubkey_len);
+        }
+        if (!found)
+            return kura_check_i_refuse(run, KURA_REFUSE_PACKAGE_MALFORMED,
+                                       "input %zu: no %sderivation record for key expression %zu "
+                                       "of the wallet%s; its signer could not sign",
+                                       i, o->is_taproot ? "taproot " : "", ki->expression + 1,
+                                       ki->leaf != KURA_DESCRIPTOR_NO_LEAF && o->is_taproot
+                                           ? " naming its leaf"
+                                           : "");
+    }
+    return KURA_OK;
+}
+
 static int check_input(kura_check_run *run, size_t i, uint64_t *amount, size_t *script_sig_len,
                        size_t *witness_len, int *segwit)
 {
@@ -320,6 +400,7 @@ static int check_input(kura_check_run *run, size_t i, uint64_t *amount, size_t *
                                    i, what, btc, hints[0].branch, hints[0].index);
     }
     rc = check_input_records(run, i);
+    if (rc == KURA_OK) rc = check_input_complete(run, i);
     if (rc != KURA_OK) return rc;
 
     /* SIGHASH_ALL (or DEFAULT for taproot) only: NONE and SINGLE let

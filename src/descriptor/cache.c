@@ -5,9 +5,10 @@
  * are still built by derive.c from those keys, so a cached derive fills a
  * kura_descriptor_output exactly as kura_descriptor_derive does.
  *
- * tr() is not cached (its cache has no entries): the output key's tweak is an
- * EC multiplication of its own, and kura wallets that sign big batches are
- * wpkh/wsh/sh kinds.
+ * tr() is cached too: its keys are x-only, stored as 0x02 || x (only x is
+ * used), and each entry also holds the output key, parity byte 0x02/0x03
+ * then x, since the BIP341 tweak is an EC multiplication of its own. A
+ * cached tr() derive then costs hashes only, like the segwit v0 kinds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +49,38 @@ static int desc_hash(const kura_ctx *ctx, uint8_t out[32], const kura_descriptor
 /* Indexes per branch a cache of desc keeps when asked for `want`. */
 static uint32_t effective_count(const kura_descriptor *desc, uint32_t want)
 {
-    if (desc->root->kind == KD_TR) return 0;
     if (!desc->ranged && want > 1) return 1;
     return want;
 }
 
+static int is_tr(const kura_descriptor *desc)
+{
+    return desc->root->kind == KD_TR;
+}
+
+/* A row: one key slot per key expression, then for tr() the output key. */
 static size_t row_bytes(const kura_descriptor_cache *c)
 {
-    return c->n_keys * KEY_BYTES;
+    return c->n_keys * KEY_BYTES + (is_tr(c->desc) ? KEY_BYTES : 0);
+}
+
+/* The slot of a derived key: the compressed key as written, or for an
+ * x-only key (inside tr()) 0x02 || x. */
+static void key_slot(uint8_t slot[KEY_BYTES], const kura_descriptor_key_info *ki)
+{
+    if (ki->pubkey_len == 32) {
+        slot[0] = 0x02;
+        memcpy(slot + 1, ki->pubkey, 32);
+    } else {
+        memcpy(slot, ki->pubkey, KEY_BYTES);
+    }
+}
+
+/* The output-key slot of a derived tr() output: 0x02 | parity, then x. */
+static void output_slot(uint8_t slot[KEY_BYTES], const kura_descriptor_output *o)
+{
+    slot[0] = (uint8_t)(0x02 | (o->output_key_parity & 1));
+    memcpy(slot + 1, o->output_key, 32);
 }
 
 /* Allocates c->rows for c's shape; 0 on overflow or no memory. */
@@ -144,13 +169,12 @@ int kura_descriptor_cache_build(const kura_ctx *ctx, kura_descriptor_cache **out
                 kura_descriptor_cache_free(c);
                 return rc;
             }
-            /* Outside tr() every key is in the scripts as written; a BIP32
-             * child is always the 33-byte compressed key. */
+            /* A BIP32 child is the 33-byte compressed key outside tr(),
+             * the x-only key inside. */
             for (size_t k = 0; k < c->n_keys && k < o->n_keys; k++) {
-                if (desc->keys[k].kind == KD_KEY_BIP32) {
-                    memcpy(row + k * KEY_BYTES, o->keys[k].pubkey, KEY_BYTES);
-                }
+                if (desc->keys[k].kind == KD_KEY_BIP32) key_slot(row + k * KEY_BYTES, &o->keys[k]);
             }
+            if (is_tr(desc)) output_slot(row + c->n_keys * KEY_BYTES, o);
         }
     }
     kura_descriptor_output_free(o);
@@ -205,9 +229,18 @@ static int spot_check(const kura_ctx *ctx, const kura_descriptor_cache *c, kura_
             const uint8_t *row = row_at(c, b, idx[j]);
             rc = kura_descriptor_derive(ctx, o, c->desc, b, idx[j], err);
             if (rc != KURA_OK) break;
-            for (size_t k = 0; k < c->n_keys && k < o->n_keys; k++) {
-                if (c->desc->keys[k].kind == KD_KEY_BIP32 &&
-                    memcmp(row + k * KEY_BYTES, o->keys[k].pubkey, KEY_BYTES) != 0) {
+            for (size_t k = 0; k <= c->n_keys && k <= o->n_keys; k++) {
+                uint8_t want[KEY_BYTES];
+                if (k == c->n_keys || k == o->n_keys) {
+                    if (!is_tr(c->desc)) break;
+                    output_slot(want, o);
+                    k = c->n_keys;
+                } else if (c->desc->keys[k].kind == KD_KEY_BIP32) {
+                    key_slot(want, &o->keys[k]);
+                } else {
+                    continue;
+                }
+                if (memcmp(row + k * KEY_BYTES, want, KEY_BYTES) != 0) {
                     rc = kura_fail(err, KURA_EDATA,
                                    "descriptor cache: branch %zu index %u does not match the "
                                    "descriptor", b, (unsigned)idx[j]);
@@ -280,13 +313,14 @@ int kura_descriptor_cache_parse(const kura_ctx *ctx, kura_descriptor_cache **out
     }
     memcpy(c->desc_hash, want_hash, 32);
     if (total > 0) memcpy(c->rows, bytes + CACHE_HEADER, total);
-    /* Every slot: a compressed key for a BIP32 key expression, zeros else. */
+    /* Every slot: a compressed key for a BIP32 key expression (and for a
+     * tr() output key), zeros else. */
     for (size_t e = 0; e < c->n_branches * (size_t)c->count; e++) {
         const uint8_t *row = c->rows + e * row_bytes(c);
-        for (size_t k = 0; k < c->n_keys; k++) {
+        for (size_t k = 0; k < c->n_keys + (is_tr(desc) ? 1u : 0u); k++) {
             const uint8_t *slot = row + k * KEY_BYTES;
             int ok;
-            if (desc->keys[k].kind == KD_KEY_BIP32) {
+            if (k == c->n_keys || desc->keys[k].kind == KD_KEY_BIP32) {
                 ok = slot[0] == 0x02 || slot[0] == 0x03;
             } else {
                 uint8_t acc = 0;

@@ -7,6 +7,7 @@
  * key, because the fixed part of each path was derived at parse time, and
  * writes into buffers that the kura_descriptor_output keeps between calls.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -472,9 +473,17 @@ static int build_tr(kd_run *r, const kd_node *n, uint8_t **script, size_t *len)
         r->has_root = 1;
     }
     /* BIP386: output key = internal + hashTapTweak(internal [|| merkle root])G;
-     * without a tree the tweak commits to no script path (BIP341). */
-    rc = kura_taproot_tweak_pubkey(r->ctx, r->output, &r->parity, r->internal,
-                                   r->has_root ? r->root : NULL);
+     * without a tree the tweak commits to no script path (BIP341). A cached
+     * row holds it after the key slots (cache.c): no EC multiplication. */
+    if (r->row != NULL) {
+        const uint8_t *slot = r->row + 33 * r->d->n_keys;
+        r->parity = slot[0] & 1;
+        memcpy(r->output, slot + 1, 32);
+        rc = KURA_OK;
+    } else {
+        rc = kura_taproot_tweak_pubkey(r->ctx, r->output, &r->parity, r->internal,
+                                       r->has_root ? r->root : NULL);
+    }
     if (rc != KURA_OK) {
         return kura_fail(r->err, rc == KURA_EDATA ? KURA_ECRYPTO : rc,
                          "descriptor: taproot tweak failed");
@@ -742,5 +751,42 @@ int kura_descriptor_address(const kura_ctx *ctx, char *out, size_t out_len,
         }
     }
     if (spk != spk_small) free(spk);
+    return rc;
+}
+
+int kura_descriptor_check_branches(const kura_ctx *ctx, const kura_descriptor *desc,
+                                   size_t branches, kura_error *err)
+{
+    /* An index that is not a branch number, so a path ending b/INDEX cannot
+     * be mistaken for one ending in two branch-like numbers. */
+    const uint32_t index = 7;
+    kura_descriptor_output *out;
+    int rc = KURA_OK;
+    if (ctx == NULL || desc == NULL) return kura_fail(err, KURA_EINVAL, "descriptor: NULL argument");
+    if (kura_descriptor_multipath_count(desc) != branches || !kura_descriptor_is_ranged(desc))
+        return kura_fail(err, KURA_EDATA,
+                         "descriptor: needs %zu branches and a wildcard: every key ends in "
+                         "/<0;1>/*",
+                         branches);
+    out = kura_descriptor_output_new();
+    if (out == NULL) return kura_fail(err, KURA_ENOMEM, "descriptor: out of memory");
+    for (size_t b = 0; b < branches && rc == KURA_OK; b++) {
+        rc = kura_descriptor_derive(ctx, out, desc, b, index, err);
+        for (size_t k = 0; rc == KURA_OK && k < out->n_keys; k++) {
+            const kura_descriptor_key_info *ki = &out->keys[k];
+            if (ki->path_len >= 2 && ki->path[ki->path_len - 2] == (uint32_t)b &&
+                ki->path[ki->path_len - 1] == index)
+                continue;
+            rc = kura_fail(err, KURA_EDATA,
+                           "descriptor: key expression %zu does not number its branches "
+                           "<0;1>: on branch %zu its path ends %s%" PRIu32 "/%" PRIu32
+                           ", not %zu/%" PRIu32 " (other branch numbering such as /<1;0>/* "
+                           "and mixed numbering are refused)",
+                           ki->expression + 1, b, ki->path_len >= 2 ? "" : "(too short) ",
+                           ki->path_len >= 2 ? ki->path[ki->path_len - 2] : 0,
+                           ki->path_len >= 1 ? ki->path[ki->path_len - 1] : 0, b, index);
+        }
+    }
+    kura_descriptor_output_free(out);
     return rc;
 }

@@ -14,7 +14,8 @@
 
 /* The fields, in the one order they may appear. */
 static const kura_text_field INTENT_FIELDS[] = {
-    {"id", false},      {"network", false}, {"wallet", false}, {"initiator", false},
+    {"id", false},        {"network", false}, {"wallet", false}, {"policy", false},
+    {"initiator", false},
     {"created", false}, {"expires", false}, {"output", true},  {"max-fee", false},
 };
 #define INTENT_FIELD_COUNT (sizeof(INTENT_FIELDS) / sizeof(INTENT_FIELDS[0]))
@@ -211,6 +212,14 @@ static int parse_into(kura_intent *intent, const uint8_t *text, size_t len, kura
     if (!kura_intent_text_wallet(&intent->wallet, v, n, why, sizeof(why)))
         return kura_fail(err, KURA_EDATA, "intent: line %zu: wallet: %s", t.line, why);
 
+    /* The policy version the approvers saw: a signer that is behind it
+     * refuses the intent unless the package brings that policy, so a
+     * coordinator cannot withhold an update (say, a revoked approver key). */
+    if ((rc = kura_intent_text_field(&t, &v, &n, "policy", err)) != KURA_OK) return rc;
+    if (!kura_intent_text_uint(&intent->policy_version, v, n, 1, KURA_INTENT_POLICY_VERSION_MAX,
+                               why, sizeof(why)))
+        return kura_fail(err, KURA_EDATA, "intent: line %zu: policy: %s", t.line, why);
+
     if ((rc = kura_intent_text_field(&t, &v, &n, "initiator", err)) != KURA_OK) return rc;
     if (!kura_intent_text_name(v, n, KURA_INTENT_NAME_MAX, "._-", why, sizeof(why)))
         return kura_fail(err, KURA_EDATA, "intent: line %zu: initiator: %s", t.line, why);
@@ -296,6 +305,9 @@ static int check_struct(const kura_intent *intent, kura_error *err)
                                   intent->wallet.checksum);
     if (!kura_intent_text_wallet(&wallet, wallet_text, wallet_len, why, sizeof(why)))
         return kura_fail(err, KURA_EDATA, "intent: wallet: %s", why);
+    if (intent->policy_version < 1 || intent->policy_version > KURA_INTENT_POLICY_VERSION_MAX)
+        return kura_fail(err, KURA_EDATA, "intent: policy: version must be 1..%" PRIu64,
+                         (uint64_t)KURA_INTENT_POLICY_VERSION_MAX);
     if (!kura_intent_text_terminated(intent->initiator, sizeof(intent->initiator)) ||
         !kura_intent_text_name(intent->initiator, strlen(intent->initiator), KURA_INTENT_NAME_MAX,
                                "._-", why, sizeof(why)))
@@ -353,6 +365,8 @@ static void emit(kura_buf *b, const kura_intent *intent)
     put_str(b, intent->wallet.name);
     put_str(b, " #");
     put_str(b, intent->wallet.checksum);
+    put_str(b, "\npolicy: ");
+    put_u64(b, intent->policy_version);
     put_str(b, "\ninitiator: ");
     put_str(b, intent->initiator);
     (void)kura_intent_time_format(stamp, sizeof(stamp), intent->created);
@@ -434,7 +448,8 @@ int kura_intent_equal(const kura_intent *a, const kura_intent *b)
 {
     if (a == NULL || b == NULL) return 0;
     if (!SAME(a->id, b->id) || a->chain != b->chain || !SAME(a->wallet.name, b->wallet.name) ||
-        !SAME(a->wallet.checksum, b->wallet.checksum) || !SAME(a->initiator, b->initiator) ||
+        !SAME(a->wallet.checksum, b->wallet.checksum) || a->policy_version != b->policy_version ||
+        !SAME(a->initiator, b->initiator) ||
         a->created != b->created || a->expires != b->expires || a->max_fee != b->max_fee ||
         a->output_count != b->output_count)
         return 0;
@@ -502,6 +517,8 @@ int kura_intent_render(char **out, size_t *out_len, const kura_intent *intent,
     put_str(&b, intent->wallet.name);
     put_str(&b, " #");
     put_str(&b, intent->wallet.checksum);
+    put_str(&b, "\n  policy:    version ");
+    put_u64(&b, intent->policy_version);
     put_str(&b, "\n  initiator: ");
     put_str(&b, intent->initiator);
     (void)kura_intent_time_format(stamp, sizeof(stamp), intent->created);

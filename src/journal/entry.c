@@ -15,6 +15,7 @@ const char *kura_journal_kind_name(kura_journal_kind kind)
     case KURA_JOURNAL_REFUSED: return "refused";
     case KURA_JOURNAL_POLICY: return "policy";
     case KURA_JOURNAL_RECOVERED: return "recovered";
+    case KURA_JOURNAL_CHANGE: return "change";
     }
     return NULL;
 }
@@ -23,7 +24,8 @@ const char *kura_journal_kind_name(kura_journal_kind kind)
 static size_t field_count(kura_journal_kind kind)
 {
     switch (kind) {
-    case KURA_JOURNAL_INIT: return 6;
+    case KURA_JOURNAL_INIT:
+    case KURA_JOURNAL_CHANGE: return 6;
     case KURA_JOURNAL_SIGNED: return 10;
     case KURA_JOURNAL_REFUSED:
     case KURA_JOURNAL_POLICY:
@@ -269,6 +271,10 @@ static int check_fields(const kura_journal_entry *e, kura_error *err)
         if (e->discarded_len < 1 || e->discarded_len >= KURA_JOURNAL_LINE_MAX)
             return kura_fail(err, KURA_EINVAL, "journal: discarded length out of range");
         return KURA_OK;
+    case KURA_JOURNAL_CHANGE:
+        if (e->change_index > KURA_JOURNAL_CHANGE_INDEX_MAX)
+            return kura_fail(err, KURA_EINVAL, "journal: change index out of range");
+        return KURA_OK;
     }
     return kura_fail(err, KURA_EINVAL, "journal: unknown entry kind");
 }
@@ -312,6 +318,7 @@ int kura_journal_line_format(char out[KURA_JOURNAL_LINE_MAX], size_t *len, uint8
         put_u64(&w, e->discarded_len);
         put_hex32(&w, e->discarded_hash, false);
         break;
+    case KURA_JOURNAL_CHANGE: put_u64(&w, e->change_index); break;
     }
     put_hex32(&w, e->prev_hash, false);
     /* The hash covers every byte before " <hash>", so the line an auditor
@@ -396,7 +403,7 @@ int kura_journal_entry_parse(kura_journal_entry *out, const uint8_t *line, size_
         return kura_fail(err, KURA_EDATA, "journal: bad sequence number");
     if (!time_parse(&e.time, f[1].p, f[1].n))
         return kura_fail(err, KURA_EDATA, "journal: bad time (want YYYY-MM-DDTHH:MM:SSZ)");
-    for (int k = KURA_JOURNAL_INIT; k <= KURA_JOURNAL_RECOVERED; k++)
+    for (int k = KURA_JOURNAL_INIT; k <= KURA_JOURNAL_CHANGE; k++)
         if (field_is(&f[2], kura_journal_kind_name((kura_journal_kind)k))) kind = k;
     if (kind < 0) return kura_fail(err, KURA_EDATA, "journal: unknown entry kind");
     e.kind = (kura_journal_kind)kind;
@@ -447,6 +454,11 @@ int kura_journal_entry_parse(kura_journal_entry *out, const uint8_t *line, size_
         e.discarded_len = v;
         if (!hex32_parse(e.discarded_hash, f[4].p, f[4].n, false))
             return kura_fail(err, KURA_EDATA, "journal: bad discarded hash");
+        break;
+    case KURA_JOURNAL_CHANGE:
+        if (!u64_parse(&v, f[3].p, f[3].n, KURA_JOURNAL_CHANGE_INDEX_MAX))
+            return kura_fail(err, KURA_EDATA, "journal: bad change index");
+        e.change_index = (uint32_t)v;
         break;
     }
     if (!hex32_parse(e.prev_hash, f[nf - 2].p, f[nf - 2].n, false))

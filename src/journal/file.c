@@ -324,6 +324,18 @@ int kura_journal_append_policy(kura_journal *journal, kura_journal_entry *out, i
     return append_entry(journal, &e, out, err);
 }
 
+int kura_journal_append_change(kura_journal *journal, kura_journal_entry *out, int64_t time,
+                               uint32_t change_index, kura_error *err)
+{
+    kura_journal_entry e;
+    int rc = begin(&e, out, journal, time, KURA_JOURNAL_CHANGE, err);
+    if (rc != KURA_OK) return rc;
+    if (change_index > KURA_JOURNAL_CHANGE_INDEX_MAX)
+        return kura_fail(err, KURA_EINVAL, "journal: change index out of range");
+    e.change_index = change_index;
+    return append_entry(journal, &e, out, err);
+}
+
 /* ---- creation ---- */
 
 int kura_journal_create(kura_journal **out, const char *path, int64_t now, kura_error *err)

@@ -128,14 +128,17 @@ static const kura_policy_member *find_name(const kura_policy *p, const char *nam
 static const kura_policy_member *find_key(const kura_policy *p, const kura_sshkey *key,
                                           const char **role)
 {
+    /* By the point, not the key's spelling: "ssh-ed25519 K" and
+     * "sk-ssh-ed25519@openssh.com K <any application>" are one private key,
+     * so one holder (kura_sshkey_same_point). */
     for (size_t i = 0; i < p->admin_count; i++) {
-        if (kura_sshkey_equal(&p->admins[i].key, key)) {
+        if (kura_sshkey_same_point(&p->admins[i].key, key)) {
             *role = "admin";
             return &p->admins[i];
         }
     }
     for (size_t i = 0; i < p->approver_count; i++) {
-        if (kura_sshkey_equal(&p->approvers[i].key, key)) {
+        if (kura_sshkey_same_point(&p->approvers[i].key, key)) {
             *role = "approver";
             return &p->approvers[i];
         }
@@ -189,8 +192,11 @@ static int add_member(kura_policy *p, bool admin, const char *value, size_t valu
      * approves does not exist. A person holding both roles uses two keys. */
     other = find_key(p, &m.key, &other_role);
     if (other != NULL)
-        return kura_fail(err, KURA_EDATA, "%s '%s': same key as %s '%s'", where, m.name,
-                         other_role, other->name);
+        return kura_fail(err, KURA_EDATA, "%s '%s': same key as %s '%s'%s", where, m.name,
+                         other_role, other->name,
+                         kura_sshkey_equal(&other->key, &m.key)
+                             ? ""
+                             : " (the same public key under another type or application)");
 
     /* The set has no order, so the text fixes one (by name) to leave a single
      * spelling. */

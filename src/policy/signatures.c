@@ -86,13 +86,40 @@ int kura_policy_verify_signatures(kura_policy_signature_result *results, size_t 
         if (rc == KURA_ECRYPTO)
             return kura_fail(err, rc, "policy: signature %zu: %s", i + 1, sub.message);
         if (rc == KURA_OK) {
-            for (size_t j = 0; j < authority->admin_count; j++) {
-                if (kura_sshkey_equal(&authority->admins[j].key, &signer)) {
-                    admin = j;
+            /* The administrator listed with exactly this key. The same
+             * point in another form (plain or security key, any
+             * application) is one holder: it signs for nobody (a key
+             * listed as a security key keeps its touch), and an
+             * administrator counts once whatever forms the authority
+             * lists (an authority written before such aliases were
+             * refused could list two). */
+            for (size_t j = 0; j < authority->admin_count && admin == SIZE_MAX; j++)
+                if (kura_sshkey_equal(&authority->admins[j].key, &signer)) admin = j;
+            for (size_t j = 0; j < authority->admin_count && admin == SIZE_MAX; j++) {
+                if (kura_sshkey_same_point(&authority->admins[j].key, &signer)) {
+                    const char *tn = kura_sshkey_type_name(signer.type);
+                    rc = KURA_POLICY_ENOTADMIN;
+                    kura_fail(&sub, rc,
+                              "signed with the key of administrator '%s' as %s%s%s, not as the "
+                              "policy lists it",
+                              authority->admins[j].name, tn != NULL ? tn : "?",
+                              signer.application_len > 0 ? " application " : "",
+                              signer.application);
                     break;
                 }
             }
-            if (admin == SIZE_MAX) {
+            if (admin != SIZE_MAX && !signed_by[admin]) {
+                for (size_t j = 0; j < authority->admin_count; j++) {
+                    if (j != admin && signed_by[j] &&
+                        kura_sshkey_same_point(&authority->admins[j].key, &signer)) {
+                        admin = j; /* reported as that holder's second signature */
+                        break;
+                    }
+                }
+            }
+            if (rc != KURA_OK) {
+                /* reported below */
+            } else if (admin == SIZE_MAX) {
                 char fp[KURA_SSHKEY_FINGERPRINT_SIZE] = "?";
                 (void)kura_sshkey_fingerprint(fp, &signer);
                 rc = KURA_POLICY_ENOTADMIN;

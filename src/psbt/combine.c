@@ -367,6 +367,100 @@ static int merge_global(kura_psbt *d, const kura_psbt *s)
     return merge_unknowns(&d->unknowns, &d->unknown_count, s->unknowns, s->unknown_count);
 }
 
+/* BIP370: PSBTv2 lets Constructors add inputs and outputs after creation, so
+ * two copies of one PSBT may come back each with inputs or outputs the other
+ * lacks. They are one transaction in the making: inputs are the same input
+ * when they spend the same outpoint, outputs when they pay the same amount
+ * to the same script (the k-th such output of src is the k-th of dst); the
+ * others are appended, in src's order, where both PSBTs let inputs
+ * (outputs) be added (PSBT_GLOBAL_TX_MODIFIABLE). Adding beside a
+ * SIGHASH_SINGLE signature is refused (it signs its output's position).
+ * The merged PSBT may be modified only as far as both allow. */
+static int merge_constructed(kura_psbt *d, const kura_psbt *s, kura_error *err)
+{
+    uint8_t dmod = d->has_tx_modifiable ? d->tx_modifiable : 0;
+    uint8_t smod = s->has_tx_modifiable ? s->tx_modifiable : 0;
+    size_t d_outputs = d->output_count;
+    bool *used = NULL, added = false;
+    int rc = KURA_OK;
+
+    if (d->tx_version != s->tx_version)
+        return kura_fail(err, KURA_EDATA,
+                         "psbt: cannot combine transaction versions %u and %u",
+                         (unsigned)d->tx_version, (unsigned)s->tx_version);
+    if (d->has_fallback_locktime && s->has_fallback_locktime && d->locktime != s->locktime)
+        return kura_fail(err, KURA_EDATA, "psbt: the PSBTs have different fallback lock times");
+    for (size_t j = 0; j < s->input_count && rc == KURA_OK; j++) {
+        const kura_psbt_input *si = &s->inputs[j];
+        size_t i = 0;
+        while (i < d->input_count && (memcmp(d->inputs[i].prev_txid, si->prev_txid, 32) != 0 ||
+                                      d->inputs[i].prev_vout != si->prev_vout))
+            i++;
+        if (i == d->input_count) {
+            kura_psbt_input *ni;
+            if (!(dmod & KURA_PSBT_TXMOD_INPUTS) || !(smod & KURA_PSBT_TXMOD_INPUTS))
+                return kura_fail(err, KURA_EDATA,
+                                 "psbt: input %zu of the second PSBT is not in the first, and "
+                                 "the PSBTs do not both allow inputs to be added",
+                                 j);
+            rc = append((void **)&d->inputs, &d->input_count, sizeof(*d->inputs));
+            if (rc != KURA_OK) break;
+            ni = &d->inputs[d->input_count - 1];
+            memcpy(ni->prev_txid, si->prev_txid, 32);
+            ni->prev_vout = si->prev_vout;
+            ni->sequence = si->sequence;
+            ni->has_sequence = si->has_sequence;
+            added = true;
+        }
+        rc = merge_input(&d->inputs[i], si);
+    }
+    if (rc != KURA_OK) return kura_fail(err, rc, "psbt: out of memory");
+    used = calloc(d_outputs > 0 ? d_outputs : 1, sizeof(*used));
+    if (used == NULL) return kura_fail(err, KURA_ENOMEM, "psbt: out of memory");
+    for (size_t j = 0; j < s->output_count && rc == KURA_OK; j++) {
+        const kura_psbt_output *so = &s->outputs[j];
+        size_t i = 0;
+        while (i < d_outputs &&
+               (used[i] || d->outputs[i].amount != so->amount ||
+                kura_psbt_i_cmp(d->outputs[i].script_pubkey.data, d->outputs[i].script_pubkey.len,
+                                so->script_pubkey.data, so->script_pubkey.len) != 0))
+            i++;
+        if (i < d_outputs) {
+            used[i] = true;
+        } else {
+            kura_psbt_output *no;
+            if (!(dmod & KURA_PSBT_TXMOD_OUTPUTS) || !(smod & KURA_PSBT_TXMOD_OUTPUTS)) {
+                free(used);
+                return kura_fail(err, KURA_EDATA,
+                                 "psbt: output %zu of the second PSBT is not in the first, and "
+                                 "the PSBTs do not both allow outputs to be added",
+                                 j);
+            }
+            rc = append((void **)&d->outputs, &d->output_count, sizeof(*d->outputs));
+            if (rc != KURA_OK) break;
+            i = d->output_count - 1;
+            no = &d->outputs[i];
+            no->amount = so->amount;
+            rc = kura_psbt_i_bytes_set(&no->script_pubkey, so->script_pubkey.data,
+                                       so->script_pubkey.len);
+            if (rc != KURA_OK) break;
+            added = true;
+        }
+        rc = merge_output(&d->outputs[i], so);
+    }
+    free(used);
+    if (rc != KURA_OK) return kura_fail(err, rc, "psbt: out of memory");
+    if (added && ((dmod | smod) & KURA_PSBT_TXMOD_SIGHASH_SINGLE))
+        return kura_fail(err, KURA_EDATA,
+                         "psbt: inputs or outputs added beside a SIGHASH_SINGLE signature");
+    if (d->has_tx_modifiable || s->has_tx_modifiable) {
+        d->has_tx_modifiable = 1;
+        d->tx_modifiable = (uint8_t)((dmod & smod & (KURA_PSBT_TXMOD_INPUTS | KURA_PSBT_TXMOD_OUTPUTS)) |
+                                     ((dmod | smod) & KURA_PSBT_TXMOD_SIGHASH_SINGLE));
+    }
+    return KURA_OK;
+}
+
 int kura_psbt_combine(kura_psbt *dst, const kura_psbt *src, kura_error *err)
 {
     kura_psbt *work = NULL, tmp;
@@ -377,7 +471,31 @@ int kura_psbt_combine(kura_psbt *dst, const kura_psbt *src, kura_error *err)
         return kura_fail(err, KURA_EDATA, "psbt: cannot combine version %u with version %u",
                          (unsigned)dst->version, (unsigned)src->version);
     /* BIP174: combine only PSBTs of the same unsigned transaction; BIP370:
-     * of the same unique identifier (sequences excluded). */
+     * of the same unique identifier (sequences excluded) — or, for version
+     * 2, copies to which Constructors added inputs or outputs
+     * (merge_constructed). */
+    if (dst->version == 2) {
+        int same = dst->input_count == src->input_count &&
+                   dst->output_count == src->output_count &&
+                   kura_psbt_unique_id(a, dst, NULL) == KURA_OK &&
+                   kura_psbt_unique_id(b, src, NULL) == KURA_OK && memcmp(a, b, 32) == 0;
+        if (!same) {
+            rc = kura_psbt_clone(&work, dst);
+            if (rc != KURA_OK)
+                return kura_fail(err, rc, "psbt: cannot copy (%s)", kura_status_name(rc));
+            rc = merge_constructed(work, src, err);
+            if (rc == KURA_OK) rc = merge_global(work, src);
+            if (rc != KURA_OK) {
+                kura_psbt_free(work);
+                return rc == KURA_ENOMEM ? kura_fail(err, rc, "psbt: out of memory") : rc;
+            }
+            tmp = *dst;
+            *dst = *work;
+            *work = tmp;
+            kura_psbt_free(work);
+            return KURA_OK;
+        }
+    }
     if (dst->input_count != src->input_count || dst->output_count != src->output_count)
         return kura_fail(err, KURA_EDATA, "psbt: the PSBTs describe different transactions");
     if ((rc = kura_psbt_unique_id(a, dst, err)) != KURA_OK ||

@@ -243,11 +243,17 @@ static int parse_origin(parser *p, kura_psbt_keyorigin *o, const uint8_t *v, siz
     return KURA_OK;
 }
 
+/* Keys must be points on the curve (kura_psbt_i_pubkey_valid,
+ * kura_psbt_i_xonly_valid): a key that is not names nobody, and a record
+ * under it is garbage a signer or finalizer would otherwise carry along. */
 static bool pubkey_form(const uint8_t *k, size_t len)
 {
-    if (len == 33) return k[0] == 0x02 || k[0] == 0x03;
-    if (len == 65) return k[0] == 0x04 || k[0] == 0x06 || k[0] == 0x07;
-    return false;
+    return kura_psbt_i_pubkey_valid(k, len);
+}
+
+static bool xonly_valid(const uint8_t *k)
+{
+    return kura_psbt_i_xonly_valid(k);
 }
 
 static int need_empty_kd(parser *p, const rec *x, const char *name)
@@ -289,6 +295,7 @@ static int parse_tap_bip32(parser *p, kura_psbt_tap_bip32 **arr, size_t *count, 
     int rc;
     memset(&t, 0, sizeof(t));
     if (x->kd_len != 32) return bad_keydata(p, x, name, "a 32-byte x-only key");
+    if (!xonly_valid(x->kd)) return bad_keydata(p, x, name, "an x-only key on the curve");
     kura_reader_init(&r, x->val, x->val_len);
     if (!kura_read_compact_size(&r, &n) || n > r.left / 32 ||
         !kura_read_span(&r, &hashes, (size_t)n * 32))
@@ -315,7 +322,7 @@ static int parse_bip32(parser *p, kura_psbt_bip32 **arr, size_t *count, const re
     kura_psbt_keyorigin o;
     int rc;
     if (!pubkey_form(x->kd, x->kd_len))
-        return bad_keydata(p, x, name, "a 33- or 65-byte public key");
+        return bad_keydata(p, x, name, "a 33- or 65-byte public key on the curve");
     rc = parse_origin(p, &o, x->val, x->val_len, name);
     if (rc != KURA_OK) return rc;
     rc = kura_psbt_i_insert((void **)arr, count, sizeof(**arr), *count);
@@ -421,6 +428,9 @@ static int global_record(parser *p, kura_psbt *psbt, global_state *g, const rec 
     case KURA_PSBT_GLOBAL_XPUB: {
         kura_psbt_keyorigin o;
         if (x->kd_len != 78) return bad_keydata(p, x, name, "a 78-byte extended key");
+        /* BIP32 serialisation: the key is the last 33 bytes. */
+        if (!pubkey_form(x->kd + 45, 33))
+            return bad_keydata(p, x, name, "an extended public key whose key is on the curve");
         rc = parse_origin(p, &o, x->val, x->val_len, name);
         if (rc != KURA_OK) return rc;
         rc = kura_psbt_i_insert((void **)&psbt->xpubs, &psbt->xpub_count, sizeof(*psbt->xpubs),
@@ -509,7 +519,7 @@ static int input_record(parser *p, kura_psbt *psbt, kura_psbt_input *in, const r
     case KURA_PSBT_IN_PARTIAL_SIG: {
         kura_psbt_partial_sig *ps;
         if (!pubkey_form(x->kd, x->kd_len))
-            return bad_keydata(p, x, name, "a 33- or 65-byte public key");
+            return bad_keydata(p, x, name, "a 33- or 65-byte public key on the curve");
         if (x->val_len < 1 || x->val_len > 73)
             return bad_value(p, name, "is not a DER signature and a sighash type");
         rc = kura_psbt_i_insert((void **)&in->partial_sigs, &in->partial_sig_count,
@@ -635,6 +645,7 @@ static int input_record(parser *p, kura_psbt *psbt, kura_psbt_input *in, const r
         kura_psbt_tap_script_sig *ts;
         if (x->kd_len != 64)
             return bad_keydata(p, x, name, "a 32-byte x-only key and a 32-byte leaf hash");
+        if (!xonly_valid(x->kd)) return bad_keydata(p, x, name, "an x-only key on the curve");
         if (x->val_len != 64 && x->val_len != 65) return bad_value(p, name, "is not 64 or 65 bytes");
         rc = kura_psbt_i_insert((void **)&in->tap_script_sigs, &in->tap_script_sig_count,
                                 sizeof(*in->tap_script_sigs), in->tap_script_sig_count);
@@ -651,6 +662,8 @@ static int input_record(parser *p, kura_psbt *psbt, kura_psbt_input *in, const r
         /* BIP341 control block: 33 + 32m bytes with m <= 128. */
         if (x->kd_len < 33 || x->kd_len > 33 + 32 * 128 || (x->kd_len - 33) % 32 != 0)
             return bad_keydata(p, x, name, "a control block of 33+32m bytes (m <= 128)");
+        if (!xonly_valid(x->kd + 1))
+            return bad_keydata(p, x, name, "a control block whose internal key is on the curve");
         if (x->val_len < 1) return bad_value(p, name, "has no leaf version");
         rc = kura_psbt_i_insert((void **)&in->tap_leaf_scripts, &in->tap_leaf_script_count,
                                 sizeof(*in->tap_leaf_scripts), in->tap_leaf_script_count);
@@ -667,6 +680,7 @@ static int input_record(parser *p, kura_psbt *psbt, kura_psbt_input *in, const r
     case KURA_PSBT_IN_TAP_INTERNAL_KEY:
         if ((rc = need_empty_kd(p, x, name)) != KURA_OK) return rc;
         if (x->val_len != 32) return bad_value(p, name, "is not a 32-byte x-only key");
+        if (!xonly_valid(x->val)) return bad_value(p, name, "is not an x-only key on the curve");
         memcpy(in->tap_internal_key, x->val, 32);
         in->has_tap_internal_key = 1;
         return KURA_OK;
@@ -772,6 +786,7 @@ static int output_record(parser *p, kura_psbt *psbt, kura_psbt_output *o, const 
     case KURA_PSBT_OUT_TAP_INTERNAL_KEY:
         if ((rc = need_empty_kd(p, x, name)) != KURA_OK) return rc;
         if (x->val_len != 32) return bad_value(p, name, "is not a 32-byte x-only key");
+        if (!xonly_valid(x->val)) return bad_value(p, name, "is not an x-only key on the curve");
         memcpy(o->tap_internal_key, x->val, 32);
         o->has_tap_internal_key = 1;
         return KURA_OK;

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+
 #include "kura/hash.h"
 #include "psbt_internal.h"
 
@@ -398,17 +401,26 @@ int kura_psbt_input_set_sighash_type(kura_psbt *psbt, size_t index, uint32_t sig
     return KURA_OK;
 }
 
-static bool pubkey_form_ok(const uint8_t *pubkey, size_t len)
+bool kura_psbt_i_pubkey_valid(const uint8_t *pubkey, size_t len)
 {
+    secp256k1_pubkey pk;
     /* The SEC1 forms BIP174 keys take: compressed (02/03) or uncompressed and
-     * hybrid (04/06/07). The curve check is the signer's, which parses keys. */
+     * hybrid (04/06/07); and a point on the curve, so a record names a key
+     * that exists. */
     if (pubkey == NULL) return false;
-    if (len == 33) return pubkey[0] == 0x02 || pubkey[0] == 0x03;
-    if (len == 65) return pubkey[0] == 0x04 || pubkey[0] == 0x06 || pubkey[0] == 0x07;
-    return false;
+    if (len == 33 && pubkey[0] != 0x02 && pubkey[0] != 0x03) return false;
+    if (len == 65 && pubkey[0] != 0x04 && pubkey[0] != 0x06 && pubkey[0] != 0x07) return false;
+    if (len != 33 && len != 65) return false;
+    return secp256k1_ec_pubkey_parse(secp256k1_context_static, &pk, pubkey, len) == 1;
 }
 
-/* Inserts or replaces a BIP32 derivation in a sorted position. */
+bool kura_psbt_i_xonly_valid(const uint8_t *xonly)
+{
+    secp256k1_xonly_pubkey pk;
+    return xonly != NULL &&
+           secp256k1_xonly_pubkey_parse(secp256k1_context_static, &pk, xonly) == 1;
+}
+
 static int bip32_put(kura_psbt_bip32 **arr, size_t *count, const uint8_t *pubkey,
                      size_t pubkey_len, const uint8_t fingerprint[4], const uint32_t *path,
                      size_t path_len)
@@ -416,7 +428,7 @@ static int bip32_put(kura_psbt_bip32 **arr, size_t *count, const uint8_t *pubkey
     kura_psbt_keyorigin tmp = {{0}, NULL, 0};
     size_t pos = *count;
     int rc;
-    if (!pubkey_form_ok(pubkey, pubkey_len) || fingerprint == NULL ||
+    if (!kura_psbt_i_pubkey_valid(pubkey, pubkey_len) || fingerprint == NULL ||
         (path == NULL && path_len > 0) || path_len > KURA_PSBT_MAX_VALUE / 4)
         return KURA_EINVAL;
     rc = kura_psbt_i_keyorigin_set(&tmp, fingerprint, path, path_len);
@@ -459,7 +471,7 @@ int kura_psbt_input_set_tap_internal_key(kura_psbt *psbt, size_t index, const ui
 {
     kura_psbt_input *in;
     int rc = input_at(&in, psbt, index);
-    if (rc != KURA_OK || xonly == NULL) return KURA_EINVAL;
+    if (rc != KURA_OK || !kura_psbt_i_xonly_valid(xonly)) return KURA_EINVAL;
     memcpy(in->tap_internal_key, xonly, 32);
     in->has_tap_internal_key = 1;
     return KURA_OK;
@@ -486,7 +498,8 @@ int kura_psbt_input_add_tap_leaf_script(kura_psbt *psbt, size_t index, const uin
     if (rc != KURA_OK) return rc;
     /* BIP341: a control block is 33 + 32m bytes, m <= 128. */
     if (control == NULL || control_len < 33 || control_len > 33 + 32 * 128 ||
-        (control_len - 33) % 32 != 0 || (script == NULL && script_len > 0) ||
+        (control_len - 33) % 32 != 0 || !kura_psbt_i_xonly_valid(control + 1) ||
+        (script == NULL && script_len > 0) ||
         script_len >= KURA_PSBT_MAX_VALUE)
         return KURA_EINVAL;
     if (kura_psbt_i_bytes_set(&cb, control, control_len) != KURA_OK) return KURA_ENOMEM;
@@ -533,7 +546,8 @@ static int tap_bip32_put(kura_psbt_tap_bip32 **arr, size_t *count, const uint8_t
     size_t pos = *count, bytes;
     int rc;
     memset(&t, 0, sizeof(t));
-    if (xonly == NULL || fingerprint == NULL || (leaf_hashes == NULL && leaf_hash_count > 0) ||
+    if (!kura_psbt_i_xonly_valid(xonly) || fingerprint == NULL ||
+        (leaf_hashes == NULL && leaf_hash_count > 0) ||
         (path == NULL && path_len > 0) || path_len > KURA_PSBT_MAX_VALUE / 4 ||
         leaf_hash_count > KURA_PSBT_MAX_VALUE / 32)
         return KURA_EINVAL;
@@ -616,7 +630,7 @@ int kura_psbt_output_set_tap_internal_key(kura_psbt *psbt, size_t index,
 {
     kura_psbt_output *o;
     int rc = output_at(&o, psbt, index);
-    if (rc != KURA_OK || xonly == NULL) return KURA_EINVAL;
+    if (rc != KURA_OK || !kura_psbt_i_xonly_valid(xonly)) return KURA_EINVAL;
     memcpy(o->tap_internal_key, xonly, 32);
     o->has_tap_internal_key = 1;
     return KURA_OK;
@@ -676,7 +690,7 @@ int kura_psbt_add_xpub(kura_psbt *psbt, const uint8_t xpub[78], const uint8_t fi
     size_t pos;
     int rc;
     if (psbt == NULL || xpub == NULL || fingerprint == NULL || (path == NULL && path_len > 0) ||
-        path_len > KURA_PSBT_MAX_VALUE / 4)
+        path_len > KURA_PSBT_MAX_VALUE / 4 || !kura_psbt_i_pubkey_valid(xpub + 45, 33))
         return KURA_EINVAL;
     rc = kura_psbt_i_keyorigin_set(&tmp, fingerprint, path, path_len);
     if (rc != KURA_OK) return rc;

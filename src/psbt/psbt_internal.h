@@ -29,6 +29,11 @@ int kura_psbt_i_grow(void **arr, size_t count, size_t elem);
  * and increments *count. Returns KURA_OK or KURA_ENOMEM (nothing changed). */
 int kura_psbt_i_insert(void **arr, size_t *count, size_t elem, size_t pos);
 
+/* A BIP174 public key (33 bytes 02/03, or 65 bytes 04/06/07) that is a point
+ * on the curve; a BIP340 x-only key (32 bytes) that is the x of a point. */
+bool kura_psbt_i_pubkey_valid(const uint8_t *pubkey, size_t len);
+bool kura_psbt_i_xonly_valid(const uint8_t *xonly);
+
 /* Orders byte strings: memcmp on the common length, then shorter first. */
 int kura_psbt_i_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 

@@ -401,3 +401,16 @@ bool kura_sshkey_equal(const kura_sshkey *a, const kura_sshkey *b)
            memcmp(a->key, b->key, a->key_len) == 0 && a->application_len == b->application_len &&
            memcmp(a->application, b->application, a->application_len) == 0;
 }
+
+bool kura_sshkey_same_point(const kura_sshkey *a, const kura_sshkey *b)
+{
+    bool a_ec, b_ec;
+    if (!kura_sshkey_value_ok(a) || !kura_sshkey_value_ok(b)) return false;
+    /* The security-key forms use the same curves and the same point
+     * encodings as the plain forms (PROTOCOL.u2f): only the type name and the
+     * application string differ, and neither is secret. Whoever holds the
+     * private key can sign in every form, so identity is the point. */
+    a_ec = a->type == KURA_SSHKEY_ECDSA_P256 || a->type == KURA_SSHKEY_SK_ECDSA_P256;
+    b_ec = b->type == KURA_SSHKEY_ECDSA_P256 || b->type == KURA_SSHKEY_SK_ECDSA_P256;
+    return a_ec == b_ec && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}

@@ -18,6 +18,8 @@
 set -u
 approve=$(realpath "$1")
 work=$(mktemp -d)
+# The policy versions this approver has verified (never the user's own).
+export KURA_APPROVE_STATE="$work/known-policies"
 agent_pid=
 cleanup() {
   [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
@@ -83,6 +85,7 @@ kura-intent 1
 id: $1
 network: bitcoin
 wallet: treasury-cold #q4x7k2m9
+policy: ${POLICY_VERSION:-3}
 initiator: carol
 created: 2030-11-21T09:30:00Z
 expires: 2030-11-21T21:30:00Z
@@ -246,6 +249,37 @@ check "verify: one approval for the small tier" "$rc"
 grep -q '^quorum: 1 of 1 required approval: met$' out; check "verify: small tier needs one" $?
 expect "verify: missing approval file" 2 'cannot read' -- verify intent nope --policy policy
 expect "verify: no policy" 2 'usage' -- verify intent intent.approval
+
+# ---- the newest policy this approver verified (a withheld revocation) ----
+# Version 4 removes erin (say her key was stolen), signed by the one admin.
+sed -e 's/^version: 3$/version: 4/' -e '/^approver: erin /d' policy >policy-v4
+ssh-keygen -Y sign -f admin1 -n kura-policy-v1 <policy-v4 >policy-v4.sig 2>/dev/null
+ssh-keygen -Y sign -f bob -n kura-policy-v1 <policy-v4 >policy-v4.bob.sig 2>/dev/null
+expect "policy verify: signed by an approver, not an administrator" 1 \
+  'kura-approve: policy verify: policy: 0 of 1 required' -- \
+  policy verify policy-v4 policy-v4.bob.sig --policy policy
+run policy verify policy-v4 policy-v4.sig --policy policy
+check "policy verify: version 4 signed by the administrator in force" "$rc"
+grep -q '^policy version 4 of treasury-cold #q4x7k2m9: signed by 1 of 1 administrators of version 3; remembered$' out
+check "policy verify: says what it remembered" $?
+grep -q '^bitcoin treasury-cold #q4x7k2m9 4$' "$KURA_APPROVE_STATE"
+check "policy verify: the version is remembered" $?
+# The coordinator withholds v4 from the signer and shows intents under v3.
+expect "approve: an intent naming policy 3 after verifying 4" 1 \
+  'names policy version 3, but you have verified version 4' -- \
+  approve intent --key alice -o stale.approval --yes
+[ ! -e stale.approval ]; check "approve: nothing written for the stale intent" $?
+expect "show: an older policy file than the one verified" 1 \
+  'is policy version 3 of treasury-cold #q4x7k2m9, but you have verified version 4' -- \
+  show intent --policy policy
+POLICY_VERSION=4 intent_text 1f1c2a9e7b3d4c58a1e0f6b2d9c3e7a1 150000000 >intent-v4
+run approve intent-v4 --key alice -o v4.approval --yes --policy policy-v4
+check "approve: an intent naming policy 4 with policy 4" "$rc"
+POLICY_VERSION=5 intent_text 2f1c2a9e7b3d4c58a1e0f6b2d9c3e7a1 150000000 >intent-v5
+run approve intent-v5 --key alice -o v5.approval --yes --policy policy-v4
+check "approve: an intent naming a newer policy is approved" "$rc"
+grep -q 'WARNING: the intent names policy version 5, newer than your policy file' out
+check "approve: ...with a warning to verify the newer policy" $?
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

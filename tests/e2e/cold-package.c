@@ -24,10 +24,11 @@
  *       [--no-prev-tx]                inputs without their funding transaction
  *       [--intent-wallet 'NAME #CHECKSUM'] [--intent-chain CHAIN]
  *       [--id HEX32] [--initiator NAME] [--created UNIX] [--expires UNIX]
- *       [--max-fee SATS]
+ *       [--max-fee SATS] [--policy-version N]
  *     prints one line per package: "<i> <intent sha256> <intent id>".
  *     Defaults: fee 1000, no change, change index 0, 1 coin, initiator
- *     "ops", created now - 60, expires created + 3600, max-fee 10000.
+ *     "ops", created now - 60, expires created + 3600, max-fee 10000,
+ *     policy version 1 (the version the approvers saw).
  *   cold-package attach PSBT -o OUT [--approval SIG]... [--policy TEXT]
  *       [--policy-sig SIG]...
  *   cold-package attach-dir DIR COUNT SUFFIX...
@@ -187,7 +188,7 @@ typedef struct make_opts {
     int have_intent_chain, no_prev_tx;
     pay intent_pays[MAX_ITEMS], tx_pays[MAX_ITEMS];
     size_t n_intent, n_tx;
-    uint64_t change, change_index, fee, coins, count, created, expires, max_fee;
+    uint64_t change, change_index, fee, coins, count, created, expires, max_fee, policy_version;
     int have_created, have_expires;
 } make_opts;
 
@@ -276,6 +277,7 @@ static int make_one(kura_ctx *ctx, const make_opts *o, const kura_descriptor *wa
         memcpy(in->wallet.checksum, checksum, KURA_INTENT_CHECKSUM_LEN + 1);
     }
     snprintf(in->initiator, sizeof(in->initiator), "%s", o->initiator);
+    in->policy_version = o->policy_version;
     in->created = o->have_created ? (int64_t)o->created : (int64_t)time(NULL) - 60;
     in->expires = o->have_expires ? (int64_t)o->expires : in->created + 3600;
     in->max_fee = o->max_fee;
@@ -324,6 +326,7 @@ static int cmd_make(kura_ctx *ctx, int argc, char **argv)
     o.coins = 1;
     o.count = 1;
     o.max_fee = 10000;
+    o.policy_version = 1;
     o.initiator = "ops";
     for (int i = 0; i < argc; i += 2) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -365,6 +368,7 @@ static int cmd_make(kura_ctx *ctx, int argc, char **argv)
             else if (strcmp(k, "--coins") == 0) slot = &o.coins;
             else if (strcmp(k, "--count") == 0) slot = &o.count;
             else if (strcmp(k, "--max-fee") == 0) slot = &o.max_fee;
+            else if (strcmp(k, "--policy-version") == 0) slot = &o.policy_version;
             else if (strcmp(k, "--created") == 0) slot = &o.created;
             else if (strcmp(k, "--expires") == 0) slot = &o.expires;
             else return die("unknown option %s", k);

@@ -57,7 +57,7 @@ echo no >"$no"
 # ---- a good package ----
 cold_package p1 --pay "$D1:50000000:withdrawal 1" --change 1000000 --change-index 3
 stdin=$yes expect "sign p1" 0 '' -- kc --dir "$A" sign "$work/pk/p1/pkg.psbt" -o "$work/p1.out"
-grep -q '^signed: 1 signature(s); journal entry 2' "$work/out"; check "sign reports its journal entry" $?
+grep -q '^signed: 1 signature(s); journal entry 3' "$work/out"; check "sign reports its journal entry" $?
 grep -q '^Type yes to sign' "$work/out"; check "sign asks" $?
 "$pkg" info "$work/p1.out" >"$work/info"; check "the signed PSBT's signature verifies" $?
 grep -q "^intent-sha256 $HASH" "$work/info"; check "the signed PSBT carries the intent" $?
@@ -236,9 +236,9 @@ head -c $((n - 32)) "$f" >"$f.body"
 { cat "$f.body"; sha256sum <"$f.body" | cut -c1-64 | xxd -r -p; } >"$f"; rm "$f.body"
 sed -i "s/^derivations: .*/derivations: $(sha256sum <"$f" | cut -c1-64)/" "$work/t/wallet"
 tamper_cache "a forged derivation cache" 'does not match the descriptor'
-fresh; sed -i '3s/ 50000000 / 50000001 /' "$work/t/journal"
+fresh; sed -i '4s/ 50000000 / 50000001 /' "$work/t/journal"
 tamper "an edited journal" 'journal verify'
-expect "journal verify finds the edit" 1 'FAILED at entry 2' -- kc --dir "$work/t" journal verify
+expect "journal verify finds the edit" 1 'FAILED at entry 3' -- kc --dir "$work/t" journal verify
 fresh
 expect "a clock set back" 2 'clock' -- "$cold" --passphrase-file "$work/pass" --now $((NOW - 86400)) \
   --dir "$work/t" sign "$work/pk/p19/pkg.psbt" -o "$work/t.out" --unattended

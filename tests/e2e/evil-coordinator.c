@@ -21,6 +21,7 @@
  *       [--tamper MODE]        see `modes` below; default none
  *       [--fee SATS]           default 2000 (the change is 0.5 BTC, at change index 0)
  *       [--coins N]            how many coins to spend, default 2
+ *       [--change-index I]     the change's index on the change branch, default 0
  *       [--seed TEXT]          makes the funding transactions unique
  *
  * Exit 0 written, 2 could not build (message on stderr).
@@ -526,7 +527,7 @@ int main(int argc, char **argv)
     const char *approvals[MAX_FILES], *policy_sigs[MAX_FILES];
     size_t approval_count = 0, policy_sig_count = 0, coin_count = 2;
     uint64_t fee = 2000, total_in, extra_in = 0;
-    uint32_t locktime = 0;
+    uint32_t locktime = 0, change_index = 0;
     int rc = 2, known = 0;
     uint8_t *intent_bytes = NULL, *tx_intent_bytes = NULL, *bytes = NULL;
     size_t intent_len = 0, tx_intent_len = 0, bytes_len = 0;
@@ -554,6 +555,8 @@ int main(int argc, char **argv)
             policy_sigs[policy_sig_count++] = v;
         else if (strcmp(argv[i - 1], "--fee") == 0) fee = strtoull(v, NULL, 10);
         else if (strcmp(argv[i - 1], "--coins") == 0) coin_count = strtoul(v, NULL, 10);
+        else if (strcmp(argv[i - 1], "--change-index") == 0)
+            change_index = (uint32_t)strtoul(v, NULL, 10);
         else return fail("unknown option %s", argv[i - 1]);
     }
     for (size_t m = 0; modes[m] != NULL; m++) known |= strcmp(modes[m], mode) == 0;
@@ -604,7 +607,7 @@ int main(int argc, char **argv)
         add_payment(&b, intent->outputs[i].script, intent->outputs[i].script_len,
                     intent->outputs[i].amount);
     b.change = CHANGE;
-    b.change_index = 0;
+    b.change_index = change_index;
     if (is(&b, "swap-destination")) {
         b.payments[0].script_pubkey = b.attacker;
         b.payments[0].script_pubkey_len = b.attacker_len;

@@ -29,6 +29,8 @@ if ! "$KURA_COLD" --version 2>/dev/null | grep -q 'test build'; then
   exit 77
 fi
 work=$(mktemp -d)
+# The policy versions the approvers have verified (never the user's own).
+export KURA_APPROVE_STATE="$work/known-policies"
 trap 'rm -rf "$work"' EXIT
 export TMPDIR=$work
 # Test build only: libsodium's cheapest Argon2id for the keystores made here.
@@ -146,8 +148,8 @@ intent() {
   local file=$1 name=$2 wallet=$3 created=$4 expires=$5 initiator=$6 maxfee=$7 o
   shift 7
   {
-    printf 'kura-intent 1\nid: %s\nnetwork: %s\nwallet: %s\ninitiator: %s\n' \
-      "$(printf '%s' "$name" | sha256sum | cut -c1-32)" "${INTENT_NETWORK:-regtest}" "$wallet" \
+    printf 'kura-intent 1\nid: %s\nnetwork: %s\nwallet: %s\npolicy: %s\ninitiator: %s\n' \
+      "$(printf '%s' "$name" | sha256sum | cut -c1-32)" "${INTENT_NETWORK:-regtest}" "$wallet" "${INTENT_POLICY:-1}" \
       "$initiator"
     printf 'created: %s\nexpires: %s\n' "$(iso "$created")" "$(iso "$expires")"
     for o in "$@"; do printf 'output: %s\n' "$o"; done

@@ -53,6 +53,8 @@ grep -q 'policy version 2 is now in force' so
 check "the signer says policy version 2 is in force" $?
 cold --dir T policy show 2>/dev/null | grep -q '^version: 2$'
 check "kura-cold policy show: version 2" $?
+# From here on the approvers have seen version 2, and intents name it.
+INTENT_POLICY=2
 
 # ---- the attacks (T0 + 3 h) ----
 NOW=$(at $((3 * H)))

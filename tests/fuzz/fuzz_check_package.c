@@ -357,6 +357,7 @@ static uint8_t *make_package(const world *w, int kind, enum variant v, size_t *l
     strcpy(it->wallet.name, "treasury");
     strcpy(it->wallet.checksum, w->checksum);
     strcpy(it->initiator, "ops");
+    it->policy_version = 5;
     it->created = NOW - 600;
     it->expires = NOW + 3600;
     it->max_fee = 50000;

@@ -280,6 +280,7 @@ typedef struct pkg {
     char wallet_name[33];
     char checksum[9];
     char initiator[65];
+    uint64_t policy_version; /* the version the approvers saw */
     int64_t created, expires;
     uint64_t max_fee;
     out_spec outs[8];
@@ -303,6 +304,7 @@ typedef struct pkg {
     kura_psbt *psbt;
     /* signer state */
     kura_policy *policy;
+    kura_policy *rules; /* the rules in force (NULL: policy) */
     journal jnl;
     uint32_t max_change_index;
     int64_t now;
@@ -318,6 +320,7 @@ static void pkg_init(pkg *pk, int kind)
     strcpy(pk->wallet_name, WALLET_NAME);
     strcpy(pk->checksum, wallets[kind].checksum);
     strcpy(pk->initiator, "ops-tanaka");
+    pk->policy_version = 5;
     pk->created = NOW - 600;
     pk->expires = NOW + 3600;
     pk->max_fee = 40000;
@@ -343,6 +346,7 @@ static void pkg_free(pkg *pk)
     free(pk->intent_text);
     kura_psbt_free(pk->psbt);
     kura_policy_free(pk->policy);
+    kura_policy_free(pk->rules);
     kura_check_result_clear(&pk->result);
 }
 
@@ -358,6 +362,7 @@ static char *intent_text(const pkg *pk, size_t *len)
     strcpy(it->wallet.name, pk->wallet_name);
     strcpy(it->wallet.checksum, pk->checksum);
     strcpy(it->initiator, pk->initiator);
+    it->policy_version = pk->policy_version;
     it->created = pk->created;
     it->expires = pk->expires;
     it->max_fee = pk->max_fee;
@@ -474,6 +479,7 @@ static kura_refusal pkg_check(pkg *pk)
     strcpy(st.wallet_checksum, wallets[pk->kind].checksum);
     st.chain = KURA_CHAIN_BITCOIN;
     st.policy = pk->policy;
+    st.rules = pk->rules;
     st.journal.arg = &pk->jnl;
     st.journal.intent_signed = j_intent_signed;
     st.journal.signed_since = j_signed_since;
@@ -592,8 +598,27 @@ static void accept_kind(int kind)
 
 static void test_accept_wpkh(void **state)
 {
+    pkg pk;
     (void)state;
     accept_kind(K_WPKH);
+    /* The highest change index is reported, for the signer's journal. */
+    pkg_init(&pk, K_WPKH);
+    pk.change_index = 42;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.has_change, 1);
+    assert_int_equal(pk.result.change_index_max, 42);
+    pkg_free(&pk);
+    pkg_init(&pk, K_WPKH);
+    pk.no_change = 1;
+    pk.fee = COIN0 + COIN1 - 60000000;
+    pk.max_fee = pk.fee;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_FEE_POLICY); /* only that no change is never reported */
+    assert_int_equal(pk.result.has_change, 0);
+    pkg_free(&pk);
 }
 
 static void test_accept_wsh_multisig(void **state)
@@ -873,6 +898,47 @@ static void test_intent_wallet(void **state)
     expect_built(&pk, KURA_REFUSE_INTENT_WALLET);
 }
 
+/* Finding 3: a withheld revocation. The approvers saw policy version 6 (which
+ * removes bob's key, stolen); the coordinator keeps v6 from the signer and
+ * sends the intent with v5 in force, approved by alice and the thief with
+ * bob's key. The signer, behind the version the intent names, refuses; with
+ * v6 in the package, bob's approval no longer counts. An intent naming an
+ * older version than the signer's is fine (the signer's rules are newer). */
+static void test_policy_behind(void **state)
+{
+    pkg pk;
+    kura_policy *v6;
+    kura_error err;
+    (void)state;
+    pkg_init(&pk, K_WPKH);
+    pk.policy_version = 6;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_POLICY_BEHIND);
+    assert_non_null(strstr(pk.result.message, "approvers saw policy version 6"));
+    v6 = make_policy(K_WPKH, 6);
+    for (size_t i = 0; i < v6->approver_count; i++) {
+        if (strcmp(v6->approvers[i].name, "bob") != 0) continue;
+        memmove(&v6->approvers[i], &v6->approvers[i + 1],
+                (v6->approver_count - i - 1) * sizeof(v6->approvers[0]));
+        v6->approver_count--;
+        break;
+    }
+    put_policy(&pk, v6, ADMINS12, 2);
+    expect(&pk, KURA_REFUSE_APPROVER_UNKNOWN);
+    assert_non_null(strstr(pk.result.message, "approval 2"));
+    kura_policy_free(v6);
+    pkg_free(&pk);
+    /* Named an older version: the signer's newer rules govern. */
+    pkg_init(&pk, K_WPKH);
+    pk.policy_version = 4;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_NONE);
+    pkg_free(&pk);
+    (void)err;
+}
+
 static void test_intent_expired(void **state)
 {
     pkg pk;
@@ -1031,6 +1097,77 @@ static void test_approver_duplicate(void **state)
     free(s1);
     free(s2);
     pkg_free(&pk);
+}
+
+/* Finding 1: one key counted as several people. A policy in force that names
+ * one Ed25519 (or P-256) key twice — once plain, once as a security key
+ * (written before the parser refused it) — and approvals signed in both
+ * forms by the one holder of the private key: they count once, the second
+ * form is refused. An administrator's key in security-key form is still the
+ * administrator's. */
+static void test_approver_aliased_key(void **state)
+{
+    (void)state;
+    for (int ec = 0; ec <= 1; ec++) {
+        pkg pk;
+        tu_sshkey k;
+        char plain[KURA_SSHKEY_STRING_MAX], sk[KURA_SSHKEY_STRING_MAX];
+        char *s1, *s2;
+        size_t l1, l2;
+        kura_error err;
+        tu_sshkey_new(&k, ec);
+        tu_sshkey_line(plain, &k, NULL);
+        tu_sshkey_line(sk, &k, "ssh:yubikey");
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed", plain, &err), KURA_OK);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed-sk", sk, &err), KURA_EDATA);
+        /* As an older policy could hold it: the slot of 'carol' re-keyed. */
+        for (size_t i = 0; i < pk.policy->approver_count; i++)
+            if (strcmp(pk.policy->approvers[i].name, "carol") == 0)
+                assert_int_equal(
+                    kura_sshkey_parse(&pk.policy->approvers[i].key, sk, strlen(sk), &err),
+                    KURA_OK);
+        pkg_build(&pk);
+        s1 = tu_sshkey_sign(&l1, &k, NULL, "kura-intent-v1", pk.intent_text, pk.intent_len);
+        s2 = tu_sshkey_sign(&l2, &k, "ssh:yubikey", "kura-intent-v1", pk.intent_text,
+                            pk.intent_len);
+        add_approval_text(&pk, s1, l1);
+        add_approval_text(&pk, s2, l2);
+        expect(&pk, KURA_REFUSE_APPROVER_DUPLICATE);
+        assert_non_null(strstr(pk.result.message, "second approval by the holder of the key of"));
+        pkg_free(&pk);
+        /* The same key listed once (plain): the other form counts for no one. */
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed", plain, &err), KURA_OK);
+        pkg_build(&pk);
+        add_approval_text(&pk, s1, l1);
+        approve(&pk, "bob");
+        expect(&pk, KURA_REFUSE_NONE);
+        pkg_free(&pk);
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_approver(pk.policy, "zed", plain, &err), KURA_OK);
+        pkg_build(&pk);
+        approve(&pk, "bob");
+        add_approval_text(&pk, s2, l2);
+        expect(&pk, KURA_REFUSE_APPROVER_UNKNOWN);
+        assert_non_null(strstr(pk.result.message, "approval 2 is signed with the key of approver 'zed'"));
+        free(s1);
+        free(s2);
+        pkg_free(&pk);
+
+        /* An administrator's key as a security key is no approver's. */
+        pkg_init(&pk, K_WPKH);
+        assert_int_equal(kura_policy_add_admin(pk.policy, "admin4", plain, &err), KURA_OK);
+        pkg_build(&pk);
+        approve(&pk, "alice");
+        s2 = tu_sshkey_sign(&l2, &k, "ssh:", "kura-intent-v1", pk.intent_text, pk.intent_len);
+        add_approval_text(&pk, s2, l2);
+        expect(&pk, KURA_REFUSE_APPROVER_UNKNOWN);
+        assert_non_null(strstr(pk.result.message, "administrator 'admin4'"));
+        free(s2);
+        pkg_free(&pk);
+        tu_sshkey_free(&k);
+    }
 }
 
 static void test_approver_initiator(void **state)
@@ -1456,6 +1593,88 @@ static void test_unknown_fields(void **state)
     expect_built(&pk, KURA_REFUSE_NONE);
 }
 
+/* Finding 7: the check is complete. Every record the PSBT signer needs is
+ * required by the check, so a package the signer would refuse after the
+ * operator's "yes" is refused before the question: a missing witness script,
+ * taproot internal key, merkle root, leaf, or a cosigner's derivation record
+ * (each is accepted on main and fails only at signing). */
+static void test_incomplete_inputs(void **state)
+{
+    pkg pk;
+    (void)state;
+    /* P2WSH without its witness script. */
+    pkg_init(&pk, K_WSH);
+    pkg_build(&pk);
+    approve_default(&pk);
+    {
+        kura_psbt_input *in = &pk.psbt->inputs[1];
+        assert_true(in->has_witness_script);
+        free(in->witness_script.data);
+        memset(&in->witness_script, 0, sizeof(in->witness_script));
+        in->has_witness_script = 0;
+    }
+    expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+    assert_non_null(strstr(pk.result.message, "input 1: no witness script"));
+    pkg_free(&pk);
+    /* P2WSH with one cosigner's derivation record dropped. */
+    pkg_init(&pk, K_WSH);
+    pkg_build(&pk);
+    approve_default(&pk);
+    {
+        kura_psbt_input *in = &pk.psbt->inputs[0];
+        assert_int_equal(in->bip32_count, 3);
+        free(in->bip32[2].origin.path);
+        in->bip32_count = 2;
+    }
+    expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+    assert_non_null(strstr(pk.result.message, "input 0: no derivation record for key expression"));
+    pkg_free(&pk);
+    /* P2WPKH without any derivation record is foreign (nothing to re-derive). */
+    /* tr(NUMS, multi_a): no merkle root; no internal key; a leaf missing; a
+     * key's record not naming its leaf. */
+    for (int what = 0; what < 4; what++) {
+        static const char *const needles[] = {"no taproot merkle root", "no taproot internal key",
+                                              "tap leaf 1 is missing", "naming its leaf"};
+        pkg_init(&pk, K_TRMS);
+        pkg_build(&pk);
+        approve_default(&pk);
+        {
+            kura_psbt_input *in = &pk.psbt->inputs[0];
+            if (what == 0) {
+                assert_true(in->has_tap_merkle_root);
+                in->has_tap_merkle_root = 0;
+            } else if (what == 1) {
+                assert_true(in->has_tap_internal_key);
+                in->has_tap_internal_key = 0;
+            } else if (what == 2) {
+                assert_int_equal(in->tap_leaf_script_count, 1);
+                free(in->tap_leaf_scripts[0].control_block.data);
+                free(in->tap_leaf_scripts[0].script.data);
+                in->tap_leaf_script_count = 0;
+            } else {
+                size_t k = 0;
+                while (k < in->tap_bip32_count && in->tap_bip32[k].leaf_hash_count == 0) k++;
+                assert_true(k < in->tap_bip32_count);
+                free(in->tap_bip32[k].leaf_hashes);
+                in->tap_bip32[k].leaf_hashes = NULL;
+                in->tap_bip32[k].leaf_hash_count = 0;
+            }
+        }
+        expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+        if (strstr(pk.result.message, needles[what]) == NULL)
+            fail_msg("case %d: %s", what, pk.result.message);
+        pkg_free(&pk);
+    }
+    /* tr(KEY): no internal key. */
+    pkg_init(&pk, K_TR);
+    pkg_build(&pk);
+    approve_default(&pk);
+    pk.psbt->inputs[0].has_tap_internal_key = 0;
+    expect(&pk, KURA_REFUSE_PACKAGE_MALFORMED);
+    assert_non_null(strstr(pk.result.message, "no taproot internal key"));
+    pkg_free(&pk);
+}
+
 static void test_foreign_tap_leaf(void **state)
 {
     pkg pk;
@@ -1556,7 +1775,10 @@ static void test_destination_waiting(void **state)
     assert_non_null(strstr(pk.result.message, "new exchange"));
     kura_policy_free(next);
     pkg_free(&pk);
-    /* With no delay in the new policy, usable at once. */
+    /* Finding 2, the rushed loosening: one update sets the delay to 0,
+     * adds D5 and pays it in the same package. The new entry waits the
+     * delay of the policy in force when the signer accepts the update (a
+     * day), not the update's own. */
     pkg_init(&pk, K_WPKH);
     pk.outs[2].address = D5;
     pkg_build(&pk);
@@ -1565,10 +1787,124 @@ static void test_destination_waiting(void **state)
     next->allowlist_delay = 0;
     assert_int_equal(kura_policy_add_allow(next, D5, "new exchange", NULL), KURA_OK);
     put_policy(&pk, next, ADMINS12, 2);
+    expect(&pk, KURA_REFUSE_DESTINATION_WAITING);
+    assert_non_null(strstr(pk.result.message, "policy version 6 adds to the allowlist"));
+    /* Where the rules in force have no waiting period, it counts at once. */
+    pk.policy->allowlist_delay = 0;
     expect(&pk, KURA_REFUSE_NONE);
     assert_non_null(pk.result.new_policy);
     kura_policy_free(next);
     pkg_free(&pk);
+}
+
+/* Finding 2: every change that widens what can be spent waits the waiting
+ * period of the policy in force (version 5, a day) when it arrives in a
+ * package, and counts once the signer's record says that period has passed
+ * (state.rules from kura_policy_in_force); a tightening counts at once. */
+static void test_loosening_waits(void **state)
+{
+    enum {
+        L_APPROVER, L_TRANSFER, L_TIER, L_INITIATOR, L_ALLOW_REQUIRED, L_FEE, L_FEE_RATE,
+        L_ROLLING, L_LIFETIME, L_TIGHTEN, L_COUNT
+    };
+    static const kura_refusal refused[L_COUNT] = {
+        KURA_REFUSE_APPROVER_UNKNOWN,     KURA_REFUSE_LIMIT_TRANSFER,
+        KURA_REFUSE_APPROVALS_INSUFFICIENT, KURA_REFUSE_APPROVER_INITIATOR,
+        KURA_REFUSE_DESTINATION_NOT_ALLOWED, KURA_REFUSE_FEE_POLICY,
+        KURA_REFUSE_FEE_POLICY,           KURA_REFUSE_LIMIT_ROLLING,
+        KURA_REFUSE_INTENT_LIFETIME,      KURA_REFUSE_LIMIT_TRANSFER};
+    (void)state;
+    for (int c = 0; c < L_COUNT; c++) {
+        pkg pk;
+        kura_policy *next;
+        kura_error err;
+        pkg_init(&pk, K_WPKH);
+        next = make_policy(K_WPKH, 6);
+        switch (c) {
+        case L_APPROVER: /* mallory becomes an approver and approves */
+            assert_int_equal(kura_policy_add_approver(next, "mallory", pubkeys[7], &err), KURA_OK);
+            break;
+        case L_TRANSFER:
+            pk.policy->max_per_transfer = 50000000;
+            break;
+        case L_TIER: /* 0.6 BTC needs 2 approvals in v5, 1 in v6 */
+            kura_policy_free(next);
+            next = make_policy(K_WPKH, 6);
+            next->tiers[0].up_to = 100000000;
+            next->tiers[1].up_to = 500000001;
+            break;
+        case L_INITIATOR:
+            strcpy(pk.initiator, "alice");
+            next->initiator_may_approve = 1;
+            break;
+        case L_ALLOW_REQUIRED:
+            pk.outs[2].address = D4;
+            next->allowlist_required = 0;
+            break;
+        case L_FEE: pk.policy->max_fee = 5000; break;
+        case L_FEE_RATE: pk.policy->max_fee_rate = 1; break;
+        case L_ROLLING:
+            pk.jnl.rolling = 950000000;
+            next->max_per_24h = 2000000000;
+            break;
+        case L_LIFETIME:
+            pk.expires = pk.created + 2 * 86400;
+            next->max_lifetime = 3 * 86400;
+            break;
+        case L_TIGHTEN: next->max_per_transfer = 50000000; break;
+        }
+        pkg_build(&pk);
+        if (c == L_APPROVER) {
+            approve(&pk, "alice");
+            approve(&pk, "mallory");
+        } else if (c == L_TIER) {
+            approve(&pk, "alice");
+        } else {
+            approve_default(&pk);
+        }
+        /* Without the update: refused by v5's rule. */
+        expect(&pk, refused[c] == KURA_REFUSE_LIMIT_TRANSFER && c == L_TIGHTEN
+                        ? KURA_REFUSE_NONE
+                        : refused[c]);
+        /* With it, in the package: still refused — the loosening waits
+         * (and the tightening counts at once). */
+        put_policy(&pk, next, ADMINS12, 2);
+        expect(&pk, refused[c]);
+        if (c == L_APPROVER)
+            assert_non_null(strstr(pk.result.message, "whom policy version 6 adds as an approver"));
+        /* Accepted a day ago (and the package no longer carries it): the
+         * rules in force are v6's for a loosening, so the transfer passes;
+         * a tightening stays. */
+        {
+            kura_policy_accepted h[2];
+            kura_policy *v5 = pk.policy;
+            int64_t at = 0;
+            h[0] = (kura_policy_accepted){v5, NOW - 30 * 86400};
+            h[1] = (kura_policy_accepted){next, NOW - 86400 + 1};
+            assert_int_equal(kura_policy_in_force(&pk.rules, &at, h, 2, NOW, &err), KURA_OK);
+            assert_int_equal(at, NOW + 1);
+            pk.policy = next;
+            /* The package without the update; one second early: not yet. */
+            assert_int_equal(kura_psbt_proprietary_remove(pk.psbt, (const uint8_t *)"kura", 4,
+                                                          KURA_PACKAGE_POLICY, NULL, 0),
+                             KURA_OK);
+            for (uint32_t k = 0; k < 2; k++) {
+                uint8_t key[4] = {0, 0, 0, (uint8_t)k};
+                (void)kura_psbt_proprietary_remove(pk.psbt, (const uint8_t *)"kura", 4,
+                                                   KURA_PACKAGE_POLICY_SIGNATURE, key, 4);
+            }
+            expect(&pk, refused[c]);
+            kura_policy_free(pk.rules);
+            pk.rules = NULL;
+            h[1].accepted_at = NOW - 86400;
+            assert_int_equal(kura_policy_in_force(&pk.rules, &at, h, 2, NOW, &err), KURA_OK);
+            assert_int_equal(at, NOW);
+            expect(&pk, c == L_TIGHTEN ? refused[c] : KURA_REFUSE_NONE);
+            pk.policy = v5;
+        }
+        kura_policy_free(next);
+        pkg_free(&pk);
+    }
 }
 
 static void test_limit_transfer(void **state)
@@ -1592,9 +1928,11 @@ static void test_limit_rolling(void **state)
     pkg_init(&pk, K_WPKH);
     pkg_build(&pk);
     approve_default(&pk);
-    pk.jnl.rolling = 1000000000 - 60000000 + 1;
+    /* Finding 5: the fee (10000 sat) leaves the wallet too and counts. */
+    pk.jnl.rolling = 1000000000 - 60000000 - 10000 + 1;
     expect(&pk, KURA_REFUSE_LIMIT_ROLLING);
-    pk.jnl.rolling = 1000000000 - 60000000;
+    assert_non_null(strstr(pk.result.message, "fee 10000 sat"));
+    pk.jnl.rolling = 1000000000 - 60000000 - 10000;
     expect(&pk, KURA_REFUSE_NONE);
     pk.jnl.rolling = UINT64_MAX; /* a broken journal does not wrap around */
     expect(&pk, KURA_REFUSE_LIMIT_ROLLING);
@@ -1653,6 +1991,7 @@ static void test_every_reason_seen(void **state)
     (void)state;
     for (int r = KURA_REFUSE_NONE; r <= KURA_REFUSE_LIMIT_ROLLING; r++)
         if (!seen[r]) fail_msg("no test provoked %s", kura_refusal_name((kura_refusal)r));
+    if (!seen[KURA_REFUSE_POLICY_BEHIND]) fail_msg("no test provoked KURA_REFUSE_POLICY_BEHIND");
 }
 
 /* ---- setup ---- */
@@ -1886,6 +2225,7 @@ int main(void)
         cmocka_unit_test(test_policy_wallet),
         cmocka_unit_test(test_intent_malformed),
         cmocka_unit_test(test_intent_wallet),
+        cmocka_unit_test(test_policy_behind),
         cmocka_unit_test(test_intent_expired),
         cmocka_unit_test(test_intent_not_yet),
         cmocka_unit_test(test_intent_lifetime),
@@ -1893,6 +2233,7 @@ int main(void)
         cmocka_unit_test(test_approval_invalid),
         cmocka_unit_test(test_approver_unknown),
         cmocka_unit_test(test_approver_duplicate),
+        cmocka_unit_test(test_approver_aliased_key),
         cmocka_unit_test(test_approver_initiator),
         cmocka_unit_test(test_approvals_insufficient),
         cmocka_unit_test(test_check_approvals_alone),
@@ -1908,8 +2249,10 @@ int main(void)
         cmocka_unit_test(test_sighash),
         cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_foreign_tap_leaf),
+        cmocka_unit_test(test_incomplete_inputs),
         cmocka_unit_test(test_destination_not_allowed),
         cmocka_unit_test(test_destination_waiting),
+        cmocka_unit_test(test_loosening_waits),
         cmocka_unit_test(test_limit_transfer),
         cmocka_unit_test(test_limit_rolling),
         cmocka_unit_test(test_first_failure_wins),

@@ -947,6 +947,42 @@ static void test_no_secret_in_errors(void **state)
 }
 
 /* addr() and the network of keys. */
+/* Finding 6: kura's signer reads (branch, index) from derivation paths, so a
+ * wallet must number its branches <0;1> in every key. Other numbering and
+ * mixed numbering are refused, clearly. */
+static void test_check_branches(void **state)
+{
+    const kura_ctx *ctx = *state;
+    static const struct {
+        const char *text;
+        int ok;
+        const char *needle;
+    } cases[] = {
+        {"wpkh(" XPUB_A "/<0;1>/*)", 1, NULL},
+        {"wsh(sortedmulti(2," XPUB_A "/<0;1>/*," XPUB_B "/<0;1>/*))", 1, NULL},
+        {"tr(" XPUB_A "/<0;1>/*)", 1, NULL},
+        {"wpkh(" XPUB_A "/<1;0>/*)", 0, "key expression 1 does not number its branches <0;1>: on branch 0 its path ends 1/7"},
+        {"wpkh(" XPUB_A "/<0;2>/*)", 0, "on branch 1 its path ends 2/7"},
+        {"wsh(sortedmulti(2," XPUB_A "/<0;1>/*," XPUB_B "/<1;0>/*))", 0, "key expression 2 does not number"},
+        {"wsh(sortedmulti(2," XPUB_A "/<0;1>/*," XPUB_B "/0/*))", 0, "key expression 2"},
+        {"wpkh(" XPUB_A "/<0;1;2>/*)", 0, "needs 2 branches"},
+        {"wpkh(" XPUB_A "/0/*)", 0, "needs 2 branches"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kura_descriptor *d = parse_ok(ctx, cases[i].text);
+        kura_error err;
+        int rc = kura_descriptor_check_branches(ctx, d, 2, &err);
+        if (cases[i].ok) {
+            if (rc != KURA_OK) fail_msg("%s: %s", cases[i].text, err.message);
+        } else {
+            if (rc != KURA_EDATA || strstr(err.message, cases[i].needle) == NULL)
+                fail_msg("%s: got %d '%s'", cases[i].text, rc, err.message);
+        }
+        kura_descriptor_free(d);
+    }
+    assert_int_equal(kura_descriptor_check_branches(ctx, NULL, 2, NULL), KURA_EINVAL);
+}
+
 static void test_networks(void **state)
 {
     const kura_ctx *ctx = *state;
@@ -1019,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_no_secret_in_errors),
         cmocka_unit_test(test_networks),
+        cmocka_unit_test(test_check_branches),
     };
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);
 }

@@ -38,6 +38,11 @@ static kura_descriptor *make_desc(const char *kind, uint8_t seed0)
                  origin[0], origin[1], origin[2]);
     else if (strcmp(kind, "tr") == 0)
         snprintf(text, sizeof(text), "tr(%s/<0;1>/*)", origin[0]);
+    else if (strcmp(kind, "trms") == 0)
+        snprintf(text, sizeof(text),
+                 "tr(50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0,"
+                 "sortedmulti_a(2,%s/<0;1>/*,%s/<0;1>/*,%s/<0;1>/*))",
+                 origin[0], origin[1], origin[2]);
     else
         snprintf(text, sizeof(text), "sh(wpkh(%s/<0;1>/*))", origin[0]);
     if (kura_descriptor_parse(tu_ctx, &d, text, strlen(text), &err) != KURA_OK)
@@ -181,24 +186,53 @@ static void test_sh_wpkh(void **state)
     check_kind("shwpkh");
 }
 
-/* tr() is not cached: an empty cache, every derive a miss, still equal. */
-static void test_tr_not_cached(void **state)
+/* Finding 8: tr() wallets are cached like the segwit v0 kinds, key path
+ * and multi_a script trees alike, and equal plain derivation. */
+static void test_tr(void **state)
+{
+    (void)state;
+    check_kind("tr");
+}
+
+static void test_tr_multi_a(void **state)
+{
+    (void)state;
+    check_kind("trms");
+}
+
+/* The cached tr() output key is what a hit uses (no tweak is computed): an
+ * entry edited in the trusted file shows through. And a cache of count 0,
+ * as kura-cold wrote for tr() wallets before, still parses (every derive a
+ * miss). */
+static void test_tr_uses_cached_output_key(void **state)
 {
     kura_descriptor *d = make_desc("tr", 0x33);
     kura_descriptor_cache *c = NULL, *c2 = NULL;
     kura_descriptor_output *a = kura_descriptor_output_new(), *b = kura_descriptor_output_new();
     uint8_t *bytes = NULL;
-    size_t len = 0;
+    size_t len = 0, row = 2 * 33, off;
     (void)state;
     assert_int_equal(kura_descriptor_cache_build(tu_ctx, &c, d, COUNT, NULL), KURA_OK);
-    assert_int_equal(kura_descriptor_cache_count(c), 0);
-    for (uint32_t i = 0; i < 3; i++) {
-        assert_int_equal(kura_descriptor_derive(tu_ctx, a, d, 1, i, NULL), KURA_OK);
-        assert_int_equal(kura_descriptor_derive_cached(tu_ctx, b, d, c, 1, i, NULL), KURA_OK);
-        assert_same_output(a, b);
-    }
+    assert_int_equal(kura_descriptor_cache_serialize(&bytes, &len, c), KURA_OK);
+    /* header 56 bytes; rows of (1 key + output key) x 33; branch 0 index 5 */
+    off = 56 + 5 * row + 33 + 1;
+    bytes[off] ^= 1;
+    kura_sha256(bytes + len - 32, bytes, len - 32);
+    assert_int_equal(kura_descriptor_cache_parse(tu_ctx, &c2, d, bytes, len, NULL), KURA_OK);
+    assert_int_equal(kura_descriptor_derive(tu_ctx, a, d, 0, 5, NULL), KURA_OK);
+    assert_int_equal(kura_descriptor_derive_cached(tu_ctx, b, d, c2, 0, 5, NULL), KURA_OK);
+    assert_int_equal(b->output_key[0], a->output_key[0] ^ 1);
+    free(bytes);
+    kura_descriptor_cache_free(c);
+    kura_descriptor_cache_free(c2);
+    c = c2 = NULL;
+    assert_int_equal(kura_descriptor_cache_build(tu_ctx, &c, d, 0, NULL), KURA_OK);
     assert_int_equal(kura_descriptor_cache_serialize(&bytes, &len, c), KURA_OK);
     assert_int_equal(kura_descriptor_cache_parse(tu_ctx, &c2, d, bytes, len, NULL), KURA_OK);
+    assert_int_equal(kura_descriptor_cache_count(c2), 0);
+    assert_int_equal(kura_descriptor_derive_cached(tu_ctx, b, d, c2, 1, 3, NULL), KURA_OK);
+    assert_int_equal(kura_descriptor_derive(tu_ctx, a, d, 1, 3, NULL), KURA_OK);
+    assert_same_output(a, b);
     free(bytes);
     kura_descriptor_cache_free(c);
     kura_descriptor_cache_free(c2);
@@ -228,7 +262,9 @@ int main(void)
         cmocka_unit_test(test_wpkh),
         cmocka_unit_test(test_wsh_sortedmulti),
         cmocka_unit_test(test_sh_wpkh),
-        cmocka_unit_test(test_tr_not_cached),
+        cmocka_unit_test(test_tr),
+        cmocka_unit_test(test_tr_multi_a),
+        cmocka_unit_test(test_tr_uses_cached_output_key),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, tu_ctx_setup, tu_ctx_teardown);

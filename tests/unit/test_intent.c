@@ -14,6 +14,7 @@ static const char EXAMPLE[] =
     "id: 4f1c2a9e7b3d4c58a1e0f6b2d9c3e7a1\n"
     "network: bitcoin\n"
     "wallet: treasury-cold #q4x7k2m9\n"
+    "policy: 3\n"
     "initiator: ops-tanaka\n"
     "created: 2026-11-21T09:30:00Z\n"
     "expires: 2026-11-21T21:30:00Z\n"
@@ -164,7 +165,7 @@ static void test_hash(void **state)
     (void)state;
     uint8_t h[32], want[32];
     kura_intent_hash(h, (const uint8_t *)EXAMPLE, strlen(EXAMPLE));
-    tu_unhex_fixed("21d0dd267de4898a3dc2890391804e2f8ac9313035a46fb5c9508c7d8090a3f1", want, 32);
+    tu_unhex_fixed("2ddc7d42bcdb71408c9df6266f83d5ee2242e2df18285e07387a5cd42d5a811e", want, 32);
     tu_assert_bytes_equal(h, 32, want, 32);
 }
 
@@ -181,21 +182,21 @@ static void test_refuse_structure(void **state)
                 "wallet: treasury-cold #q4x7k2m9\nnetwork: bitcoin\n", KURA_EDATA,
                 "line 3: expected field 'network', found 'wallet'");
     refuse_edit("max-fee: 40000\n", "max-fee: 40000\nmemo: hello\n", KURA_EDATA,
-                "line 11: unknown field 'memo'");
+                "line 12: unknown field 'memo'");
     refuse_edit("initiator: ops-tanaka\n", "note: x\ninitiator: ops-tanaka\n", KURA_EDATA,
-                "line 5: unknown field 'note' (expected 'initiator')");
+                "line 6: unknown field 'note' (expected 'initiator')");
     refuse_edit("initiator: ops-tanaka\n", "", KURA_EDATA,
-                "line 5: expected field 'initiator', found 'created'");
+                "line 6: expected field 'initiator', found 'created'");
     refuse_edit("max-fee: 40000\n", "", KURA_EDATA, "missing field 'max-fee'");
     refuse_edit("max-fee: 40000\n", "max-fee: 40000\nmax-fee: 40000\n", KURA_EDATA,
-                "line 11: duplicate field 'max-fee'");
+                "line 12: duplicate field 'max-fee'");
     refuse_edit("max-fee: 40000\n",
                 "max-fee: 40000\noutput: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 1\n",
-                KURA_EDATA, "line 11: field 'output' out of order");
+                KURA_EDATA, "line 12: field 'output' out of order");
     refuse_edit("output: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 150000000 withdrawal 8812\n"
                 "output: bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297 2500000 "
                 "withdrawal 8813\n",
-                "", KURA_EDATA, "line 8: expected field 'output', found 'max-fee'");
+                "", KURA_EDATA, "line 9: expected field 'output', found 'max-fee'");
     refuse_edit("id: 4f", "id:4f", KURA_EDATA, "line 2: expected 'id: <value>'");
     refuse_edit("id: 4f", "ID: 4f", KURA_EDATA, "line 2: unknown field 'ID'");
     /* Byte-level rules. */
@@ -206,14 +207,14 @@ static void test_refuse_structure(void **state)
                 "line 3: line starts with a space");
     refuse_edit("network: bitcoin\n", "network:  bitcoin\n", KURA_EDATA,
                 "line 3, column 10: two spaces in a row");
-    refuse_edit("withdrawal 8812", "withdrawal  8812", KURA_EDATA, "line 8, column 73: two spaces");
+    refuse_edit("withdrawal 8812", "withdrawal  8812", KURA_EDATA, "line 9, column 73: two spaces");
     refuse_edit("network: bitcoin\n", "network:\tbitcoin\n", KURA_EDATA,
                 "line 3, column 9: control byte 0x09");
     refuse_edit("network: bitcoin\n", "network: bitcoin\n\n", KURA_EDATA, "line 4: empty line");
     refuse_edit("withdrawal 8812", "withdrawal 8812\x1b[2K", KURA_EDATA,
-                "line 8, column 77: control byte 0x1b");
+                "line 9, column 77: control byte 0x1b");
     refuse_edit("withdrawal 8812", "withdr\xc3\xa4wal 8812", KURA_EDATA,
-                "line 8, column 68: non-ASCII byte 0xc3");
+                "line 9, column 68: non-ASCII byte 0xc3");
     refuse_edit("withdrawal 8812", "withdrawal\x7f" "8812", KURA_EDATA, "column 72: control byte 0x7f");
     char *bom = malloc(sizeof(EXAMPLE) + 3);
     assert_non_null(bom);
@@ -222,7 +223,7 @@ static void test_refuse_structure(void **state)
     refuse(bom, KURA_EDATA, "line 1: byte order mark");
     free(bom);
     /* Missing final LF. */
-    refuse_len(EXAMPLE, strlen(EXAMPLE) - 1, KURA_EDATA, "line 10: missing final newline");
+    refuse_len(EXAMPLE, strlen(EXAMPLE) - 1, KURA_EDATA, "line 11: missing final newline");
     /* A NUL inside the text. */
     char nul[sizeof(EXAMPLE)];
     memcpy(nul, EXAMPLE, sizeof(EXAMPLE));
@@ -262,14 +263,14 @@ static void test_refuse_values(void **state)
     refuse_edit("#q4x7k2m9", "#q4x7k2m9 extra", KURA_EDATA, "line 4: wallet");
     /* initiator */
     refuse_edit("initiator: ops-tanaka", "initiator: Ops-Tanaka", KURA_EDATA,
-                "line 5: initiator: name may");
-    refuse_edit("initiator: ops-tanaka", "initiator: ops tanaka", KURA_EDATA, "line 5: initiator");
+                "line 6: initiator: name may");
+    refuse_edit("initiator: ops-tanaka", "initiator: ops tanaka", KURA_EDATA, "line 6: initiator");
     refuse_edit("initiator: ops-tanaka",
                 "initiator: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                KURA_EDATA, "line 5: initiator: name longer than 64");
+                KURA_EDATA, "line 6: initiator: name longer than 64");
     /* dates */
     refuse_edit("created: 2026-11-21T09:30:00Z", "created: 2026-02-30T09:30:00Z", KURA_EDATA,
-                "line 6: created: time: 2026-02-30 is not a calendar date");
+                "line 7: created: time: 2026-02-30 is not a calendar date");
     refuse_edit("created: 2026-11-21T09:30:00Z", "created: 2026-02-29T09:30:00Z", KURA_EDATA,
                 "not a calendar date");
     refuse_edit("created: 2026-11-21T09:30:00Z", "created: 2100-02-29T09:30:00Z", KURA_EDATA,
@@ -305,12 +306,12 @@ static void test_refuse_values(void **state)
     refuse_edit("created: 2026-11-21T09:30:00Z", "created: 2026-11-21T+9:30:00Z", KURA_EDATA,
                 "expected YYYY");
     refuse_edit("expires: 2026-11-21T21:30:00Z", "expires: 2026-11-21T09:30:00Z", KURA_EDATA,
-                "line 7: expires must be later than created");
+                "line 8: expires must be later than created");
     refuse_edit("expires: 2026-11-21T21:30:00Z", "expires: 2026-11-20T21:30:00Z", KURA_EDATA,
-                "line 7: expires must be later than created");
+                "line 8: expires must be later than created");
     /* amounts */
-    refuse_edit(" 150000000 ", " 0150000000 ", KURA_EDATA, "line 8: output 1: amount: leading zero");
-    refuse_edit(" 150000000 ", " 0 ", KURA_EDATA, "line 8: output 1: amount: must be at least 1");
+    refuse_edit(" 150000000 ", " 0150000000 ", KURA_EDATA, "line 9: output 1: amount: leading zero");
+    refuse_edit(" 150000000 ", " 0 ", KURA_EDATA, "line 9: output 1: amount: must be at least 1");
     refuse_edit(" 150000000 ", " 00 ", KURA_EDATA, "amount: leading zero");
     refuse_edit(" 150000000 ", " +150000000 ", KURA_EDATA, "not a plain decimal number");
     refuse_edit(" 150000000 ", " -1 ", KURA_EDATA, "not a plain decimal number");
@@ -321,22 +322,22 @@ static void test_refuse_values(void **state)
     refuse_edit(" 150000000 ", " 99999999999999999999999 ", KURA_EDATA, "above the limit");
     refuse_edit(" 150000000 ", " 18446744073709551616 ", KURA_EDATA, "above the limit");
     refuse_edit(" 150000000 withdrawal 8812", "", KURA_EDATA,
-                "line 8: output 1: expected '<address> <amount>");
+                "line 9: output 1: expected '<address> <amount>");
     /* The sum of the amounts. */
     char *sum = tu_edit(EXAMPLE, " 150000000 ", " 2097500000000000 ");
     round_trip(sum); /* 2097500000000000 + 2500000 is still within MAX_MONEY */
     free(sum);
     refuse_edit(" 150000000 ", " 2099999999999999 ", KURA_EDATA,
-                "line 9: output 2: total of the outputs above 2100000000000000");
+                "line 10: output 2: total of the outputs above 2100000000000000");
     /* max-fee */
-    refuse_edit("max-fee: 40000", "max-fee: 0", KURA_EDATA, "line 10: max-fee: must be at least 1");
-    refuse_edit("max-fee: 40000", "max-fee: 040000", KURA_EDATA, "line 10: max-fee: leading zero");
+    refuse_edit("max-fee: 40000", "max-fee: 0", KURA_EDATA, "line 11: max-fee: must be at least 1");
+    refuse_edit("max-fee: 40000", "max-fee: 040000", KURA_EDATA, "line 11: max-fee: leading zero");
     refuse_edit("max-fee: 40000", "max-fee: 2100000000000001", KURA_EDATA, "max-fee: above");
     refuse_edit("max-fee: 40000", "max-fee: 40000 sats", KURA_EDATA, "not a plain decimal");
     /* labels */
     refuse_edit("withdrawal 8812",
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", KURA_EDATA,
-                "line 8: output 1: label longer than 64");
+                "line 9: output 1: label longer than 64");
 }
 
 static void test_refuse_addresses(void **state)
@@ -345,17 +346,17 @@ static void test_refuse_addresses(void **state)
     /* Upper-case bech32 is the same script: refused, naming the canonical spelling. */
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
                 "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ", KURA_EDATA,
-                "line 8: output 1: address not in canonical form (write it as "
+                "line 9: output 1: address not in canonical form (write it as "
                 "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq)");
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
-                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdQ", KURA_EDATA, "line 8: output 1:");
+                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdQ", KURA_EDATA, "line 9: output 1:");
     /* Bad checksum. */
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
-                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdp", KURA_EDATA, "line 8: output 1:");
+                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdp", KURA_EDATA, "line 9: output 1:");
     /* An address of another network. */
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
                 "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", KURA_EDATA,
-                "line 8: output 1: address: testnet address on");
+                "line 9: output 1: address: testnet address on");
     /* A testnet Base58 address (made here from a hash, so it is valid). */
     uint8_t hash[20], script[KURA_SCRIPT_PUBKEY_MAX];
     size_t script_len;
@@ -366,22 +367,53 @@ static void test_refuse_addresses(void **state)
                                               script_len, KURA_NETWORK_TESTNET, NULL),
                      KURA_OK);
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", testnet_p2pkh, KURA_EDATA,
-                "line 8: output 1: address: testnet address on");
+                "line 9: output 1: address: testnet address on");
     char *t = tu_edit(EXAMPLE, "network: bitcoin", "network: signet");
-    refuse(t, KURA_EDATA, "line 8: output 1: address: mainnet address on");
+    refuse(t, KURA_EDATA, "line 9: output 1: address: mainnet address on");
     free(t);
     t = tu_edit(EXAMPLE, "network: bitcoin", "network: regtest");
-    refuse(t, KURA_EDATA, "line 8: output 1: address: mainnet address on");
+    refuse(t, KURA_EDATA, "line 9: output 1: address: mainnet address on");
     free(t);
     /* A future witness version (BIP350 test address) is anyone-can-spend today. */
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs",
                 KURA_EDATA, "witness version 2");
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "not-an-address", KURA_EDATA,
-                "line 8: output 1:");
+                "line 9: output 1:");
     refuse_edit("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
                 "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"
                 "qqqqqqqqqqqqqqqqqqqqqqq",
-                KURA_EDATA, "line 8: output 1: address is empty or longer than 90");
+                KURA_EDATA, "line 9: output 1: address is empty or longer than 90");
+}
+
+/* The policy version the approvers saw (finding 3): required, right after
+ * the wallet, 1..2^53-1, digits only; the struct carries it and the render
+ * shows it. */
+static void test_policy_field(void **state)
+{
+    kura_intent *in = NULL;
+    char *shown = NULL;
+    size_t n = 0;
+    (void)state;
+    refuse_edit("policy: 3\n", "", KURA_EDATA, "line 5: expected field 'policy', found 'initiator'");
+    refuse_edit("policy: 3", "policy: 0", KURA_EDATA, "line 5: policy:");
+    refuse_edit("policy: 3", "policy: 03", KURA_EDATA, "line 5: policy:");
+    refuse_edit("policy: 3", "policy: 9007199254740992", KURA_EDATA, "line 5: policy:");
+    refuse_edit("policy: 3", "policy: -3", KURA_EDATA, "line 5: policy:");
+    refuse_edit("policy: 3\ninitiator: ops-tanaka\n", "initiator: ops-tanaka\npolicy: 3\n",
+                KURA_EDATA, "line 5");
+    assert_int_equal(kura_intent_parse(&in, (const uint8_t *)EXAMPLE, strlen(EXAMPLE), NULL),
+                     KURA_OK);
+    assert_int_equal(in->policy_version, 3);
+    assert_int_equal(kura_intent_render(&shown, &n, in, NULL, NULL, NULL), KURA_OK);
+    assert_non_null(strstr(shown, "policy:    version 3\n"));
+    free(shown);
+    in->policy_version = 0;
+    assert_int_equal(kura_intent_write(&shown, &n, in, NULL), KURA_EDATA);
+    in->policy_version = 9007199254740991ull;
+    assert_int_equal(kura_intent_write(&shown, &n, in, NULL), KURA_OK);
+    assert_non_null(strstr(shown, "\npolicy: 9007199254740991\n"));
+    free(shown);
+    kura_intent_free(in);
 }
 
 static void test_too_many_outputs(void **state)
@@ -391,6 +423,7 @@ static void test_too_many_outputs(void **state)
                        "id: 4f1c2a9e7b3d4c58a1e0f6b2d9c3e7a1\n"
                        "network: bitcoin\n"
                        "wallet: treasury-cold #q4x7k2m9\n"
+                       "policy: 3\n"
                        "initiator: ops-tanaka\n"
                        "created: 2026-11-21T09:30:00Z\n"
                        "expires: 2026-11-21T21:30:00Z\n";
@@ -405,7 +438,7 @@ static void test_too_many_outputs(void **state)
     text[strlen(text) - strlen("max-fee: 1\n")] = '\0';
     strcat(text, line);
     strcat(text, "max-fee: 1\n");
-    refuse(text, KURA_ERANGE, "line 1008: more than 1000 outputs");
+    refuse(text, KURA_ERANGE, "line 1009: more than 1000 outputs");
     free(text);
 }
 
@@ -422,6 +455,7 @@ static void test_build_and_write(void **state)
     in->chain = KURA_CHAIN_BITCOIN;
     strcpy(in->wallet.name, "treasury-cold");
     strcpy(in->wallet.checksum, "q4x7k2m9");
+    in->policy_version = 3;
     strcpy(in->initiator, "ops-tanaka");
     assert_int_equal(kura_intent_time_parse(&in->created, "2026-11-21T09:30:00Z", 20, &err), 0);
     assert_int_equal(kura_intent_time_parse(&in->expires, "2026-11-21T21:30:00Z", 20, &err), 0);
@@ -590,7 +624,7 @@ static void test_render(void **state)
     assert_non_null(strstr(out, "At most:     1.52540000 BTC (152540000 sats) leaves the wallet\n"));
     assert_non_null(strstr(out, "Expires:     2026-11-21T21:30:00Z\n"));
     assert_non_null(strstr(out, "Intent hash: "
-                                "21d0dd267de4898a3dc2890391804e2f8ac9313035a46fb5c9508c7d8090a3f1\n"));
+                                "2ddc7d42bcdb71408c9df6266f83d5ee2242e2df18285e07387a5cd42d5a811e\n"));
     assert_null(strchr(out, '\x1b'));
     free(out);
     /* Without a lookup, no allowlist lines. */
@@ -610,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_example_fields),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_policy_field),
         cmocka_unit_test(test_refuse_structure),
         cmocka_unit_test(test_refuse_values),
         cmocka_unit_test(test_refuse_addresses),

@@ -973,6 +973,36 @@ static void test_failed_write_poisons(void **state)
     kura_journal_free(j);
 }
 
+/* "change" entries: the highest change index of a transaction, journalled
+ * before its signature; they chain, verify and parse like every entry, and
+ * an index outside BIP32's non-hardened range is refused. */
+static void test_change_entries(void **state)
+{
+    fixture *f = *state;
+    kura_journal *j = NULL;
+    kura_journal_entry e, back;
+    kura_error err;
+    char line[KURA_JOURNAL_LINE_MAX];
+    size_t len = 0;
+    uint64_t bad = 0;
+    assert_int_equal(kura_journal_create(&j, f->path, T0, &err), KURA_OK);
+    assert_int_equal(kura_journal_append_change(j, &e, T0 + 1, 1234, &err), KURA_OK);
+    assert_int_equal(e.kind, KURA_JOURNAL_CHANGE);
+    assert_int_equal(e.change_index, 1234);
+    append_signed(j, T0 + 1, 1, 5000, 100);
+    assert_int_equal(kura_journal_append_change(j, NULL, T0 + 2, KURA_JOURNAL_CHANGE_INDEX_MAX + 1u,
+                                                &err),
+                     KURA_EINVAL);
+    assert_int_equal(kura_journal_verify(j, &bad, &err), KURA_OK);
+    kura_journal_free(j);
+    assert_int_equal(kura_journal_entry_format(line, sizeof(line), &len, &e), KURA_OK);
+    assert_non_null(strstr(line, " change 1234 "));
+    assert_int_equal(kura_journal_entry_parse(&back, (const uint8_t *)line, len, &err), KURA_OK);
+    assert_int_equal(back.kind, KURA_JOURNAL_CHANGE);
+    assert_int_equal(back.change_index, 1234);
+    assert_int_equal(kura_journal_verify_file(&bad, f->path, &err), KURA_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1021,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_detects_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write_poisons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_entries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "kura/policy.h"
 #include "testutil.h"
+#include "testutil_sshsig.h"
 
 #define K1 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMlud7t1LK9qaDg/4myiMyYdVy7r14j+PJiWjC+An5tJ"
 #define K2 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILZa7w3SR+K2HasVjm0A+MDFdEtC8jqGE4QqBVj/YWaE"
@@ -354,6 +355,187 @@ static void test_refuse_members(void **state)
                 KURA_EDATA, "line 9: expected field 'approver', found 'tier'");
 }
 
+/* One public key under another type or application is the same key: as a
+ * second approver, as an approver beside its administrator, as a second
+ * administrator — for Ed25519 and for P-256, in the parser and in the
+ * builders. */
+static void test_refuse_aliased_keys(void **state)
+{
+    (void)state;
+    for (int ec = 0; ec <= 1; ec++) {
+        tu_sshkey k;
+        char plain[KURA_SSHKEY_STRING_MAX], sk[KURA_SSHKEY_STRING_MAX],
+            sk2[KURA_SSHKEY_STRING_MAX], from[600], to[600];
+        kura_policy *p;
+        kura_error err;
+        tu_sshkey_new(&k, ec);
+        tu_sshkey_line(plain, &k, NULL);
+        tu_sshkey_line(sk, &k, "ssh:");
+        tu_sshkey_line(sk2, &k, "ssh:kura-approvals");
+        /* Admin alice holds K; approver carol is K as a security key. */
+        snprintf(from, sizeof(from), "admin: alice " K1);
+        snprintf(to, sizeof(to), "admin: alice %s", plain);
+        {
+            char *text = tu_edit(EXAMPLE, from, to);
+            char from2[600], to2[600];
+            snprintf(from2, sizeof(from2), "approver: carol " K3);
+            snprintf(to2, sizeof(to2), "approver: carol %s", sk);
+            {
+                char *t2 = tu_edit(text, from2, to2);
+                refuse_len(t2, strlen(t2), KURA_EDATA,
+                           "line 9: approver 'carol': same key as admin 'alice' (the same public "
+                           "key under another type or application)");
+                free(t2);
+            }
+            free(text);
+        }
+        /* Approvers carol (K plain) and erin (K, sk, another application). */
+        {
+            char *a, *b;
+            snprintf(from, sizeof(from), "approver: carol " K3);
+            snprintf(to, sizeof(to), "approver: carol %s", plain);
+            a = tu_edit(EXAMPLE, from, to);
+            snprintf(from, sizeof(from), "approver: erin " K4);
+            snprintf(to, sizeof(to), "approver: erin %s", sk2);
+            b = tu_edit(a, from, to);
+            refuse_len(b, strlen(b), KURA_EDATA, "line 11: approver 'erin': same key as approver 'carol' (the same public key");
+            free(a);
+            free(b);
+        }
+        /* Two security-key forms of one key as two administrators. */
+        {
+            char *a, *b;
+            snprintf(to, sizeof(to), "admin: alice %s", sk);
+            a = tu_edit(EXAMPLE, "admin: alice " K1, to);
+            snprintf(to, sizeof(to), "admin: bob %s", sk2);
+            b = tu_edit(a, "admin: bob " K2, to);
+            refuse_len(b, strlen(b), KURA_EDATA, "line 7: admin 'bob': same key as admin 'alice'");
+            free(a);
+            free(b);
+        }
+        /* The builders refuse the same. */
+        p = kura_policy_new();
+        assert_non_null(p);
+        assert_int_equal(kura_policy_add_admin(p, "alice", plain, &err), KURA_OK);
+        assert_int_equal(kura_policy_add_approver(p, "carol", sk, &err), KURA_EDATA);
+        assert_non_null(strstr(err.message, "same key as admin 'alice'"));
+        assert_int_equal(kura_policy_add_admin(p, "bob", sk2, &err), KURA_EDATA);
+        assert_int_equal(p->approver_count, 0);
+        assert_int_equal(p->admin_count, 1);
+        kura_policy_free(p);
+        tu_sshkey_free(&k);
+    }
+}
+
+/* Finding 2, field by field: each change that widens what can be spent is a
+ * loosening (named by kura_policy_loosenings) that kura_policy_strictest
+ * holds back, and its reverse is a tightening that counts at once; then the
+ * timing of kura_policy_in_force. */
+static void test_loosening_every_field(void **state)
+{
+    static const struct {
+        const char *from, *to, *named;
+    } edits[] = {
+        {"mode: cold", "mode: hot", "mode hot"},
+        {"admin-quorum: 2", "admin-quorum: 1", "admin-quorum 1"},
+        {"admin: bob " K2 "\n", "admin: bob " K2 "\nadmin: bobby " K5 "\n", "new administrators"},
+        {"approver: erin " K4 "\n", "approver: erin " K4 "\napprover: frank " K5 "\n",
+         "new approvers"},
+        {"tier: 100000000 1", "tier: 200000000 1", "fewer approvals in a tier"},
+        {"tier: 1000000000 2\ntier: max 3", "tier: max 2", "fewer approvals in a tier"},
+        {"initiator-may-approve: no", "initiator-may-approve: yes", "initiator-may-approve yes"},
+        {"allowlist-required: yes", "allowlist-required: no", "allowlist-required no"},
+        {"allowlist-delay: 86400", "allowlist-delay: 0", "allowlist-delay 0"},
+        {"allow: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq exchange deposit\n",
+         "allow: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq exchange deposit\n"
+         "allow: bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3 new\n",
+         "1 new allowlist entries"},
+        {"max-per-transfer: 5000000000", "max-per-transfer: 6000000000", "max-per-transfer"},
+        {"max-per-24h: 20000000000", "max-per-24h: 30000000000", "max-per-24h"},
+        {"max-fee: 1000000", "max-fee: 2000000", "max-fee 2000000"},
+        {"max-fee-rate: 200", "max-fee-rate: 300", "max-fee-rate 300"},
+        {"max-lifetime: 86400", "max-lifetime: 172800", "max-lifetime 172800"},
+        /* a key moved from plain to another form is a new key */
+        {"approver: erin " K4, "approver: erin " K5, "new approvers"},
+    };
+    kura_policy *base = parse_ok(EXAMPLE);
+    (void)state;
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *a = tu_edit(EXAMPLE, "version: 3", "version: 4");
+        char *b = tu_edit(a, edits[i].from, edits[i].to);
+        kura_policy *next = parse_ok(b), *s1 = NULL, *s2 = NULL;
+        char why[512];
+        unsigned n = kura_policy_loosenings(why, sizeof(why), base, next);
+        if (n != 1 || strstr(why, edits[i].named) == NULL)
+            fail_msg("edit %zu: %u loosenings '%s', want '%s'", i, n, why, edits[i].named);
+        /* Held back: the strictest of the two is the base's rule (version 4). */
+        assert_int_equal(kura_policy_strictest(&s1, base, next, NULL), KURA_OK);
+        assert_int_equal(s1->version, 4);
+        assert_int_equal(kura_policy_loosenings(NULL, 0, base, s1), 0);
+        /* The reverse is a tightening: no loosening, and counted at once. */
+        /* (a replaced key is both: the new key waits, the old goes at once) */
+        if (strstr(edits[i].from, "erin") == NULL || strstr(edits[i].to, "frank") != NULL)
+            assert_int_equal(kura_policy_loosenings(NULL, 0, next, base), 0);
+        assert_int_equal(kura_policy_strictest(&s2, next, base, NULL), KURA_OK);
+        assert_int_equal(kura_policy_loosenings(NULL, 0, base, s2), 0);
+        kura_policy_free(s1);
+        kura_policy_free(s2);
+        kura_policy_free(next);
+        free(a);
+        free(b);
+    }
+    /* Timing: v3 (delay 1 day) at t=0; v4 (delay 0, a cap raised) at 1000:
+     * its loosening from 1000 + 86400. v5 at 2000 (a cap raised again):
+     * the rules then still include v3's delay, so from 2000 + 86400. */
+    {
+        char *t4a = tu_edit(EXAMPLE, "version: 3", "version: 4");
+        char *t4b = tu_edit(t4a, "allowlist-delay: 86400", "allowlist-delay: 0");
+        char *t4 = tu_edit(t4b, "max-fee: 1000000", "max-fee: 2000000");
+        char *t5a = tu_edit(t4, "version: 4", "version: 5");
+        char *t5 = tu_edit(t5a, "max-fee-rate: 200", "max-fee-rate: 300");
+        kura_policy *v4 = parse_ok(t4), *v5 = parse_ok(t5), *r = NULL;
+        kura_policy_accepted h[3] = {{base, 0}, {v4, 1000}, {v5, 2000}};
+        int64_t at = 0;
+        assert_int_equal(kura_policy_in_force(&r, &at, h, 3, 1000 + 86399, NULL), KURA_OK);
+        assert_int_equal(at, 2000 + 86400);
+        assert_int_equal(r->version, 5);
+        assert_int_equal(r->max_fee, 1000000);
+        assert_int_equal(r->max_fee_rate, 200);
+        assert_int_equal(r->allowlist_delay, 86400);
+        kura_policy_free(r);
+        assert_int_equal(kura_policy_in_force(&r, &at, h, 3, 1000 + 86400, NULL), KURA_OK);
+        assert_int_equal(r->max_fee, 2000000);
+        assert_int_equal(r->max_fee_rate, 200);
+        kura_policy_free(r);
+        assert_int_equal(kura_policy_in_force(&r, &at, h, 3, 2000 + 86400, NULL), KURA_OK);
+        assert_true(kura_policy_equal(r, v5));
+        kura_policy_free(r);
+        /* With v4 in force (delay 0), a later loosening counts at once. */
+        {
+            kura_policy_accepted h2[3] = {{base, 0}, {v4, 1000}, {v5, 90000}};
+            assert_int_equal(kura_policy_in_force(&r, &at, h2, 3, 90000, NULL), KURA_OK);
+            assert_int_equal(at, 90000);
+            assert_true(kura_policy_equal(r, v5));
+            kura_policy_free(r);
+        }
+        /* Misuse: empty or unordered history. */
+        assert_int_equal(kura_policy_in_force(&r, NULL, h, 0, 0, NULL), KURA_EINVAL);
+        {
+            kura_policy_accepted bad[2] = {{v4, 0}, {base, 10}};
+            assert_int_equal(kura_policy_in_force(&r, NULL, bad, 2, 0, NULL), KURA_EINVAL);
+        }
+        assert_null(r);
+        kura_policy_free(v4);
+        kura_policy_free(v5);
+        free(t4a);
+        free(t4b);
+        free(t4);
+        free(t5a);
+        free(t5);
+    }
+    kura_policy_free(base);
+}
+
 static void test_refuse_tiers(void **state)
 {
     (void)state;
@@ -446,6 +628,7 @@ static void test_allowlist_and_render(void **state)
         "id: 4f1c2a9e7b3d4c58a1e0f6b2d9c3e7a1\n"
         "network: bitcoin\n"
         "wallet: treasury-cold #q4x7k2m9\n"
+        "policy: 3\n"
         "initiator: ops-tanaka\n"
         "created: 2026-11-21T09:30:00Z\n"
         "expires: 2026-11-21T21:30:00Z\n"
@@ -505,7 +688,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),          cmocka_unit_test(test_build),
         cmocka_unit_test(test_refuse_text),      cmocka_unit_test(test_refuse_values),
-        cmocka_unit_test(test_refuse_members),   cmocka_unit_test(test_refuse_tiers),
+        cmocka_unit_test(test_refuse_members), cmocka_unit_test(test_refuse_aliased_keys), cmocka_unit_test(test_loosening_every_field),   cmocka_unit_test(test_refuse_tiers),
         cmocka_unit_test(test_refuse_allowlist), cmocka_unit_test(test_tier_required),
         cmocka_unit_test(test_allowlist_and_render), cmocka_unit_test(test_successor),
     };

@@ -12,6 +12,8 @@
 #include "kura/policy.h"
 #include "testutil_sshsig.h"
 
+#define K_OTHER "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILZa7w3SR+K2HasVjm0A+MDFdEtC8jqGE4QqBVj/YWaE"
+
 typedef struct fixture {
     char dir[64];
     kura_policy *authority; /* version 1: admins a1, a2 (ed25519), a3 (ecdsa); quorum 2 */
@@ -259,13 +261,69 @@ static void test_misuse(void **state)
     assert_int_equal(verify(fx, NULL, NULL, 1, NULL, &valid, &err), KURA_EINVAL);
 }
 
+/* One administrator's key in two forms (plain and security key, any
+ * application) is one administrator: a policy in force written before
+ * aliases were refused, naming K twice, still needs two people. And a
+ * security-key signature by an administrator listed as a plain key is not
+ * theirs. */
+static void test_aliased_admin_counts_once(void **state)
+{
+    (void)state;
+    for (int ec = 0; ec <= 1; ec++) {
+        tu_sshkey k;
+        char plain[KURA_SSHKEY_STRING_MAX], sk[KURA_SSHKEY_STRING_MAX];
+        const char *text = "kura-policy 1\nanything the admins sign\n";
+        char *s1, *s2;
+        const char *sigs[2];
+        size_t lens[2], valid = 99;
+        kura_policy_signature_result res[2];
+        kura_policy *p = kura_policy_new();
+        kura_error err;
+        assert_non_null(p);
+        tu_sshkey_new(&k, ec);
+        tu_sshkey_line(plain, &k, NULL);
+        tu_sshkey_line(sk, &k, "ssh:");
+        assert_int_equal(kura_policy_add_admin(p, "admin-a", plain, &err), KURA_OK);
+        assert_int_equal(kura_policy_add_admin(p, "admin-b", K_OTHER, &err), KURA_OK);
+        /* What a policy parsed before the fix could hold: admin-b = K as a
+         * security key. */
+        assert_int_equal(kura_sshkey_parse(&p->admins[1].key, sk, strlen(sk), &err), KURA_OK);
+        p->admin_quorum = 2;
+        s1 = tu_sshkey_sign(&lens[0], &k, NULL, KURA_POLICY_NAMESPACE, text, strlen(text));
+        s2 = tu_sshkey_sign(&lens[1], &k, "ssh:", KURA_POLICY_NAMESPACE, text, strlen(text));
+        sigs[0] = s1;
+        sigs[1] = s2;
+        assert_int_equal(kura_policy_verify_signatures(res, &valid, p, (const uint8_t *)text,
+                                                       strlen(text), sigs, lens, 2, &err),
+                         KURA_POLICY_EQUORUM);
+        assert_int_equal(valid, 1);
+        assert_int_equal(res[0].status, KURA_OK);
+        assert_int_equal(res[1].status, KURA_POLICY_EDUPLICATE);
+        assert_non_null(strstr(res[1].message, "administrator 'admin-a' already signed"));
+        /* An authority listing K only as a plain key: the security-key
+         * form is not admin-a's signature. */
+        assert_int_equal(kura_sshkey_parse(&p->admins[1].key, K_OTHER, strlen(K_OTHER), &err),
+                         KURA_OK);
+        p->admin_quorum = 1;
+        assert_int_equal(kura_policy_verify_signatures(res, &valid, p, (const uint8_t *)text,
+                                                       strlen(text), sigs + 1, lens + 1, 1, &err),
+                         KURA_POLICY_EQUORUM);
+        assert_int_equal(res[0].status, KURA_POLICY_ENOTADMIN);
+        assert_non_null(strstr(res[0].message, "key of administrator 'admin-a' as sk-"));
+        free(s1);
+        free(s2);
+        kura_policy_free(p);
+        tu_sshkey_free(&k);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quorum_met),       cmocka_unit_test(test_quorum_not_met),
         cmocka_unit_test(test_same_admin_twice), cmocka_unit_test(test_not_an_admin),
         cmocka_unit_test(test_wrong_namespace),  cmocka_unit_test(test_other_text_and_garbage),
-        cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_misuse), cmocka_unit_test(test_aliased_admin_counts_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -621,6 +621,63 @@ static void test_tap_tree_rules(void **state)
 }
 
 /* The updater's fields, written as BIP174/BIP371 define their records. */
+/* Public keys must lie on the curve: a BIP32 derivation record, a partial
+ * signature, a global xpub, and the x-only keys of BIP371 (internal key, tap
+ * BIP32 derivation, script signature, control block) under a key that is no
+ * point are refused by the parser, and by the updater. x = 5 is not the x of
+ * any point of secp256k1; 02 || 5 is not a key either. */
+static void test_keys_on_curve(void **state)
+{
+    kura_psbt *p = NULL;
+    kura_tx *tx = kura_tx_new();
+    uint8_t txid[32] = {3}, spk[22] = {0x00, 0x14}, bad_x[32] = {0}, good_x[32], bad33[33],
+            xpub[78], fp[4] = {1, 2, 3, 4}, ctl[33];
+    const uint32_t path[1] = {7};
+    (void)state;
+    bad_x[31] = 5;
+    bad33[0] = 0x02;
+    memcpy(bad33 + 1, bad_x, 32);
+    tu_unhex_fixed("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", good_x, 32);
+    assert_int_equal(kura_tx_add_input(tx, txid, 1, 0xffffffffu, NULL, 0), KURA_OK);
+    assert_int_equal(kura_tx_add_output(tx, 5000, spk, 22), KURA_OK);
+    assert_int_equal(kura_psbt_from_tx(&p, tx, 0, NULL), KURA_OK);
+    kura_tx_free(tx);
+    assert_int_equal(kura_psbt_input_add_bip32(p, 0, bad33, 33, fp, path, 1), KURA_EINVAL);
+    assert_int_equal(kura_psbt_output_add_bip32(p, 0, bad33, 33, fp, path, 1), KURA_EINVAL);
+    assert_int_equal(kura_psbt_input_set_tap_internal_key(p, 0, bad_x), KURA_EINVAL);
+    assert_int_equal(kura_psbt_output_set_tap_internal_key(p, 0, bad_x), KURA_EINVAL);
+    assert_int_equal(kura_psbt_input_add_tap_bip32(p, 0, bad_x, NULL, 0, fp, path, 1), KURA_EINVAL);
+    memset(xpub, 0, sizeof(xpub));
+    memcpy(xpub + 45, bad33, 33);
+    assert_int_equal(kura_psbt_add_xpub(p, xpub, fp, path, 1), KURA_EINVAL);
+    ctl[0] = 0xc0;
+    memcpy(ctl + 1, bad_x, 32);
+    assert_int_equal(kura_psbt_input_add_tap_leaf_script(p, 0, ctl, 33, spk, 2, 0xc0), KURA_EINVAL);
+    /* The parser: each record written by hand over a valid PSBT. */
+    {
+        uint8_t *bin = NULL;
+        size_t len = 0;
+        assert_int_equal(kura_psbt_input_set_tap_internal_key(p, 0, good_x), KURA_OK);
+        assert_int_equal(kura_psbt_serialize(&bin, &len, p), KURA_OK);
+        /* the internal key record: 01 17 20 <x>; make x 5 */
+        {
+            uint8_t rec[3] = {0x01, 0x17, 0x20};
+            uint8_t *at = NULL;
+            kura_psbt *q = NULL;
+            kura_error err;
+            for (size_t i = 0; i + 35 <= len; i++)
+                if (memcmp(bin + i, rec, 3) == 0 && memcmp(bin + i + 3, good_x, 32) == 0) at = bin + i;
+            assert_non_null(at);
+            memcpy(at + 3, bad_x, 32);
+            assert_int_equal(kura_psbt_parse(&q, bin, len, &err), KURA_EDATA);
+            assert_non_null(strstr(err.message, "on the curve"));
+            assert_null(q);
+        }
+        free(bin);
+    }
+    kura_psbt_free(p);
+}
+
 static void test_updater_records(void **state)
 {
     (void)state;
@@ -631,10 +688,14 @@ static void test_updater_records(void **state)
     const uint32_t path[2] = {0x80000056u, 5};
     uint8_t *bin = NULL;
     size_t len = 0;
-    memset(x1, 0x77, 32);
-    memset(x2, 0x22, 32);
+    /* Keys on the curve (G and 2G): the updater and the parser refuse others. */
+    tu_unhex_fixed("c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5", x1, 32);
+    tu_unhex_fixed("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", x2, 32);
     memset(xpub, 0x04, 78);
+    xpub[45] = 0x02;
+    memcpy(xpub + 46, x2, 32);
     memset(ctl, 0xc0, 65);
+    memcpy(ctl + 1, x2, 32);
     memset(root, 0x99, 32);
     memset(lh, 0x55, 64);
     assert_int_equal(kura_tx_add_input(tx, txid, 1, 0xffffffffu, NULL, 0), KURA_OK);
@@ -726,7 +787,8 @@ int main(void)
         cmocka_unit_test(test_bip370_convert),  cmocka_unit_test(test_v0_v2_roundtrip),
         cmocka_unit_test(test_proprietary),     cmocka_unit_test(test_hard_limits),
         cmocka_unit_test(test_more_refusals),   cmocka_unit_test(test_tap_tree_rules),
-        cmocka_unit_test(test_updater_records), cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_updater_records),
+        cmocka_unit_test(test_keys_on_curve), cmocka_unit_test(test_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

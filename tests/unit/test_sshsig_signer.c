@@ -19,6 +19,7 @@
 
 #include "kura/sshsig.h"
 #include "testutil.h"
+#include "testutil_sshsig.h"
 
 #define NS "kura-intent-v1"
 
@@ -1219,10 +1220,78 @@ static void test_live_ssh_keygen_verifies(void **state)
     }
 }
 
+/* One private key, every spelling: plain and security-key types under any
+ * application are the same point (one holder); the exact key still differs;
+ * another key, or the other curve, is never the same point. */
+static void test_same_point_across_types(void **state)
+{
+    (void)state;
+    for (int ec = 0; ec <= 1; ec++) {
+        tu_sshkey k, other;
+        char line[KURA_SSHKEY_STRING_MAX];
+        kura_sshkey plain, sk1, sk2, o;
+        kura_error err;
+        tu_sshkey_new(&k, ec);
+        tu_sshkey_new(&other, ec);
+        tu_sshkey_line(line, &k, NULL);
+        assert_int_equal(kura_sshkey_parse(&plain, line, strlen(line), &err), KURA_OK);
+        tu_sshkey_line(line, &k, "ssh:");
+        assert_int_equal(kura_sshkey_parse(&sk1, line, strlen(line), &err), KURA_OK);
+        tu_sshkey_line(line, &k, "ssh:another-application");
+        assert_int_equal(kura_sshkey_parse(&sk2, line, strlen(line), &err), KURA_OK);
+        tu_sshkey_line(line, &other, NULL);
+        assert_int_equal(kura_sshkey_parse(&o, line, strlen(line), &err), KURA_OK);
+        assert_true(kura_sshkey_same_point(&plain, &sk1));
+        assert_true(kura_sshkey_same_point(&sk1, &plain));
+        assert_true(kura_sshkey_same_point(&sk1, &sk2));
+        assert_true(kura_sshkey_same_point(&plain, &plain));
+        assert_false(kura_sshkey_equal(&plain, &sk1));
+        assert_false(kura_sshkey_equal(&sk1, &sk2));
+        assert_false(kura_sshkey_same_point(&plain, &o));
+        assert_false(kura_sshkey_same_point(&sk1, &o));
+        assert_false(kura_sshkey_same_point(&plain, NULL));
+        assert_false(kura_sshkey_same_point(NULL, NULL));
+        /* A signature in the security-key form, made with the plain
+         * private key, verifies: the reason the forms are one holder. */
+        {
+            size_t len;
+            char *sig = tu_sshkey_sign(&len, &k, "ssh:x", NS, MSG, MSG_LEN);
+            kura_sshsig parsed;
+            kura_sshkey signer;
+            assert_int_equal(kura_sshsig_parse(&parsed, sig, len, &err), KURA_OK);
+            assert_int_equal(kura_sshsig_verify(&parsed, MSG, MSG_LEN, NS, NULL, 0, &signer, &err),
+                             KURA_OK);
+            assert_true(kura_sshkey_same_point(&signer, &plain));
+            free(sig);
+        }
+        tu_sshkey_free(&k);
+        tu_sshkey_free(&other);
+    }
+    /* Ed25519 and P-256 never share a point, whatever the bytes. */
+    {
+        kura_sshkey a, b;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        tu_sshkey k;
+        char line[KURA_SSHKEY_STRING_MAX];
+        kura_error err;
+        tu_sshkey_new(&k, 0);
+        tu_sshkey_line(line, &k, NULL);
+        assert_int_equal(kura_sshkey_parse(&a, line, strlen(line), &err), KURA_OK);
+        tu_sshkey_free(&k);
+        tu_sshkey_new(&k, 1);
+        tu_sshkey_line(line, &k, NULL);
+        assert_int_equal(kura_sshkey_parse(&b, line, strlen(line), &err), KURA_OK);
+        tu_sshkey_free(&k);
+        assert_false(kura_sshkey_same_point(&a, &b));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_types_verify),
+        cmocka_unit_test(test_same_point_across_types),
         cmocka_unit_test(test_sk_key_format_round_trip),
         cmocka_unit_test(test_sk_user_presence),
         cmocka_unit_test(test_sk_flags_and_counter_are_signed),
