@@ -284,6 +284,15 @@ static int open_store(opts *o, kura_store **st)
     kura_domain_register_snapshots();
     kura_webhook_register_snapshots();
     kura_transfer_set_fee_rate((uint64_t)o->cfg.default_fee_rate * 1000u);
+#ifdef KURA_TEST_HOOKS
+    /* The end-to-end tests' compromised coordinator: see transfers.h. */
+    if (getenv("KURA_TEST_COMPROMISED_COORDINATOR")) {
+        kura_transfer_test_skip_self_check(1);
+        fputs("kura-server: TEST BUILD: packages are NOT held against the signer's check "
+              "(KURA_TEST_COMPROMISED_COORDINATOR)\n",
+              stderr);
+    }
+#endif
     return 0;
 }
 

@@ -40,6 +40,17 @@
 
 /* kura-cold refuses change above this index (COLD_MAX_CHANGE_INDEX). */
 #define MAX_CHANGE_INDEX 1000000u
+
+#ifdef KURA_TEST_HOOKS
+/* Test builds only: a coordinator whose code the attacker replaced skips
+ * its own run of the signer's check, so the end-to-end tests can show what
+ * kura-cold does with what such a coordinator sends. */
+static atomic_int self_check_off;
+void kura_transfer_test_skip_self_check(int skip) { atomic_store(&self_check_off, skip != 0); }
+#define SELF_CHECK_ON() (!atomic_load(&self_check_off))
+#else
+#define SELF_CHECK_ON() 1
+#endif
 /* Core's long-term fee rate for the waste metric, sat/kvB. */
 #define LONG_TERM_FEE_RATE 10000u
 
@@ -266,7 +277,11 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
     records_buf rec;
     kura_psbt *psbt = NULL;
     kura_error kerr = {0};
-    kura_assemble_reason why = KURA_ASSEMBLE_OK;
+    kura_transfer_output_row *outs = NULL;
+    size_t nouts = 0;
+    kura_wallet_payment *payments = NULL;
+    uint8_t *scripts = NULL;
+    uint64_t target = 0;
     char *b64 = NULL;
     int64_t change_index = -1;
     uint64_t rate = kura_transfer_fee_rate(), seed;
@@ -330,9 +345,34 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
         cands[i].amount = (uint64_t)utxos[i].amount;
         cands[i].weight = sizes.input_weight;
     }
+    /* The transaction pays the transfer's recorded outputs: the coordinator
+     * builds from its own records, and its run of the signer's check below
+     * (like the signer itself) holds them against the approved intent. */
+    if ((rc = kura_store_transfer_outputs(db, t->id, &outs, &nouts, err)))
+        goto done;
+    payments = calloc(nouts ? nouts : 1, sizeof *payments);
+    scripts = calloc(nouts ? nouts : 1, KURA_SCRIPT_PUBKEY_MAX);
+    if (!payments || !scripts) {
+        rc = KURA_DB_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < nouts; i++) {
+        uint8_t *script = scripts + i * KURA_SCRIPT_PUBKEY_MAX;
+        size_t slen = 0;
+        if (outs[i].amount <= 0 || (uint64_t)outs[i].amount > KURA_INTENT_MAX_AMOUNT - target ||
+            kura_address_to_script(script, KURA_SCRIPT_PUBKEY_MAX, &slen, outs[i].address,
+                                   w.network, &kerr) != KURA_OK) {
+            rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL, "stored output %zu is unusable",
+                                  i);
+            goto done;
+        }
+        payments[i].script_pubkey = script;
+        payments[i].script_pubkey_len = slen;
+        payments[i].amount = (uint64_t)outs[i].amount;
+        target += (uint64_t)outs[i].amount;
+    }
     randombytes_buf(&seed, sizeof seed);
-    kura_assemble_coinselect_params(&params, &sizes, kura_intent_total(in), rate,
-                                    LONG_TERM_FEE_RATE, seed);
+    kura_assemble_coinselect_params(&params, &sizes, target, rate, LONG_TERM_FEE_RATE, seed);
     if (kura_coinselect_select(&sel, cands, nutxos, &params, &kerr) != KURA_OK) {
         rc = kura_problem_set(a->p, KURA_PROBLEM_INSUFFICIENT_FUNDS, "%s (%s)", kerr.message,
                               kura_coinselect_failure_name(sel.failure));
@@ -399,16 +439,15 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
         rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL, "stored policy signatures");
         goto done;
     }
-    if (kura_assemble_package(dom_ctx(), &psbt, &why, w.desc, coins, sel.selected_count,
-                              change_index < 0 ? 0 : (uint32_t)change_index, sel.change, &rec.rec,
-                              &kerr) != KURA_OK) {
-        rc = kura_problem_set(a->p, why == KURA_ASSEMBLE_FEE ? KURA_PROBLEM_FEE_TOO_HIGH
-                                                              : KURA_PROBLEM_INTERNAL,
-                              "%s", kerr.message);
+    if (kura_wallet_create_psbt(dom_ctx(), &psbt, w.desc, coins, sel.selected_count, payments,
+                                nouts, sel.change, change_index < 0 ? 0 : (uint32_t)change_index,
+                                0, &kerr) != KURA_OK ||
+        kura_assemble_attach(psbt, &rec.rec) != KURA_OK) {
+        rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL, "the package: %s", kerr.message);
         goto done;
     }
     /* The signer's own check, before anything is reserved or sent. */
-    if ((rc = signer_check(&w, psbt, a->now, NULL, a->p)))
+    if (SELF_CHECK_ON() && (rc = signer_check(&w, psbt, a->now, NULL, a->p)))
         goto done;
     if (kura_psbt_to_base64(&b64, NULL, psbt) != KURA_OK ||
         kura_psbt_serialize(&a->bytes, &a->len, psbt) != KURA_OK) {
@@ -445,6 +484,9 @@ done:
     free(b64);
     kura_psbt_free(psbt);
     records_clear(&rec);
+    free(outs);
+    free(payments);
+    free(scripts);
     free(coins);
     for (size_t i = 0; prev && i < nutxos; i++)
         kura_tx_free(prev[i]);

@@ -170,4 +170,13 @@ int kura_transfer_import_package(kura_store *st, const kura_principal *who, cons
 void kura_transfer_set_fee_rate(uint64_t sat_per_kvb);
 uint64_t kura_transfer_fee_rate(void);
 
+#ifdef KURA_TEST_HOOKS
+/* Test builds only (never in a release): skip the coordinator's own run of
+ * the signer's check on the packages it builds, as a coordinator whose code
+ * an attacker replaced would. kura-server turns it on when started with
+ * KURA_TEST_COMPROMISED_COORDINATOR=1, so the end-to-end tests can hand
+ * kura-cold what such a coordinator sends. */
+void kura_transfer_test_skip_self_check(int skip);
+#endif
+
 #endif /* KURA_SERVER_TRANSFERS_H */

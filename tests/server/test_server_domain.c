@@ -947,6 +947,21 @@ static void test_package_refusals(void **state)
         json_decref(out);
     }
     assert_int_equal(count(&w, "SELECT COUNT(*) FROM utxos WHERE reserved_by = $1", ok), 0);
+    /* Rows edited behind the server's back after approval: the package pays
+     * the transfer's recorded outputs, and the coordinator's own run of the
+     * signer's check refuses them against the approved intent. */
+    {
+        char edited[KURA_DB_ID_SIZE];
+        create(&w, edited, NULL, D1, COIN / 10, NULL, 0, 100000, 0, NOW);
+        approve(&w, edited, "bob", NOW);
+        approve(&w, edited, "carol", NOW);
+        tamper(&w, "UPDATE transfer_outputs SET amount = amount + 1000 WHERE transfer_id = $1",
+               edited);
+        EXPECT(KURA_PROBLEM_TX_MISMATCH,
+               kura_transfer_package(w.st, &OPS, edited, NOW, &bytes, &len, p));
+        assert_string_equal(state_of(&w, edited), "approved");
+        assert_int_equal(count(&w, "SELECT COUNT(*) FROM utxos WHERE reserved_by = $1", edited), 0);
+    }
     kura_tx_free(f);
     world_close(&w);
 }
