@@ -31,11 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "kura/check.h"
 #include "kura/intent.h"
 #include "kura/policy.h"
 #include "kura/sshsig.h"
 #include "known.h"
+#include "server.h"
 #include "sshkeygen.h"
 
 #define EXIT_REFUSED 1
@@ -67,8 +70,13 @@ static int usage(void)
           "                            [--yes] [--force]\n"
           "       kura-approve verify INTENT APPROVAL... --policy POLICY\n"
           "       kura-approve policy verify NEW SIG... --policy CURRENT\n"
+          "With a coordinator, instead of INTENT (show and approve):\n"
+          "       --server URL --transfer ID [--api-key-file FILE] [--ca-file FILE]\n"
+          "       [--intent-out FILE]\n"
           "KEYFILE is an OpenSSH private key, a security-key handle, or a .pub file\n"
-          "whose key ssh-agent holds. OUT defaults to INTENT.approval.\n",
+          "whose key ssh-agent holds. OUT defaults to INTENT.approval. The fetched\n"
+          "intent is kept in FILE (default ID.intent); the API key comes from FILE\n"
+          "or $KURA_API_KEY.\n",
           stderr);
     return EXIT_CANNOT;
 }
@@ -254,23 +262,140 @@ static int render(const kura_intent *intent, const char *text, size_t text_len,
     return 0;
 }
 
+/* ---- a coordinator as the courier ---- */
+
+/* --server and friends, as show and approve take them. */
+typedef struct server_opts {
+    const char *url, *transfer, *key_file, *ca_file, *intent_out;
+} server_opts;
+
+/* Takes argv[*i] (and its value) when it is a server option: 1 taken, 0 not
+ * one of them, -1 missing value. */
+static int server_opt(server_opts *o, int argc, char **argv, int *i)
+{
+    static const char *const names[] = {"--server", "--transfer", "--api-key-file", "--ca-file",
+                                        "--intent-out"};
+    const char **slots[] = {&o->url, &o->transfer, &o->key_file, &o->ca_file, &o->intent_out};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        if (strcmp(argv[*i], names[k]) != 0) continue;
+        if (*i + 1 >= argc) return -1;
+        *slots[k] = argv[++*i];
+        return 1;
+    }
+    return 0;
+}
+
+static int write_out(const char *path, const char *data, size_t len, int force, char *why,
+                     size_t why_len);
+
+/* Fetches the transfer's intent from the coordinator and keeps its exact
+ * bytes in a local file, which is then read like any intent file: what is
+ * shown, signed and verified is what the file holds, whatever the server
+ * says next. An existing file with the same bytes is kept; with other bytes
+ * it is refused unless `force`. *path_out points at the file name (owned by
+ * *owned when made here). Returns 0 or an exit code after saying why. */
+static int fetch_intent(const server_opts *o, int force, const char **path_out, char **owned)
+{
+    approve_server srv = {o->url, NULL, o->ca_file};
+    char *key = NULL, *text = NULL, *old = NULL, why[512];
+    size_t len = 0, old_len = 0;
+    const char *path = o->intent_out;
+    int rc = 0;
+    *owned = NULL;
+    if (o->transfer == NULL) return die(EXIT_CANNOT, "--server needs --transfer ID");
+    if (approve_server_load_key(&key, o->key_file, why, sizeof why) != 0)
+        return die(EXIT_CANNOT, "%s", why);
+    srv.api_key = key;
+    if (approve_server_fetch_intent(&text, &len, &srv, o->transfer, why, sizeof why) != 0) {
+        rc = die(EXIT_CANNOT, "cannot fetch the intent of transfer %s: %s", o->transfer, why);
+        goto done;
+    }
+    if (path == NULL) {
+        size_t n = strlen(o->transfer) + sizeof(".intent");
+        *owned = malloc(n);
+        if (*owned == NULL) {
+            rc = die(EXIT_CANNOT, "out of memory");
+            goto done;
+        }
+        snprintf(*owned, n, "%s.intent", o->transfer);
+        path = *owned;
+    }
+    if (approve_read_file(&old, &old_len, path, KURA_INTENT_TEXT_MAX) == 0) {
+        int same = old_len == len && memcmp(old, text, len) == 0;
+        free(old);
+        if (same) goto kept;
+        if (!force) {
+            rc = die(EXIT_CANNOT, "%s exists with other bytes than the server's intent "
+                                  "(--force replaces it)", path);
+            goto done;
+        }
+    }
+    if (write_out(path, text, len, force, why, sizeof why) != 0) {
+        rc = die(EXIT_CANNOT, "%s", why);
+        goto done;
+    }
+kept:
+    printf("Intent of transfer %s fetched from %s into %s\n", o->transfer, o->url, path);
+    *path_out = path;
+done:
+    if (rc != 0) {
+        free(*owned);
+        *owned = NULL;
+    }
+    if (key != NULL) {
+        sodium_memzero(key, strlen(key));
+        free(key);
+    }
+    free(text);
+    return rc;
+}
+
+/* Posts the approval the approver just made and verified locally. */
+static int post_approval(const server_opts *o, const char *sig, size_t sig_len)
+{
+    approve_server srv = {o->url, NULL, o->ca_file};
+    char *key = NULL, why[512], state[64];
+    int rc = 0;
+    if (approve_server_load_key(&key, o->key_file, why, sizeof why) != 0)
+        return die(EXIT_CANNOT, "%s", why);
+    srv.api_key = key;
+    if (approve_server_post_approval(&srv, o->transfer, sig, sig_len, state, sizeof state, why,
+                                     sizeof why) != 0)
+        rc = die(EXIT_CANNOT, "the approval is written but not posted: %s", why);
+    else
+        printf("Approval posted to %s: transfer %s is %s\n", o->url, o->transfer,
+               state[0] ? state : "updated");
+    sodium_memzero(key, strlen(key));
+    free(key);
+    return rc;
+}
+
 static int cmd_show(int argc, char **argv)
 {
     const char *intent_path = NULL, *policy_path = NULL;
     kura_intent *intent = NULL;
     kura_policy *policy = NULL;
-    char *text = NULL;
+    char *text = NULL, *fetched = NULL;
     size_t text_len;
-    int rc;
+    server_opts srv = {0};
+    int rc, force = 0;
     for (int i = 0; i < argc; i++) {
+        int taken = server_opt(&srv, argc, argv, &i);
+        if (taken < 0) return usage();
+        if (taken) continue;
         if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) policy_path = argv[++i];
+        else if (strcmp(argv[i], "--force") == 0) force = 1;
         else if (argv[i][0] == '-' && argv[i][1] != '\0') return usage();
         else if (intent_path == NULL) intent_path = argv[i];
         else return usage();
     }
-    if (intent_path == NULL) return usage();
+    if ((intent_path == NULL) == (srv.url == NULL)) return usage();
     if (policy_path != NULL && (rc = load_policy(&policy, policy_path)) != 0) return rc;
     if (policy != NULL && (rc = remember_policy(policy, policy_path)) != 0) {
+        kura_policy_free(policy);
+        return rc;
+    }
+    if (srv.url != NULL && (rc = fetch_intent(&srv, force, &intent_path, &fetched)) != 0) {
         kura_policy_free(policy);
         return rc;
     }
@@ -279,6 +404,7 @@ static int cmd_show(int argc, char **argv)
     kura_intent_free(intent);
     kura_policy_free(policy);
     free(text);
+    free(fetched);
     return rc;
 }
 
@@ -421,13 +547,17 @@ static int cmd_approve(int argc, char **argv)
     int yes = 0, force = 0, have_key, rc;
     kura_intent *intent = NULL;
     kura_policy *policy = NULL;
-    char *text = NULL, *sig_text = NULL, *default_out = NULL, why[512];
+    char *text = NULL, *sig_text = NULL, *default_out = NULL, *fetched = NULL, why[512];
     size_t text_len = 0, sig_len = 0;
     kura_sshkey key, signer;
     kura_sshsig sig;
     kura_error err;
+    server_opts srv = {0};
 
     for (int i = 0; i < argc; i++) {
+        int taken = server_opt(&srv, argc, argv, &i);
+        if (taken < 0) return usage();
+        if (taken) continue;
         if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) keyfile = argv[++i];
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out_path = argv[++i];
         else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) policy_path = argv[++i];
@@ -437,7 +567,9 @@ static int cmd_approve(int argc, char **argv)
         else if (intent_path == NULL) intent_path = argv[i];
         else return usage();
     }
-    if (intent_path == NULL || keyfile == NULL) return usage();
+    if ((intent_path == NULL) == (srv.url == NULL) || keyfile == NULL) return usage();
+    if (srv.url != NULL && (rc = fetch_intent(&srv, force, &intent_path, &fetched)) != 0)
+        return rc;
     if (out_path == NULL) {
         size_t n = strlen(intent_path) + sizeof(".approval");
         default_out = malloc(n);
@@ -511,13 +643,14 @@ static int cmd_approve(int argc, char **argv)
         describe_key(desc, sizeof(desc), &signer);
         printf("Approval by %s written to %s\n", desc, out_path);
     }
-    rc = 0;
+    rc = srv.url != NULL ? post_approval(&srv, sig_text, sig_len) : 0;
 done:
     kura_intent_free(intent);
     kura_policy_free(policy);
     free(text);
     free(sig_text);
     free(default_out);
+    free(fetched);
     return rc;
 }
 

@@ -72,6 +72,9 @@ int dom_policy_signatures(const kura_policy_row *row, json_t **arr, const char *
 
 /* Appends an audit row (data gets "snapshot": snapshot when not NULL;
  * `data` may be NULL) and returns the driver code. seq/head may be NULL. */
+/* The wallet's audit snapshot (wallets.c). */
+json_t *dom_wallet_snapshot(const kura_wallet_row *w);
+
 int dom_audit(kura_db *db, const char *actor, const char *action, const char *object_type,
               const char *object_id, json_t *data, json_t *snapshot, int64_t now, int64_t *seq,
               char head[65], kura_db_error *err);

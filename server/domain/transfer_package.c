@@ -404,6 +404,25 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
         chg.created_at = a->now;
         if ((rc = kura_store_address_insert(db, &chg, err)))
             goto done;
+        /* The wallet's change index moved: its audited snapshot with it. */
+        {
+            kura_wallet_row moved;
+            json_t *snap = NULL, *data = NULL;
+            memset(&moved, 0, sizeof moved);
+            if ((rc = kura_store_wallet_get(db, w.row.id, &moved, err)))
+                goto done;
+            snap = dom_wallet_snapshot(&moved);
+            data = json_pack("{s:I, s:s}", "change_index", (json_int_t)change_index,
+                             "transfer_id", t->id);
+            kura_wallet_row_clear(&moved);
+            rc = snap && data ? dom_audit(db, dom_actor(a->who), "wallet.change_allocated",
+                                          "wallet", w.row.id, data, snap, a->now, NULL, NULL, err)
+                              : KURA_DB_ENOMEM;
+            json_decref(snap);
+            json_decref(data);
+            if (rc)
+                goto done;
+        }
     }
     coins = calloc(sel.selected_count, sizeof *coins);
     if (!coins) {

@@ -160,12 +160,18 @@ static json_t *signatures_json(const char *const *sigs, size_t n)
 
 /* ---- snapshots ---- */
 
-static json_t *wallet_snapshot(const kura_wallet_row *w)
+/* The change index is in the snapshot (and every package that takes one
+ * writes a wallet row): where the next change goes is the coordinator's
+ * to decide, and an edit of it behind the server's back is named by audit
+ * verify. Deposit indexes are not: an allocation changes nothing that
+ * moves money. */
+json_t *dom_wallet_snapshot(const kura_wallet_row *w)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", w->id, "name", w->name,
-                     "chain", w->chain, "descriptor", w->descriptor, "checksum", w->checksum,
-                     "kind", w->kind, "policy_version", (json_int_t)w->policy_version,
-                     "threshold", (json_int_t)w->threshold);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", w->id, "name",
+                     w->name, "chain", w->chain, "descriptor", w->descriptor, "checksum",
+                     w->checksum, "kind", w->kind, "policy_version", (json_int_t)w->policy_version,
+                     "threshold", (json_int_t)w->threshold, "next_change_index",
+                     (json_int_t)w->next_change_index);
 }
 
 static json_t *policy_snapshot(const kura_policy_row *r)
@@ -185,7 +191,7 @@ static int wallet_snapshot_fn(kura_db *db, const char *object_id, json_t **out, 
     *out = NULL;
     if (rc)
         return rc;
-    *out = wallet_snapshot(&w);
+    *out = dom_wallet_snapshot(&w);
     kura_wallet_row_clear(&w);
     return *out ? KURA_DB_OK : KURA_DB_ENOMEM;
 }
@@ -270,7 +276,7 @@ static int register_tx(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     if ((rc = kura_store_policy_insert(db, &a->policy, err)))
         return rc;
-    snap = wallet_snapshot(&a->row);
+    snap = dom_wallet_snapshot(&a->row);
     if (!snap)
         return KURA_DB_ENOMEM;
     rc = dom_audit(db, dom_actor(a->who), "wallet.registered", "wallet", a->row.id, NULL, snap,
@@ -550,7 +556,7 @@ static int update_tx(kura_db *db, void *arg, kura_db_error *err)
     if ((rc = audit_policy(db, dom_actor(a->who), &r, a->now, err)))
         goto done;
     /* The wallet's snapshot holds policy_version: a row for it too. */
-    snap = wallet_snapshot(&w.row);
+    snap = dom_wallet_snapshot(&w.row);
     rc = snap ? dom_audit(db, dom_actor(a->who), "wallet.policy_changed", "wallet", w.row.id, NULL,
                           snap, a->now, NULL, NULL, err)
               : KURA_DB_ENOMEM;
