@@ -298,15 +298,26 @@ static int prepare_files(const char *path, kura_db_error *err)
     free(dir);
     if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
         return KURA_DB_OK;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &stt) == 0 && (stt.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
-        int e = errno;
-        close(fd);
-        return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot make %s private: %s", path, strerror(e));
+    /* Never open() and close() a database file that exists: closing any
+     * descriptor of a file drops every POSIX lock this process holds on it,
+     * the locks of the pool's other SQLite connections included — and then
+     * another process can take the database as unlocked (SQLite's "How To
+     * Corrupt", 2.2). An existing file is made private by its name; only a
+     * file that does not exist yet (so no connection can hold it) is made
+     * here, 0600 from the start. */
+    if (lstat(path, &stt) == 0) {
+        if (!S_ISREG(stt.st_mode))
+            return kura_db_fail(err, KURA_DB_EIO, "sqlite: %s is not a regular file", path);
+        if ((stt.st_mode & 077) != 0 && chmod(path, 0600) != 0)
+            return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot make %s private: %s", path,
+                                strerror(errno));
+        return KURA_DB_OK;
     }
-    close(fd);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno != EEXIST)
+        return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot create %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return KURA_DB_OK;
 }
 
