@@ -33,6 +33,9 @@
 #include "api/compat.h"
 #include "api/config.h"
 #include "api/routes.h"
+#include "kura/bsms.h"
+#include "kura/descriptor.h"
+#include "kura/keys.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_FAILED 2
@@ -51,6 +54,8 @@ static const char usage_main[] =
     "  journal import   reconcile a kura-cold journal against the transfers\n"
     "  migrate          bring the database's schema up to date and exit\n"
     "  routes           print the route table as JSON\n"
+    "  bsms descriptor-record\n"
+    "                   BIP129 round 2: the descriptor record from the signers' key records\n"
     "\n"
     "options every command takes:\n"
     "  --config FILE    key = value settings (docs/kura-server.md)\n"
@@ -102,6 +107,20 @@ static const char usage_migrate[] =
     "usage: kura-server migrate [--config FILE] [--data-dir DIR] [--db URL]\n"
     "\n"
     "Applies the migrations the database lacks and prints the schema version.\n";
+
+static const char usage_bsms[] =
+    "usage: kura-server bsms descriptor-record --threshold M --network NET [--taproot]\n"
+    "                                          -o OUT KEYRECORD...\n"
+    "\n"
+    "The coordinator's round 2 of BIP129 (docs/bsms.md): verifies every signer's\n"
+    "key record (its signature by its own key), writes the descriptor record of an\n"
+    "M-of-N wsh(sortedmulti) wallet (tr(NUMS, sortedmulti_a) with --taproot) over\n"
+    "their keys, in their order, to OUT (which must not exist), and prints the\n"
+    "wallet's descriptor (\"descriptor: ...\") for its policy. Each kura-cold then\n"
+    "checks OUT against every record at its ceremony (ceremony --bsms), and\n"
+    "POST /v1/wallets registers the wallet from the same records. NET: bitcoin,\n"
+    "testnet or regtest. Exit 0, 1 for a record that does not verify, 2 could\n"
+    "not run.\n";
 
 static const char usage_routes[] =
     "usage: kura-server routes\n"
@@ -619,6 +638,118 @@ static int cmd_routes(void)
     return 0;
 }
 
+/* ---- bsms ---- */
+
+static int cmd_bsms(int argc, char **argv)
+{
+    const char *out_path = NULL, *files[KURA_BSMS_SIGNERS_MAX];
+    size_t nfiles = 0;
+    long m = 0;
+    int taproot = 0, rc = EXIT_FAILED, fd;
+    kura_network network = KURA_NETWORK_MAINNET;
+    int have_network = 0;
+    kura_bsms_key_record recs[KURA_BSMS_SIGNERS_MAX];
+    kura_ctx *ctx = NULL;
+    kura_descriptor *desc = NULL;
+    kura_error kerr = {0};
+    char *record = NULL, *text = NULL;
+    size_t record_len = 0;
+
+    if (argc < 3 || strcmp(argv[2], "descriptor-record") != 0) {
+        fputs(usage_bsms, argc >= 3 && !strcmp(argv[2], "--help") ? stdout : stderr);
+        return argc >= 3 && !strcmp(argv[2], "--help") ? 0 : EXIT_FAILED;
+    }
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_bsms, stdout);
+            return 0;
+        } else if (!strcmp(a, "--threshold") && v) {
+            char *end;
+            m = strtol(v, &end, 10);
+            if (*end || m < 1 || m > KURA_BSMS_SIGNERS_MAX)
+                return die("--threshold", "a number 1..20");
+            i++;
+        } else if (!strcmp(a, "--network") && v) {
+            have_network = 1;
+            if (!strcmp(v, "bitcoin"))
+                network = KURA_NETWORK_MAINNET;
+            else if (!strcmp(v, "testnet"))
+                network = KURA_NETWORK_TESTNET;
+            else if (!strcmp(v, "regtest"))
+                network = KURA_NETWORK_REGTEST;
+            else
+                return die("--network", "bitcoin, testnet or regtest");
+            i++;
+        } else if (!strcmp(a, "-o") && v) {
+            out_path = v;
+            i++;
+        } else if (!strcmp(a, "--taproot")) {
+            taproot = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "kura-server: bsms: unknown option %s\n%s", a, usage_bsms);
+            return EXIT_FAILED;
+        } else if (nfiles < KURA_BSMS_SIGNERS_MAX) {
+            files[nfiles++] = a;
+        } else {
+            return die("bsms", "at most 20 key records");
+        }
+    }
+    if (!m || !have_network || !out_path || nfiles == 0) {
+        fputs(usage_bsms, stderr);
+        return EXIT_FAILED;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        size_t len;
+        if (read_file(files[i], &text, &len, KURA_BSMS_RECORD_MAX + 1))
+            return die(files[i], strerror(errno));
+        rc = kura_bsms_key_record_parse(&recs[i], text, len, &kerr);
+        free(text);
+        text = NULL;
+        if (rc != KURA_OK) {
+            fprintf(stderr, "kura-server: bsms: %s: %s\n", files[i], kerr.message);
+            return EXIT_REFUSED;
+        }
+    }
+    ctx = kura_ctx_new();
+    if (!ctx)
+        return die("bsms", "out of memory");
+    rc = EXIT_REFUSED;
+    if (kura_bsms_descriptor_record_write(ctx, &record, &record_len, recs, nfiles, (unsigned)m,
+                                          taproot ? KURA_BSMS_TR_SORTEDMULTI_A
+                                                  : KURA_BSMS_WSH_SORTEDMULTI,
+                                          network, &kerr) != KURA_OK ||
+        /* Read back as every signer will: the record holds what was meant. */
+        kura_bsms_descriptor_record_verify(ctx, &desc, NULL, NULL, record, record_len, recs,
+                                           nfiles, network, &kerr) != KURA_OK ||
+        kura_descriptor_to_string(ctx, &text, desc, KURA_DESCRIPTOR_ALL_BRANCHES,
+                                  KURA_DESCRIPTOR_PUBLIC, &kerr) != KURA_OK) {
+        fprintf(stderr, "kura-server: bsms: %s\n", kerr.message);
+        goto done;
+    }
+    rc = EXIT_FAILED;
+    fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        rc = die(out_path, strerror(errno));
+        goto done;
+    }
+    if (write(fd, record, record_len) != (ssize_t)record_len || fsync(fd) != 0) {
+        close(fd);
+        unlink(out_path);
+        rc = die(out_path, strerror(errno));
+        goto done;
+    }
+    close(fd);
+    printf("descriptor: %s\n", text);
+    rc = 0;
+done:
+    kura_descriptor_string_free(text);
+    kura_descriptor_free(desc);
+    free(record);
+    kura_ctx_free(ctx);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -634,6 +765,8 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_FAILED : 0;
     }
     cmd = argv[1];
+    if (!strcmp(cmd, "bsms"))
+        return cmd_bsms(argc, argv);
     if (!strcmp(cmd, "serve"))
         help = usage_serve;
     else if (!strcmp(cmd, "user"))

@@ -26,14 +26,23 @@ int kura_h_wallet_get(kura_req *rq, kura_resp *rs, kura_problem *p)
 int kura_h_wallet_create(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
     kura_wallet_registration reg;
-    const char **sigs = NULL;
-    size_t nsigs = 0;
+    const char **sigs = NULL, **records = NULL;
+    size_t nsigs = 0, nrecords = 0;
     int rc = kura_api_fill_strings(json_object_get(rq->body, "policy_signatures"), &sigs, &nsigs, p);
     if (rc)
         return rc;
+    rc = kura_api_fill_strings(json_object_get(rq->body, "bsms_key_records"), &records,
+                               &nrecords, p);
+    if (rc) {
+        free(sigs);
+        return rc;
+    }
     memset(&reg, 0, sizeof reg);
     reg.name = kura_api_str(rq->body, "name", NULL);
-    reg.descriptor = kura_api_str(rq->body, "descriptor", "");
+    reg.descriptor = kura_api_str(rq->body, "descriptor", NULL);
+    reg.bsms_descriptor_record = kura_api_str(rq->body, "bsms_descriptor_record", NULL);
+    reg.bsms_key_records = records;
+    reg.bsms_key_record_count = nrecords;
     reg.policy = kura_api_str(rq->body, "policy", "");
     reg.policy_signatures = sigs;
     reg.policy_signature_count = nsigs;
@@ -42,6 +51,7 @@ int kura_h_wallet_create(kura_req *rq, kura_resp *rs, kura_problem *p)
     rs->status = 201;
     rc = kura_srvwallet_register(rq->store, &rq->who, &reg, rq->idem, rq->now, &rs->json, p);
     free(sigs);
+    free(records);
     return rc;
 }
 

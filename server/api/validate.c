@@ -311,11 +311,14 @@ const kura_body_spec kura_body_session_create = {"session_create", session_creat
 
 static const kura_field_rule wallet_create_rules[] = {
     STR("name", 0, 1, 64, KURA_CHARSET_NAME),
-    STR("descriptor", 1, 1, 16384, KURA_CHARSET_TEXT),
+    STR("descriptor", 0, 1, 16384, KURA_CHARSET_TEXT),
     STR("policy", 1, 1, 262144, KURA_CHARSET_TEXT),
     STRS("policy_signatures", 1, 0, 64, 1, 16384, KURA_CHARSET_TEXT),
     INT("birth_height", 0, 0, 100000000),
     INT("min_confirmations", 0, 0, 1000),
+    /* Instead of descriptor: a BIP129 setup (docs/bsms.md). */
+    STR("bsms_descriptor_record", 0, 1, 65536, KURA_CHARSET_TEXT),
+    STRS("bsms_key_records", 0, 1, 20, 1, 4096, KURA_CHARSET_TEXT),
     END};
 const kura_body_spec kura_body_wallet_create = {"wallet_create", wallet_create_rules};
 

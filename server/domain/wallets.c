@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "audit/audit.h"
 #include "domain/domain_internal.h"
+#include "kura/bsms.h"
 #include "kura/sshsig.h"
 
 /* ---- the descriptor ---- */
@@ -290,6 +293,51 @@ static int register_tx(kura_db *db, void *arg, kura_db_error *err)
     return dom_idem_complete(db, a->idem, 201, a->out, err);
 }
 
+/* BIP129 round 2, as the coordinator registers it: every key record's
+ * signature verified, the descriptor record held against them all, and the
+ * descriptor it names written out (multipath, canonical). */
+static int bsms_descriptor(char **out, const kura_wallet_registration *req, kura_network network,
+                           kura_problem *p)
+{
+    kura_bsms_key_record *recs;
+    kura_descriptor *desc = NULL;
+    kura_error kerr = {0};
+    int rc = 0;
+    *out = NULL;
+    if (req->bsms_key_record_count == 0 || req->bsms_key_record_count > KURA_BSMS_SIGNERS_MAX ||
+        !req->bsms_key_records)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
+                                "bsms_key_records: 1 to %d signed key records",
+                                KURA_BSMS_SIGNERS_MAX);
+    recs = calloc(req->bsms_key_record_count, sizeof *recs);
+    if (!recs)
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "out of memory");
+    for (size_t i = 0; i < req->bsms_key_record_count; i++) {
+        const char *t = req->bsms_key_records[i];
+        if (!t || kura_bsms_key_record_parse(&recs[i], t, strlen(t), &kerr) != KURA_OK) {
+            rc = kura_problem_set(p, KURA_PROBLEM_INVALID_DESCRIPTOR, "key record %zu: %s", i,
+                                  t ? kerr.message : "null");
+            goto done;
+        }
+    }
+    if (kura_bsms_descriptor_record_verify(dom_ctx(), &desc, NULL, NULL, req->bsms_descriptor_record,
+                                           strlen(req->bsms_descriptor_record), recs,
+                                           req->bsms_key_record_count, network,
+                                           &kerr) != KURA_OK) {
+        rc = kura_problem_set(p, KURA_PROBLEM_INVALID_DESCRIPTOR, "descriptor record: %s",
+                              kerr.message);
+        goto done;
+    }
+    if (kura_descriptor_to_string(dom_ctx(), out, desc, KURA_DESCRIPTOR_ALL_BRANCHES,
+                                  KURA_DESCRIPTOR_PUBLIC, &kerr) != KURA_OK)
+        rc = kura_problem_set(p, KURA_PROBLEM_INVALID_DESCRIPTOR, "%s", kerr.message);
+done:
+    kura_descriptor_free(desc);
+    sodium_memzero(recs, req->bsms_key_record_count * sizeof *recs);
+    free(recs);
+    return rc;
+}
+
 int kura_srvwallet_register(kura_store *st, const kura_principal *who,
                             const kura_wallet_registration *req, const kura_idem *idem,
                             int64_t now, json_t **out, kura_problem *p)
@@ -302,9 +350,18 @@ int kura_srvwallet_register(kura_store *st, const kura_principal *who,
     kura_db_error err = {0};
     int rc;
 
+    char *bsms_desc = NULL;
+    const char *descriptor;
+
     *out = NULL;
-    if (!req || !req->descriptor || !*req->descriptor)
+    if (!req)
         return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "descriptor is required");
+    if (req->descriptor && *req->descriptor && req->bsms_descriptor_record)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
+                                "give the descriptor or the BSMS records, not both");
+    if ((!req->descriptor || !*req->descriptor) && !req->bsms_descriptor_record)
+        return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD,
+                                "descriptor (or bsms_descriptor_record) is required");
     if (!req->policy || !*req->policy)
         return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "policy is required");
     if (req->birth_height < 0 || req->min_confirmations < 0 || req->min_confirmations > 1000)
@@ -326,7 +383,13 @@ int kura_srvwallet_register(kura_store *st, const kura_principal *who,
         rc = kura_problem_set(p, KURA_PROBLEM_INVALID_POLICY, "unknown chain");
         goto done;
     }
-    if ((rc = shape_check(&shape, req->descriptor, network, p)))
+    descriptor = req->descriptor;
+    if (req->bsms_descriptor_record) {
+        if ((rc = bsms_descriptor(&bsms_desc, req, network, p)))
+            goto done;
+        descriptor = bsms_desc;
+    }
+    if ((rc = shape_check(&shape, descriptor, network, p)))
         goto done;
     if (strcmp(shape.checksum, policy->wallet.checksum) != 0) {
         rc = kura_problem_set(p, KURA_PROBLEM_POLICY_MISMATCH,
@@ -377,6 +440,7 @@ int kura_srvwallet_register(kura_store *st, const kura_principal *who,
         rc = dom_db_problem(p, rc, &err, "wallet");
     }
 done:
+    kura_descriptor_string_free(bsms_desc);
     shape_clear(&shape);
     kura_policy_free(policy);
     return rc;

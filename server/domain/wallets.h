@@ -51,13 +51,23 @@ typedef struct kura_wallet_registration {
     size_t policy_signature_count;
     int64_t birth_height;        /* 0 default */
     int64_t min_confirmations;   /* 1 default (0 is taken as 1) */
+    /* Instead of `descriptor` (exactly one of the two): a multisig wallet set
+     * up with BIP129 (docs/bsms.md). The descriptor record the coordinator
+     * wrote and every signer's signed key record; the server registers the
+     * descriptor that kura_bsms_descriptor_record_verify returns, the same
+     * function each kura-cold device runs before its ceremony accepts it. */
+    const char *bsms_descriptor_record;
+    const char *const *bsms_key_records;
+    size_t bsms_key_record_count;
 } kura_wallet_registration;
 
 /* Registers a wallet (audit "wallet.registered" and "policy.updated" for
  * version 1 of its policy, in the same transaction; idempotency completion
  * with 201 and the resource when idem is not NULL).
- * Problems: MISSING_FIELD, INVALID_DESCRIPTOR, INVALID_POLICY, POLICY_MISMATCH,
- * POLICY_SIGNATURES, CONFLICT (a wallet of that name exists), UNAVAILABLE, INTERNAL. */
+ * Problems: MISSING_FIELD, INVALID_FIELD (descriptor and BSMS records both
+ * given), INVALID_DESCRIPTOR (also: a key record or descriptor record that
+ * does not verify), INVALID_POLICY, POLICY_MISMATCH, POLICY_SIGNATURES,
+ * CONFLICT (a wallet of that name exists), UNAVAILABLE, INTERNAL. */
 int kura_srvwallet_register(kura_store *st, const kura_principal *who,
                             const kura_wallet_registration *req, const kura_idem *idem,
                             int64_t now, json_t **out, kura_problem *p);

@@ -36,6 +36,10 @@ WORDS = {
     "A": "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
     "B": "legal winner thank year wave sausage worth useful legal winner thank yellow",
     "C": "letter advice cage absurd amount doctor acoustic avoid letter advice cage above",
+    # The BIP129 wallet's devices (BIP39 test vectors too).
+    "D": "ozone drill grab fiber curtain grace pudding thank cruise elder eight picnic",
+    "E": "scheme spot photo card baby mountain device kick cradle pact join borrow",
+    "F": "cat swing flag economy stadium alone churn speed unique patch report train",
 }
 G = "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 DESTS = {
@@ -130,10 +134,31 @@ class Story:
         out = self.run([self.kura_bin, "descriptor", raw]).stdout.decode()
         self.descriptor = [l[len("descriptor: "):] for l in out.splitlines() if l.startswith("descriptor: ")][0]
         checksum = self.descriptor.rsplit("#", 1)[1]
+        self.policy = self.policy_text("treasury-cold", checksum)
+        with open(self.path("policy-v1"), "w") as f:
+            f.write(self.policy)
+        self.policy_sigs = self.sign_policy(self.policy)
+        # Each device's ceremony, two days ago: the allowlist's day has passed.
+        for d in ("A", "B", "C"):
+            self.cold(d, "ceremony", "--descriptor", self.descriptor, "--policy", self.path("policy-v1"),
+                      "--wallet", "treasury-cold", stdin="yes\n", now=self.now - 2 * 86400)
+        export = self.cold("A", "export").stdout.decode().strip()
+        expect(export == self.descriptor, "setup: three kura-cold devices hold the 2-of-3 wallet")
+        self.export = export
+
+    def sign_policy(self, text):
+        sigs = []
+        for a in ("admin1", "admin2"):
+            p = self.run(["ssh-keygen", "-Y", "sign", "-f", self.path("keys", a), "-n", "kura-policy-v1"],
+                         stdin=text)
+            sigs.append(p.stdout.decode())
+        return sigs
+
+    def policy_text(self, wallet, checksum):
         allow = sorted(["allow: %s exchange a" % self.dest["D1"], "allow: %s exchange b" % self.dest["D2"],
                         "allow: %s cold storage" % self.dest["D3"]])
-        self.policy = "".join([
-            "kura-policy 1\nversion: 1\nnetwork: regtest\nwallet: treasury-cold #%s\nmode: cold\n" % checksum,
+        return "".join([
+            "kura-policy 1\nversion: 1\nnetwork: regtest\nwallet: %s #%s\nmode: cold\n" % (wallet, checksum),
             "admin: admin-one %s\nadmin: admin-three %s\nadmin: admin-two %s\nadmin-quorum: 2\n"
             % (self.pk("admin1"), self.pk("admin3"), self.pk("admin2")),
             "approver: alice %s\napprover: bob %s\napprover: carol %s\n"
@@ -143,20 +168,6 @@ class Story:
             "".join(a + "\n" for a in allow),
             "max-per-transfer: 1000000000\nmax-per-24h: 3000000000\nmax-fee: 100000\n",
             "max-fee-rate: 100\nmax-lifetime: 86400\n"])
-        with open(self.path("policy-v1"), "w") as f:
-            f.write(self.policy)
-        self.policy_sigs = []
-        for a in ("admin1", "admin2"):
-            p = self.run(["ssh-keygen", "-Y", "sign", "-f", self.path("keys", a), "-n", "kura-policy-v1"],
-                         stdin=self.policy)
-            self.policy_sigs.append(p.stdout.decode())
-        # Each device's ceremony, two days ago: the allowlist's day has passed.
-        for d in ("A", "B", "C"):
-            self.cold(d, "ceremony", "--descriptor", self.descriptor, "--policy", self.path("policy-v1"),
-                      "--wallet", "treasury-cold", stdin="yes\n", now=self.now - 2 * 86400)
-        export = self.cold("A", "export").stdout.decode().strip()
-        expect(export == self.descriptor, "setup: three kura-cold devices hold the 2-of-3 wallet")
-        self.export = export
 
     # ---- the server ----
 
@@ -201,7 +212,8 @@ class Story:
         else:
             import sqlite3
             con = sqlite3.connect(os.path.join(self.srv.data, "kura.db"), timeout=30)
-            con.execute(statement, params)
+            cur = con.execute(statement, params)
+            h.check(cur.rowcount >= 1, "the edit changed no row: %s" % statement)
             con.commit()
             con.close()
 
@@ -307,6 +319,44 @@ def legit(s):
     expect(s.audit_verify().returncode == 0, "audit verify: the chain and every object intact")
 
 
+def bsms_wallet(s):
+    """A 2-of-3 wallet set up with BIP129: each device signs its key record,
+    kura-server writes the descriptor record, every device checks it against
+    every record at its ceremony, and kura-server registers the wallet from the
+    same records with the same check; a tampered record is refused."""
+    records = []
+    for d in ("D", "E", "F"):
+        s.cold(d, "restore", "--network", "regtest", stdin=WORDS[d] + "\n")
+        s.cold(d, "bsms", "key", "-o", s.path(d + ".bsms"))
+        records.append(open(s.path(d + ".bsms")).read())
+    out = s.run([s.server_bin, "bsms", "descriptor-record", "--threshold", "2", "--network", "regtest",
+                 "-o", s.path("vault.bsms")] + [s.path(d + ".bsms") for d in ("D", "E", "F")]).stdout.decode()
+    desc = [l[len("descriptor: "):] for l in out.splitlines() if l.startswith("descriptor: ")][0]
+    drec = open(s.path("vault.bsms")).read()
+    policy = s.policy_text("vault", desc.rsplit("#", 1)[1])
+    with open(s.path("policy-vault"), "w") as f:
+        f.write(policy)
+    sigs = s.sign_policy(policy)
+    for d in ("D", "E", "F"):
+        p = s.cold(d, "ceremony", "--bsms", s.path("vault.bsms"), "--policy", s.path("policy-vault"),
+                   "--wallet", "vault", s.path("D.bsms"), s.path("E.bsms"), s.path("F.bsms"),
+                   stdin="yes\n", now=s.now - 2 * 86400, check=False)
+        expect(p.returncode == 0, "bsms: device %s checks the descriptor record against every key record" % d)
+    # A key record the coordinator altered (its description) no longer verifies.
+    forged = records[1].split("\n")
+    forged[3] = "E (replaced)"
+    r = s.srv.request("POST", "/v1/wallets", {"bsms_descriptor_record": drec,
+                                              "bsms_key_records": [records[0], "\n".join(forged), records[2]],
+                                              "policy": policy, "policy_signatures": sigs}, auth=s.admin)
+    expect(r.status == 422 and r.error == "INVALID_DESCRIPTOR",
+           "bsms: kura-server refuses a tampered key record (%s)" % r.error)
+    r = s.srv.request("POST", "/v1/wallets", {"bsms_descriptor_record": drec, "bsms_key_records": records,
+                                              "policy": policy, "policy_signatures": sigs}, auth=s.admin)
+    export = s.cold("D", "export").stdout.decode().strip()
+    expect(r.status == 201 and r.json().get("descriptor") == export == desc,
+           "bsms: kura-server registers from the same records the wallet every device accepted")
+
+
 def compromised(s):
     """Rows edited after approval; the coordinator's own check stops them,
     and with that check gone too, kura-cold does."""
@@ -334,7 +384,7 @@ def compromised(s):
         r = s.package(tid)
         expect(r.status == 422 and r.error == "TX_MISMATCH",
                "compromised database, %s edited: the server's own check refuses the package (%s)"
-               % (what, r.error))
+               % (what, r))
     p = s.audit_verify()
     report = (p.stdout + p.stderr).decode()
     expect(p.returncode == 1 and all(tid in report for tid, *_ in cases[:2]) and s.wallet_id in report,
@@ -368,6 +418,7 @@ def main():
         s.start_server()
         s.register_wallet()
         legit(s)
+        bsms_wallet(s)
         compromised(s)
     except h.Failure as e:
         bad("setup or step failed: %s" % e)

@@ -28,6 +28,7 @@
 #include "domain/transfers.h"
 #include "domain/wallets.h"
 #include "kura/check.h"
+#include "kura/bsms.h"
 #include "kura/descriptor.h"
 #include "kura/policy.h"
 #include "kura/psbt.h"
@@ -176,7 +177,7 @@ typedef struct world {
 static void world_open(world *w)
 {
     kura_wallet_registration reg = {NULL, descriptor, policy_text,
-                                    (const char *const *)policy_sigs, 2, 0, 0};
+                                    (const char *const *)policy_sigs, 2, 0, 0, NULL, NULL, 0};
     json_t *out = NULL;
     w->st = kura_test_store_open();
     OK(kura_srvwallet_register(w->st, &OPS, &reg, NULL, NOW, &out, p));
@@ -547,13 +548,99 @@ static void test_transfer_end_to_end(void **state)
 
 /* ---- wallets and policies ---- */
 
+/* ---- BIP129: a wallet registered from its signers' records ---- */
+
+/* The three signers' key records (round 1) and the coordinator's descriptor
+ * record (round 2), made with libkura as kura-cold and a coordinator do. */
+static void bsms_records(char *recs[3], char **descriptor_record)
+{
+    const uint32_t path[] = {48 | H, 0 | H, 0 | H, 2 | H};
+    kura_bsms_key_record parsed[3];
+    kura_error err = {0};
+    size_t len;
+    for (size_t i = 0; i < 3; i++) {
+        kura_bip32_key account;
+        uint8_t fp[4];
+        const uint8_t token = 0;
+        assert_int_equal(kura_bip32_fingerprint(fp, &masters[i]), KURA_OK);
+        assert_int_equal(kura_bip32_derive_path(ctx, &account, &masters[i], path, 4), KURA_OK);
+        if (kura_bsms_key_record_write(ctx, &recs[i], &len, &token, 1, &account, fp, path, 4,
+                                       "signer", &err) != KURA_OK)
+            fail_msg("key record: %s", err.message);
+        kura_bip32_wipe(&account);
+        assert_int_equal(kura_bsms_key_record_parse(&parsed[i], recs[i], len, &err), KURA_OK);
+    }
+    if (kura_bsms_descriptor_record_write(ctx, descriptor_record, &len, parsed, 3, 2,
+                                          KURA_BSMS_WSH_SORTEDMULTI, KURA_NETWORK_MAINNET,
+                                          &err) != KURA_OK)
+        fail_msg("descriptor record: %s", err.message);
+}
+
+static void test_register_bsms(void **state)
+{
+    (void)state;
+    char *recs[3], *drec = NULL;
+    json_t *out = NULL;
+    kura_store *st = kura_test_store_open();
+    kura_wallet_registration reg = {NULL, NULL, policy_text, (const char *const *)policy_sigs, 2,
+                                    0, 0, NULL, NULL, 0};
+    bsms_records(recs, &drec);
+
+    /* A signer's record whose description the coordinator changed: its
+     * signature no longer verifies. */
+    {
+        char *forged = tu_edit(recs[1], "signer", "signe2");
+        const char *bad[3] = {recs[0], forged, recs[2]};
+        reg.bsms_descriptor_record = drec;
+        reg.bsms_key_records = bad;
+        reg.bsms_key_record_count = 3;
+        EXPECT(KURA_PROBLEM_INVALID_DESCRIPTOR,
+               kura_srvwallet_register(st, &OPS, &reg, NULL, NOW, &out, p));
+        free(forged);
+    }
+    /* A descriptor record that leaves a signer's key out. */
+    {
+        const char *two[2] = {recs[0], recs[1]};
+        reg.bsms_key_records = two;
+        reg.bsms_key_record_count = 2;
+        EXPECT(KURA_PROBLEM_INVALID_DESCRIPTOR,
+               kura_srvwallet_register(st, &OPS, &reg, NULL, NOW, &out, p));
+    }
+    /* Both a descriptor and the records; neither. */
+    reg.descriptor = descriptor;
+    reg.bsms_key_records = (const char *const *)recs;
+    reg.bsms_key_record_count = 3;
+    EXPECT(KURA_PROBLEM_INVALID_FIELD, kura_srvwallet_register(st, &OPS, &reg, NULL, NOW, &out, p));
+    reg.descriptor = NULL;
+    reg.bsms_descriptor_record = NULL;
+    EXPECT(KURA_PROBLEM_MISSING_FIELD, kura_srvwallet_register(st, &OPS, &reg, NULL, NOW, &out, p));
+    {
+        world w = {0};
+        w.st = st;
+        assert_int_equal(count(&w, "SELECT COUNT(*) FROM wallets WHERE name LIKE $1", "%"), 0);
+    }
+
+    /* The honest records: the wallet every device verified, the descriptor
+     * the policy names. */
+    reg.bsms_descriptor_record = drec;
+    OK(kura_srvwallet_register(st, &OPS, &reg, NULL, NOW, &out, p));
+    assert_string_equal(tu_str(out, "descriptor"), descriptor);
+    assert_int_equal(json_integer_value(json_object_get(out, "threshold")), 2);
+    json_decref(out);
+    for (size_t i = 0; i < 3; i++)
+        free(recs[i]);
+    free(drec);
+    kura_store_close(st);
+}
+
+
 static void test_register_refusals(void **state)
 {
     (void)state;
     world w;
     json_t *out = NULL;
     kura_wallet_registration reg = {NULL, descriptor, policy_text,
-                                    (const char *const *)policy_sigs, 2, 0, 0};
+                                    (const char *const *)policy_sigs, 2, 0, 0, NULL, NULL, 0};
     char *s;
     world_open(&w);
 
@@ -1211,6 +1298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transfer_end_to_end),
         cmocka_unit_test(test_register_refusals),
+        cmocka_unit_test(test_register_bsms),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_create_refusals),
         cmocka_unit_test(test_approval_refusals),
