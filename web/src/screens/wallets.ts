@@ -80,7 +80,7 @@ export async function deposits(m: Me, q: URLSearchParams): Promise<HTMLElement> 
   let alloc: HTMLElement | null = null;
   if (may(m, "allocate")) {
     const account = h("input", { type: "text", id: "dep-account", maxlength: 128, required: true, value: "default" }) as HTMLInputElement;
-    const label = h("input", { type: "text", id: "dep-label", maxlength: 200 }) as HTMLInputElement;
+    const label = h("input", { type: "text", id: "dep-label", maxlength: 256 }) as HTMLInputElement;
     const out = status();
     alloc = card("Allocate a deposit address", h("form", {
       class: "inline",
