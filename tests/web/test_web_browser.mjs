@@ -571,6 +571,10 @@ try {
   const state = await ivy.getAttribute(".title-row .badge", "data-state");
   const final = (await api("GET", `/v1/transfers/${tid}`)).json();
   check(state === "signed" && final.state === "signed" && (await ivy.textContent("#txid")).trim() === final.txid, "the transfer shows signed, with its txid");
+  const rate = (await ivy.textContent("#fee-rate")) || "";
+  const rawTx = (await api("GET", `/v1/transfers/${tid}/tx`)).json().hex;
+  const m = /^([0-9.]+) sat\/vB \((\d+) vB\)$/.exec(rate.trim());
+  check(m && Number(m[2]) > rawTx.length / 8 && Number(m[2]) < rawTx.length / 2 /* a segwit tx: vsize between a quarter and its whole size */ && Math.abs(Number(m[1]) - final.fee / Number(m[2])) < 0.01, `the fee rate from the signed transaction's vsize (${rate})`);
   await shot(ivy, "10-transfer-signed");
   await noScriptRan(ivy, "signed transfer");
   await go(ivy, "#/transfers", "#filter-state");

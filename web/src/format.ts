@@ -79,3 +79,59 @@ export function download(name: string, data: Uint8Array | string, type: string):
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
+
+// A raw transaction's virtual size (BIP 141: weight / 4, rounded up), read
+// from its hex; null when it does not parse.
+export function txVsize(hex: string): number | null {
+  if (!/^([0-9a-f]{2})+$/i.test(hex)) return null;
+  const b = Uint8Array.from(hex.match(/../g)!.map((x) => parseInt(x, 16)));
+  let p = 0;
+  const need = (n: number) => {
+    if (p + n > b.length) throw new Error("short");
+  };
+  const varint = (): number => {
+    need(1);
+    const f = b[p++];
+    if (f < 0xfd) return f;
+    const n = f === 0xfd ? 2 : f === 0xfe ? 4 : 8;
+    need(n);
+    let v = 0;
+    for (let i = n - 1; i >= 0; i--) v = v * 256 + b[p + i];
+    p += n;
+    return v;
+  };
+  const skip = (n: number) => {
+    need(n);
+    p += n;
+  };
+  try {
+    skip(4);
+    let segwit = false;
+    if (b[p] === 0 && b[p + 1] === 1) {
+      segwit = true;
+      p += 2;
+    }
+    const start = p;
+    const nin = varint();
+    for (let i = 0; i < nin; i++) {
+      skip(36);
+      skip(varint());
+      skip(4);
+    }
+    const nout = varint();
+    for (let i = 0; i < nout; i++) {
+      skip(8);
+      skip(varint());
+    }
+    const ioEnd = p;
+    if (segwit) for (let i = 0; i < nin; i++) for (let k = varint(); k > 0; k--) skip(varint());
+    const witEnd = p;
+    skip(4);
+    if (p !== b.length) return null;
+    const base = 4 + (ioEnd - start) + 4;
+    const weight = base * 4 + (segwit ? 2 + (witEnd - ioEnd) : 0);
+    return Math.ceil(weight / 4);
+  } catch {
+    return null;
+  }
+}

@@ -2,7 +2,7 @@
 // outputs against the allowlist, approvals, the air gap), and a new request.
 import { ApiError, all, call, get, post } from "../api";
 import { Child, field, h, replace } from "../dom";
-import { amount, b64, badge, btc, download, sats, sha256Hex, short, time } from "../format";
+import { amount, b64, badge, btc, download, sats, sha256Hex, short, time, txVsize } from "../format";
 import { Policy, allowLabel, duration, fingerprint, parsePolicy, tierFor } from "../policy";
 import { Me, act, button, card, dl, errorText, link, may, notice, page, status, table } from "../ui";
 import { airGap } from "./airgap";
@@ -112,6 +112,13 @@ export async function transferDetail(m: Me, id: string): Promise<HTMLElement> {
   const hash = await sha256Hex(intentBytes);
   const hashOk = hash === t.intent_hash;
   const tier = tierFor(policy, t.total);
+  // The fee rate once the signed transaction exists (its vsize); before, only the cap.
+  let feeRate: HTMLElement | null = null;
+  if (t.txid && t.fee !== null) {
+    const raw = await get<{ hex: string }>(`/v1/transfers/${t.id}/tx`).catch(() => null);
+    const vs = raw ? txVsize(raw.hex) : null;
+    if (vs) feeRate = h("span", { class: "mono", id: "fee-rate" }, `${(t.fee / vs).toFixed(2)} sat/vB (${vs} vB)`);
+  }
 
   const outputs = table(
     ["#", "Address", "Amount", "Label in the request", "Allowlist"],
@@ -127,7 +134,6 @@ export async function transferDetail(m: Me, id: string): Promise<HTMLElement> {
           : h("span", { class: "badge badge-bad", role: "note" }, policy.allowlistRequired ? "NOT ON THE ALLOWLIST — the signer will refuse" : "NOT ON THE ALLOWLIST"),
       ];
     }),
-    "Outputs",
   );
 
   const approvals = await Promise.all(
@@ -147,6 +153,7 @@ export async function transferDetail(m: Me, id: string): Promise<HTMLElement> {
         ["Initiator", t.initiator],
         ["Total", amount(t.total)],
         ["Fee", t.fee === null ? h("span", null, "set when the package is made; at most ", amount(t.max_fee)) : h("span", null, amount(t.fee), " (at most ", amount(t.max_fee), ")")],
+        ["Fee rate", feeRate || h("span", { class: "muted" }, "known once the signed transaction exists")],
         ["Created", time(t.created_at)],
         ["Expires", time(t.expires_at)],
         ["Approvals", `${t.approvals.length} of ${tier ? tier.approvals : "?"} required by the policy's tier`],

@@ -51,7 +51,7 @@ export async function walletDetail(_m: Me, id: string): Promise<HTMLElement> {
       table(["Name", "Key fingerprint"], p.admins.map((a, i) => [a.name, h("span", { class: "mono" }, adminFp[i])])),
       h("h3", null, "Allowlist"),
       h("p", null, p.allowlistRequired ? "Only these destinations may be paid. " : "Destinations outside this list may be paid. ",
-        `Each entry may be paid from ${duration(p.allowlistDelay)} after the signer first accepted the policy that added it.`),
+        p.allowlistDelay ? `Each entry may be paid from ${duration(p.allowlistDelay)} after the signer first accepted the policy that added it.` : "Each entry may be paid as soon as the signer has accepted the policy that added it."),
       table(["Address", "Label", "Waiting time"], p.allow.map((a) => [h("span", { class: "mono address" }, a.address), h("span", { class: "label-text" }, a.label), duration(p.allowlistDelay)])),
       h("h3", null, "Limits"),
       dl([
