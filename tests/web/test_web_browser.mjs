@@ -231,10 +231,11 @@ function bbqrSplit(data, type = "P", per = 400) {
   return Array.from({ length: n }, (_, i) => `B$2${type}${b36(n)}${b36(i)}` + s.slice(i * per, (i + 1) * per));
 }
 
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"];
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"],
+  args: CHROMIUM_ARGS,
   // launch() runs Chromium on a fresh, temporary --user-data-dir of its own
   // (playwright refuses the flag here: launchPersistentContext would allow
   // only one context, and the story needs one per person).
@@ -309,6 +310,43 @@ async function readQr(page, sel) {
     rgba[4 * i + 3] = 255;
   }
   return jsQR(rgba, f.w, f.h);
+}
+
+function shuffle(a) {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = crypto.randomInt(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+// A Y4M video (4:2:0) showing each BBQr part as a QR code for a few frames:
+// what Chromium's fake camera plays (--use-file-for-fake-video-capture).
+function writeY4m(file, parts) {
+  const qrcode = require("qrcode-generator");
+  const W = 480, H = 480, perPart = 3;
+  const fd = fs.openSync(file, "w");
+  fs.writeSync(fd, `YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`);
+  const chroma = Buffer.alloc((W / 2) * (H / 2) * 2, 128);
+  for (const p of parts) {
+    const q = qrcode(0, "L");
+    q.addData(p, "Alphanumeric");
+    q.make();
+    const n = q.getModuleCount();
+    const scale = Math.floor(W / (n + 8));
+    const off = Math.floor((W - n * scale) / 2);
+    const y = Buffer.alloc(W * H, 235);
+    for (let r = 0; r < n; r++)
+      for (let c = 0; c < n; c++)
+        if (q.isDark(r, c))
+          for (let dy = 0; dy < scale; dy++) y.fill(16, (off + r * scale + dy) * W + off + c * scale, (off + r * scale + dy) * W + off + (c + 1) * scale);
+    for (let k = 0; k < perPart; k++) {
+      fs.writeSync(fd, "FRAME\n");
+      fs.writeSync(fd, y);
+      fs.writeSync(fd, chroma);
+    }
+  }
+  fs.closeSync(fd);
 }
 
 const users = { ivy: "initiator", alice: "approver", bob: "approver", vera: "viewer", audrey: "auditor" };
@@ -545,27 +583,43 @@ try {
     signedFiles.push(out);
   }
   ok("two kura-cold devices sign the package");
-  // one as the binary file, one as BBQr parts in shuffled order (a scanner's lines)
+  // A's signature as the binary file ...
   await ivy.setInputFiles("#signed-file", signedFiles[0]);
   await ivy.click("#upload-signed");
-  await ivy.waitForSelector("text=Received. The transfer is now");
-  await ivy.waitForSelector("#signed-file");
-  // libkura's parts when bbqr-tool is built (the browser reads libkura's BBQr), else this test's own
-  const parts = process.env.BBQR_TOOL
-    ? execFileSync(process.env.BBQR_TOOL, ["split", signedFiles[1], "--encoding", "Z", "--type", "P", "--max", "300"], { stdio: ["ignore", "pipe", "pipe"] }).toString().split("\n").filter(Boolean)
-    : bbqrSplit(fs.readFileSync(signedFiles[1]), "P", 200);
-  for (let i = parts.length - 1; i > 0; i--) {
-    const j = crypto.randomInt(i + 1);
-    [parts[i], parts[j]] = [parts[j], parts[i]];
-  }
-  const partsFile = path.join(work, "signed-B.bbqr.txt");
-  fs.writeFileSync(partsFile, parts.join("\n") + "\n");
+  await ivy.waitForSelector("text=Received. The transfer is now awaiting signatures");
+  ok("a signed PSBT uploaded as a binary file");
+  // ... and again as BBQr parts typed in, shuffled and with a repeat, as a
+  // keyboard-mode scanner would (merged: still one signer's signatures)
   await ivy.waitForTimeout(800);
-  await go(ivy, `#/transfers/${tid}`, "#signed-file");
-  await ivy.setInputFiles("#signed-file", partsFile);
-  await ivy.click("#upload-signed");
-  await ivy.waitForSelector("text=Received. The transfer is now signed");
-  ok(`the signed PSBTs are uploaded (a binary file, and ${parts.length} BBQr parts in shuffled order${process.env.BBQR_TOOL ? ", split by libkura" : ""})`);
+  await go(ivy, `#/transfers/${tid}`, "#signed-parts");
+  const typedParts = shuffle(bbqrSplit(fs.readFileSync(signedFiles[0]), "P", 160));
+  await ivy.fill("#signed-parts", [...typedParts, typedParts[0]].join("\n"));
+  await ivy.click("#upload-parts");
+  await ivy.waitForSelector("text=Received. The transfer is now awaiting signatures");
+  ok(`a signed PSBT typed in as ${typedParts.length} BBQr parts in shuffled order, one repeated`);
+  // B's signature from the computer's camera: libkura's parts (bbqr-tool
+  // split) in shuffled order, played as Chromium's fake camera (a Y4M video)
+  const camParts = shuffle(process.env.BBQR_TOOL
+    ? execFileSync(process.env.BBQR_TOOL, ["split", signedFiles[1], "--encoding", "Z", "--type", "P", "--max", "300"], { stdio: ["ignore", "pipe", "pipe"] }).toString().split("\n").filter(Boolean)
+    : bbqrSplit(fs.readFileSync(signedFiles[1]), "P", 200));
+  const video = path.join(work, "parts.y4m");
+  writeY4m(video, camParts);
+  const camBrowser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const cctx = await camBrowser.newContext({ viewport: { width: 1280, height: 900 } });
+    const cam = await cctx.newPage();
+    await signIn(cam, "ivy", PW);
+    await go(cam, `#/transfers/${tid}`, "#camera-scan");
+    await cam.click("#camera-scan");
+    await cam.waitForSelector("text=Received. The transfer is now signed", { timeout: 60000 });
+    ok(`the camera reads libkura's ${camParts.length} BBQr parts in shuffled order and the signed PSBT is uploaded`);
+  } finally {
+    await camBrowser.close();
+  }
   await ivy.waitForTimeout(800);
   await go(ivy, `#/transfers/${tid}`, "#txid");
   const state = await ivy.getAttribute(".title-row .badge", "data-state");

@@ -3,6 +3,7 @@
 // and the signed PSBTs coming back from files: a binary PSBT, its base64, or
 // BBQr parts (one a line, any order — a handheld scanner in keyboard mode
 // types exactly that).
+import jsQR from "jsqr";
 import { call } from "../api";
 import { field, h, replace } from "../dom";
 import { download, sha256Hex, unb64 } from "../format";
@@ -103,6 +104,92 @@ export async function airGap(t: Transfer): Promise<HTMLElement> {
     },
   }, field("Signed PSBT file(s): binary, base64 or BBQr parts", file), h("button", { type: "submit", class: "btn btn-primary", id: "upload-signed" }, "Upload signed PSBT"));
 
+  // BBQr parts typed (a handheld scanner in keyboard mode types one part a line)
+  const typed = h("textarea", { id: "signed-parts", rows: 4, class: "mono", spellcheck: "false", autocomplete: "off" }) as HTMLTextAreaElement;
+  const typedOut = status();
+  const upload = async (psbt: Uint8Array, where: HTMLElement, btn: HTMLButtonElement | null) => {
+    if (await act(btn, where, async () => {
+      const r = await call<any>("POST", `/v1/transfers/${t.id}/signatures`, undefined, { raw: psbt });
+      return notice("ok", `Received. The transfer is now ${String(r?.state || "").replace(/_/g, " ")}.`);
+    })) setTimeout(() => window.dispatchEvent(new HashChangeEvent("hashchange")), 600);
+  };
+  const typedForm = h("form", {
+    class: "inline",
+    onsubmit: async (ev: Event) => {
+      ev.preventDefault();
+      const btn = (ev.currentTarget as HTMLFormElement).querySelector("button") as HTMLButtonElement;
+      let psbt: Uint8Array;
+      try {
+        psbt = readSignedPsbt(new TextEncoder().encode(typed.value));
+      } catch (e) {
+        replace(typedOut, notice("bad", (e as Error).message));
+        return;
+      }
+      await upload(psbt, typedOut, btn);
+    },
+  }, field("Or BBQr parts, one a line, any order (a scanner in keyboard mode types them here)", typed), h("button", { type: "submit", class: "btn btn-secondary", id: "upload-parts" }, "Upload scanned parts"));
+
+  // the computer's camera: frames read with jsQR until every part is seen
+  const video = h("video", { id: "camera-video", class: "camera", muted: true, playsinline: true, "aria-label": "The camera's picture" }) as HTMLVideoElement;
+  const camOut = h("div", { id: "camera-status", role: "status", "aria-live": "polite" });
+  let stream: MediaStream | null = null;
+  const stopCamera = () => {
+    stream?.getTracks().forEach((tr) => tr.stop());
+    stream = null;
+    video.hidden = true;
+  };
+  video.hidden = true;
+  const camBtn = button("Scan with the camera", async () => {
+    if (stream) {
+      stopCamera();
+      replace(camOut, "Camera off.");
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (e) {
+      replace(camOut, notice("bad", `No camera: ${(e as Error).message}`));
+      return;
+    }
+    video.hidden = false;
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    const c = new Collector();
+    const grab = document.createElement("canvas");
+    const g = grab.getContext("2d", { willReadFrequently: true })!;
+    replace(camOut, "Hold the signer's animated QR code in front of the camera…");
+    const tick = async () => {
+      if (!stream || !camBtn.isConnected) return stopCamera();
+      if (video.videoWidth) {
+        grab.width = video.videoWidth;
+        grab.height = video.videoHeight;
+        g.drawImage(video, 0, 0);
+        const q = jsQR(g.getImageData(0, 0, grab.width, grab.height).data, grab.width, grab.height, { inversionAttempts: "dontInvert" });
+        if (q && q.data.startsWith("B$")) {
+          try {
+            c.add(q.data);
+            replace(camOut, `Read ${c.have()} of ${c.total} parts.`);
+          } catch (e) {
+            replace(camOut, notice("warn", (e as Error).message));
+          }
+          if (c.complete()) {
+            stopCamera();
+            try {
+              const j = c.join();
+              if (j.type !== "P") throw new Error(`The code carries type ${j.type}, not a PSBT.`);
+              await upload(j.data, camOut, null);
+            } catch (e) {
+              replace(camOut, notice("bad", (e as Error).message));
+            }
+            return;
+          }
+        }
+      }
+      setTimeout(() => void tick(), 60);
+    };
+    void tick();
+  }, "secondary", { id: "camera-scan" });
+
   const panel = card(
     "Air gap: the signing package",
     dl([
@@ -115,6 +202,10 @@ export async function airGap(t: Transfer): Promise<HTMLElement> {
     h("h3", null, "Signed PSBTs back from the signers"),
     form,
     out,
+    typedForm,
+    typedOut,
+    h("div", { class: "camera-row" }, camBtn, camOut),
+    video,
   );
   rebuild();
   return panel;
