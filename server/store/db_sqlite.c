@@ -298,6 +298,19 @@ static int prepare_files(const char *path, kura_db_error *err)
     free(dir);
     if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
         return KURA_DB_OK;
+    /* An existing file is never opened here: closing any descriptor of a
+     * file drops every POSIX lock this process holds on it, so an open/close
+     * beside the pool's live connections would drop their SQLite locks (then
+     * another process's last close thinks it is alone, checkpoints and
+     * removes the WAL under them: "disk I/O error"). */
+    if (lstat(path, &stt) == 0) {
+        if (S_ISLNK(stt.st_mode))
+            return kura_db_fail(err, KURA_DB_EIO, "sqlite: %s is a symbolic link", path);
+        if ((stt.st_mode & 077) != 0 && chmod(path, 0600) != 0)
+            return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot make %s private: %s", path,
+                                strerror(errno));
+        return KURA_DB_OK;
+    }
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot open %s: %s", path, strerror(errno));

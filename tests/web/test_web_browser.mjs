@@ -269,8 +269,14 @@ async function go(page, hash, sel = "#page-title") {
     if (location.hash === hsh) window.dispatchEvent(new HashChangeEvent("hashchange"));
     else location.hash = hsh;
   }, hash);
-  await page.waitForSelector(sel);
-  await page.waitForFunction(() => !document.querySelector(".loading"));
+  try {
+    await page.waitForSelector(sel);
+    await page.waitForFunction(() => !document.querySelector(".loading"));
+  } catch (e) {
+    await page.screenshot({ path: path.join(artifacts, "failure.png"), fullPage: true }).catch(() => {});
+    const text = await page.textContent("body").catch(() => "");
+    throw new Fatal(`${hash}: no ${sel} (failure.png); the page says: ${String(text).slice(0, 400)}`);
+  }
 }
 async function navLabels(page) {
   return page.$$eval("nav.side a", (as) => as.map((a) => a.textContent));

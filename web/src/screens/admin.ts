@@ -21,11 +21,18 @@ export async function auditScreen(_m: Me, q: URLSearchParams): Promise<HTMLEleme
   const rng = new URLSearchParams();
   if (from !== null) rng.set("from", String(from));
   if (to !== null) rng.set("to", String(to + 86400));
-  const rows = await all<any>("/v1/audit" + (rng.toString() ? "?" + rng : ""), 5000);
+  const [rows, people, keys] = await Promise.all([
+    all<any>("/v1/audit" + (rng.toString() ? "?" + rng : ""), 5000),
+    all<any>("/v1/users", 5000),
+    all<any>("/v1/api-keys", 5000),
+  ]);
+  // actors are ids: show the person's or the key's name beside them
+  const names = new Map<string, string>([...people.map((u: any) => [u.id, u.username] as [string, string]), ...keys.map((k: any) => [k.id, `key ${k.name}`] as [string, string])]);
+  const actor = (id: string) => (names.has(id) ? h("span", { title: id }, names.get(id)!) : h("span", { class: "mono small" }, id));
   const fAction = (q.get("action") || "").toLowerCase();
   const fActor = (q.get("actor") || "").toLowerCase();
   const fObject = (q.get("object") || "").toLowerCase();
-  const shown = rows.filter((r) => (!fAction || r.action.toLowerCase().includes(fAction)) && (!fActor || r.actor.toLowerCase().includes(fActor)) && (!fObject || `${r.object_type} ${r.object_id}`.toLowerCase().includes(fObject)));
+  const shown = rows.filter((r) => (!fAction || r.action.toLowerCase().includes(fAction)) && (!fActor || `${r.actor} ${names.get(r.actor) || ""}`.toLowerCase().includes(fActor)) && (!fObject || `${r.object_type} ${r.object_id}`.toLowerCase().includes(fObject)));
   const inputs = {
     from: h("input", { type: "date", id: "audit-from", value: q.get("from") || "" }) as HTMLInputElement,
     to: h("input", { type: "date", id: "audit-to", value: q.get("to") || "" }) as HTMLInputElement,
@@ -68,7 +75,7 @@ export async function auditScreen(_m: Me, q: URLSearchParams): Promise<HTMLEleme
     card("Integrity", h("div", { class: "btn-row" }, verify, exp("jsonl"), exp("csv")), verifyOut, exportOut),
     filters,
     table(["#", "When", "Actor", "Action", "Object", "Hash"], shown.slice(-1000).reverse().map((r) => [
-      h("span", { class: "mono" }, String(r.seq)), time(r.at), r.actor, h("span", { class: "mono" }, r.action),
+      h("span", { class: "mono" }, String(r.seq)), time(r.at), actor(r.actor), h("span", { class: "mono" }, r.action),
       r.object_type === "transfer" ? link(`#/transfers/${r.object_id}`, h("span", { class: "mono" }, `${r.object_type} ${short(r.object_id, 12)}`)) : h("span", { class: "mono" }, `${r.object_type} ${short(r.object_id, 12)}`),
       h("span", { class: "mono muted", title: r.hash }, short(r.hash, 12)),
     ]), `${shown.length} of ${rows.length} rows`),

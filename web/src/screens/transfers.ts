@@ -84,8 +84,9 @@ async function timeline(m: Me, t: Transfer): Promise<HTMLElement> {
   let rows: { at: number; what: string; who: string; seq?: number }[] = [];
   let source = "from the transfer's own record";
   if (may(m, "audit")) {
-    const audit = await all<any>("/v1/audit", 20000);
-    rows = audit.filter((r) => r.object_id === t.id || r.data?.transfer_id === t.id).map((r) => ({ at: r.at, what: r.action, who: r.actor, seq: r.seq }));
+    const [audit, people, keys] = await Promise.all([all<any>("/v1/audit", 20000), all<any>("/v1/users", 5000), all<any>("/v1/api-keys", 5000)]);
+    const names = new Map<string, string>([...people.map((u: any) => [u.id, u.username] as [string, string]), ...keys.map((k: any) => [k.id, `key ${k.name}`] as [string, string])]);
+    rows = audit.filter((r) => r.object_id === t.id || r.data?.transfer_id === t.id).map((r) => ({ at: r.at, what: r.action, who: names.get(r.actor) || r.actor, seq: r.seq }));
     source = "from the audit log";
   }
   if (!rows.length) {
@@ -370,9 +371,10 @@ export async function transferNew(_m: Me): Promise<HTMLElement> {
     field("Wallet", walletSel),
     rows,
     button("Add an output", () => addRow(), "secondary", { id: "nt-add" }),
-    field("Maximum fee (sats)", maxFee),
-    field("Expires in (hours)", expires),
-    field("External id (optional)", extId, "Your system's reference; a second request with it is refused."),
+    h("div", { class: "grid-form" },
+      field("Maximum fee (sats)", maxFee),
+      field("Expires in (hours)", expires),
+      field("External id (optional)", extId, "Your system's reference; a second request with it is refused.")),
     card("Before you submit", check),
     h("button", { type: "submit", class: "btn btn-primary", id: "nt-submit" }, "Request the transfer"),
     out,
