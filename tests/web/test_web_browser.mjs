@@ -742,6 +742,23 @@ try {
     };
     const wrong = Object.entries(refused).filter(([k, r]) => r && forced[k] !== 403);
     check(wrong.length === 0, `${role}: forbidden actions forced through the API are refused with 403 (${JSON.stringify(forced)})`);
+    if (role === "approver") {
+      // rejecting needs a reason; a reason holding markup is shown as text
+      await go(page, `#/transfers/${tid2}`, "#upload-approval");
+      await page.click("text=Reject this transfer");
+      await page.click("#reject-submit");
+      await page.waitForTimeout(300);
+      check((await ivyApi("GET", `/v1/transfers/${tid2}`)).json().state === "awaiting_approval", "reject without a reason is not sent");
+      const REASON = "<script>window.__pwned=1</script> wrong payee ‮evil";
+      await page.fill("#reject-reason", REASON.replace("‮", ""));
+      await page.click("#reject-submit");
+      await page.waitForSelector("text=Rejected.");
+      await page.waitForTimeout(800);
+      await go(page, `#/transfers/${tid2}`, "#intent-sha");
+      check((await page.textContent("main")).includes(REASON.replace("‮", "")) && (await page.getAttribute(".title-row .badge", "data-state")) === "rejected", "approver: rejects with a reason; the reason with markup is shown as text");
+      await shot(page, "19-role-approver-rejected");
+      await noScriptRan(page, "rejected transfer");
+    }
     if (role === "viewer") {
       await go(page, "#/audit", "#page-title");
       check((await page.textContent("main")).includes("does not use this screen"), "viewer: the audit screen by its address says it is not for the role");
