@@ -317,6 +317,24 @@ static int open_store(opts *o, kura_store **st)
 
 /* ---- serve ---- */
 
+/* The web pages' directory: web_root when set ("off": none), else the
+ * source tree's built web/dist (scripts/run builds it) when it holds an
+ * index.html. */
+static const char *web_root(const kura_server_config *cfg)
+{
+    struct stat sb;
+    if (!strcmp(cfg->web_root, "off"))
+        return NULL;
+    if (cfg->web_root[0])
+        return cfg->web_root;
+#ifdef KURA_WEB_ROOT_DEFAULT
+    if (stat(KURA_WEB_ROOT_DEFAULT "/index.html", &sb) == 0 && S_ISREG(sb.st_mode))
+        return KURA_WEB_ROOT_DEFAULT;
+#endif
+    (void)sb;
+    return NULL;
+}
+
 static int cmd_serve(opts *o)
 {
     kura_store *st = NULL;
@@ -372,6 +390,7 @@ static int cmd_serve(opts *o)
     ac.body_limit = o->cfg.body_limit;
     ac.threads = o->cfg.threads;
     ac.log_requests = o->cfg.log_requests;
+    ac.web_root = web_root(&o->cfg);
     rc = kura_api_start(&srv, st, &ac, errbuf, sizeof errbuf);
     free(cert);
     if (key) {
@@ -384,6 +403,8 @@ static int cmd_serve(opts *o)
         return die("serve", errbuf);
     }
     kura_api_set_webhook_worker(srv, worker);
+    if (ac.web_root)
+        fprintf(stderr, "kura-server: web pages from %s\n", ac.web_root);
     fprintf(stderr, "kura-server: listening on %s://%s%s%s:%u\n", o->cfg.tls_cert[0] ? "https" : "http",
             strchr(o->cfg.listen_addr, ':') ? "[" : "", o->cfg.listen_addr,
             strchr(o->cfg.listen_addr, ':') ? "]" : "", (unsigned)kura_api_port(srv));

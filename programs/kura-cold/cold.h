@@ -14,6 +14,7 @@
  *   show.c      policy show, journal show, journal verify
  *   apply.c     policy apply
  *   bsms.c      bsms key, the ceremony's --bsms (BIP129)
+ *   qr.c        qr show; BBQr in and out (sign --qr, sign --bbqr-in)
  */
 #ifndef KURA_COLD_H
 #define KURA_COLD_H
@@ -82,6 +83,9 @@ enum cold_opt {
     OPT_EXTRA_ENTROPY,
     OPT_RAW,
     OPT_BSMS,
+    OPT_QR,
+    OPT_QR_TEXT,
+    OPT_BBQR_IN,
     OPT_COUNT_
 };
 
@@ -314,5 +318,28 @@ int cold_cmd_bsms_key(const cold_env *env);
 int cold_bsms_descriptor(const cold_env *env, char **desc_text, kura_network network);
 int cold_cmd_journal_show(const cold_env *env);
 int cold_cmd_journal_verify(const cold_env *env);
+int cold_cmd_qr_show(const cold_env *env);
+
+/* ---- qr.c ---- */
+
+/* Shows data (a binary PSBT) as an animated BBQr QR code on stdout: the
+ * parts in turn with a "part I/N" line under each (followed by the part's
+ * text when with_text). On a terminal it cycles until Enter; otherwise every
+ * part is drawn once. Returns an exit code. */
+int cold_show_qr(const uint8_t *data, size_t len, int with_text);
+
+/* Reads a PSBT from BBQr parts, one per line, in any order, repeats
+ * allowed: from text[0..text_len) when text is not NULL, else from fd line
+ * by line until the series is complete (nothing after the last needed part
+ * is read). A refused part is noted on stderr and skipped. *out (free())
+ * and *out_len get the PSBT. `source` names the input in messages. Returns
+ * COLD_EXIT_OK, or COLD_EXIT_CANNOT having said why (input ended, the
+ * series does not decode, not a PSBT). */
+int cold_read_bbqr(uint8_t **out, size_t *out_len, int fd, const uint8_t *text, size_t text_len,
+                   const char *source);
+
+/* As cold_ask_yes, after parts read by --bbqr-in: lines that are BBQr parts
+ * (a scanner still scanning) are skipped, the first other line answers. */
+int cold_ask_yes_after_bbqr(const char *question);
 
 #endif /* KURA_COLD_H */

@@ -54,6 +54,9 @@ static const struct {
     {"--extra-entropy", OPT_EXTRA_ENTROPY, 0},
     {"--raw", OPT_RAW, 0},
     {"--bsms", OPT_BSMS, 1},
+    {"--qr", OPT_QR, 0},
+    {"--qr-text", OPT_QR_TEXT, 0},
+    {"--bbqr-in", OPT_BBQR_IN, 0},
 };
 
 #define BIT(o) (1u << (o))
@@ -77,11 +80,13 @@ static const struct {
      KURA_BSMS_SIGNERS_MAX, 1},
     {"bsms", "key", "bsms key", cold_cmd_bsms_key, BIT(OPT_PATH) | BIT(OPT_OUTPUT), 0, 1},
     {"export", NULL, "export", cold_cmd_export, 0, 0, 0},
-    {"sign", NULL, "sign", cold_cmd_sign, BIT(OPT_OUTPUT) | BIT(OPT_UNATTENDED), 1, 1},
+    {"sign", NULL, "sign", cold_cmd_sign,
+     BIT(OPT_OUTPUT) | BIT(OPT_UNATTENDED) | BIT(OPT_QR) | BIT(OPT_QR_TEXT) | BIT(OPT_BBQR_IN), 1, 1},
     {"policy", "show", "policy show", cold_cmd_policy_show, 0, 0, 0},
     {"policy", "apply", "policy apply", cold_cmd_policy_apply, 0, COLD_POSITIONAL_MAX, 0},
     {"journal", "show", "journal show", cold_cmd_journal_show, BIT(OPT_RAW), 0, 0},
     {"journal", "verify", "journal verify", cold_cmd_journal_verify, 0, 0, 0},
+    {"qr", "show", "qr show", cold_cmd_qr_show, BIT(OPT_QR_TEXT), 1, 0},
 };
 
 static void usage(FILE *f)
@@ -102,8 +107,13 @@ static void usage(FILE *f)
           "  bsms key [--path m/48h/0h/0h/2h] -o OUT\n"
           "                       this device's BIP129 key record, signed by its key\n"
           "  export               the watch-only descriptor for the coordinator\n"
-          "  sign PACKAGE -o OUT [--unattended]\n"
-          "                       check, confirm, journal, sign (--unattended: hot policy only)\n"
+          "  sign PACKAGE -o OUT [--unattended] [--qr [--qr-text]]\n"
+          "  sign --bbqr-in -o OUT [--unattended] [--qr [--qr-text]]\n"
+          "                       check, confirm, journal, sign (--unattended: hot policy only);\n"
+          "                       PACKAGE may be BBQr parts, one a line; --bbqr-in reads them\n"
+          "                       from stdin as typed or scanned; --qr shows OUT as a BBQr QR\n"
+          "  qr show FILE [--qr-text]\n"
+          "                       a PSBT file as an animated BBQr QR code\n"
           "  policy show          the policy in force\n"
           "  policy apply FILE SIG...\n"
           "                       a newer policy signed by the administrators in force,\n"

@@ -178,6 +178,9 @@ int cold_cmd_sign(const cold_env *env)
     const char *pkg_path = env->args->pos[0];
     const char *out_path = env->args->value[OPT_OUTPUT];
     int unattended = env->args->value[OPT_UNATTENDED] != NULL;
+    int bbqr_in = env->args->value[OPT_BBQR_IN] != NULL;
+    int qr_text = env->args->value[OPT_QR_TEXT] != NULL;
+    int qr = env->args->value[OPT_QR] != NULL || qr_text;
     sign_ctx s;
     kura_check_result res;
     kura_signer_state ss;
@@ -198,8 +201,9 @@ int cold_cmd_sign(const cold_env *env)
     tmp.fd = -1;
     tmp.tmp[0] = '\0';
     s.env = env;
-    if (pkg_path == NULL || out_path == NULL)
-        return cold_fail(COLD_EXIT_CANNOT, "usage: kura-cold sign PACKAGE -o OUT");
+    if ((pkg_path == NULL) == !bbqr_in || out_path == NULL)
+        return cold_fail(COLD_EXIT_CANNOT,
+                         "usage: kura-cold sign PACKAGE -o OUT, or sign --bbqr-in -o OUT");
     if (access(out_path, F_OK) == 0)
         return cold_fail(COLD_EXIT_CANNOT, "%s exists; the signer never replaces a file",
                          out_path);
@@ -207,9 +211,26 @@ int cold_cmd_sign(const cold_env *env)
     rc = cold_state_load(env, &s.st, 1);
     if (rc != COLD_EXIT_OK) goto done;
 
-    if (cold_read_file(&pkg, &pkg_len, pkg_path, PACKAGE_FILE_MAX) != 0) {
-        rc = cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", pkg_path, strerror(errno));
-        goto done;
+    if (bbqr_in) {
+        /* Parts typed or scanned, one a line, until the series is complete;
+         * the confirmation is the next line after them. */
+        rc = cold_read_bbqr(&pkg, &pkg_len, STDIN_FILENO, NULL, 0, "stdin");
+        if (rc != COLD_EXIT_OK) goto done;
+    } else {
+        if (cold_read_file(&pkg, &pkg_len, pkg_path, PACKAGE_FILE_MAX) != 0) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", pkg_path, strerror(errno));
+            goto done;
+        }
+        if (pkg_len >= 2 && memcmp(pkg, "B$", 2) == 0) {
+            /* A file of BBQr parts, one a line (as a scanner saved them). */
+            uint8_t *joined = NULL;
+            size_t joined_len = 0;
+            rc = cold_read_bbqr(&joined, &joined_len, -1, pkg, pkg_len, pkg_path);
+            free(pkg);
+            pkg = joined;
+            pkg_len = joined_len;
+            if (rc != COLD_EXIT_OK) goto done;
+        }
     }
     binary = pkg_len >= 5 && memcmp(pkg, "psbt\xff", 5) == 0;
     if (binary)
@@ -268,7 +289,8 @@ int cold_cmd_sign(const cold_env *env)
     }
 
     show_summary(&s, &res, unattended);
-    if (!unattended && !cold_ask_yes("Type yes to sign; anything else refuses:")) {
+    if (!unattended && !(bbqr_in ? cold_ask_yes_after_bbqr("Type yes to sign; anything else refuses:")
+                                 : cold_ask_yes("Type yes to sign; anything else refuses:"))) {
         rc = refuse(&s, KURA_REFUSE_DECLINED, "the operator did not confirm");
         goto done;
     }
@@ -357,6 +379,22 @@ int cold_cmd_sign(const cold_env *env)
     if (res.new_policy != NULL)
         printf("policy version %" PRIu64 " is now in force\n", res.new_policy->version);
     rc = COLD_EXIT_OK;
+    if (qr) {
+        /* The signed PSBT back across the air gap. It is already written
+         * and journaled: a failure here is reported, the signature stands
+         * (`qr show OUT` shows it again). */
+        uint8_t *bin = NULL;
+        size_t bin_len = 0;
+        fflush(stdout);
+        if (binary) {
+            rc = cold_show_qr(out, out_len, qr_text);
+        } else if (kura_psbt_serialize(&bin, &bin_len, psbt) == KURA_OK) {
+            rc = cold_show_qr(bin, bin_len, qr_text);
+            free(bin);
+        } else {
+            rc = cold_fail(COLD_EXIT_CANNOT, "cannot serialize the signed PSBT for the QR code");
+        }
+    }
 done:
     cold_tmpfile_discard(&tmp);
     kura_check_result_clear(&res);

@@ -24,6 +24,9 @@ typedef struct kura_api_config {
     size_t body_limit;          /* default request body limit in bytes; 0: 1 MiB */
     unsigned threads;           /* the thread pool; 0: 4 */
     int log_requests;           /* 1: one line per request on stderr */
+    const char *web_root;       /* the web pages' directory (web/dist), served at `/` for
+                                 * GET/HEAD outside the route table (static.h); NULL or
+                                 * "": none (copied) */
 } kura_api_config;
 
 #define KURA_API_DEFAULT_BODY_LIMIT ((size_t)1 << 20)

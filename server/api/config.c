@@ -145,6 +145,8 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
             c->default_fee_rate = x;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
+    } else if (!strcmp(key, "web_root")) {
+        rc = *v ? set_str(c->web_root, sizeof c->web_root, v) : -1;
     } else {
         snprintf(errbuf, errlen, "unknown key '%.64s'", key);
         return -1;

@@ -26,6 +26,8 @@ typedef struct kura_server_config {
     int64_t expiry_interval;     /* expiry_interval: seconds between expiry sweeps */
     int64_t default_fee_rate;    /* default_fee_rate: sat/vB when no estimate */
     int log_requests;            /* log_requests: yes/no */
+    char web_root[1024];         /* web_root: the web pages' directory; "": the built
+                                  * web/dist when present; "off": none */
 } kura_server_config;
 
 /* Fills cfg with the defaults (listen 127.0.0.1:8420, data_dir ./kura-data, ...). */

@@ -10,6 +10,7 @@
  * idempotency and the handler.
  */
 #include "api/internal.h"
+#include "api/static.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -44,6 +46,7 @@ typedef struct conn_ctx {
     char client_addr[64];
     char principal_id[40];
     char allow[40];                 /* the Allow header of a 405 */
+    int is_static;                  /* a web page's file (static.h) */
 } conn_ctx;
 
 const int kura_api_status_slots[KURA_API_STATUS_SLOTS] = {
@@ -294,6 +297,43 @@ static int authenticate(conn_ctx *c, struct MHD_Connection *conn, const kura_rou
     return 0;
 }
 
+/* A web page's file (static.h): not an API route, so none of the API's
+ * checks apply; its own headers (the pages' CSP, caching). Not found is the
+ * API's JSON 404, so nothing tells a missing file from a refused path. */
+static enum MHD_Result send_static(conn_ctx *c, struct MHD_Connection *conn, const char *url)
+{
+    kura_static_file f;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    size_t size = 0;
+    int fd;
+    if (kura_static_resolve(url, &f) != 0 ||
+        (fd = kura_static_open(c->srv->web_root, &f, &size)) < 0)
+        return refuse(c, conn, KURA_PROBLEM_NOT_FOUND, "no such route");
+    r = MHD_create_response_from_fd(size, fd); /* owns fd from here */
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", f.content_type);
+    MHD_add_response_header(r, "Cache-Control", f.cache_control);
+    MHD_add_response_header(r, "Content-Security-Policy", KURA_WEB_CSP);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(r, "Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
+    if (c->srv->tls)
+        MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    c->answered = 1;
+    c->status = 200;
+    c->is_static = 1;
+    return ret;
+}
+
 /* Everything decided from the headers alone. */
 static enum MHD_Result first_call(conn_ctx *c, struct MHD_Connection *conn, const char *method,
                                   const char *url)
@@ -303,6 +343,9 @@ static enum MHD_Result first_call(conn_ctx *c, struct MHD_Connection *conn, cons
     const char *cl;
     int rc;
     c->route = kura_route_find(method, url, c->rq.id);
+    if (c->route == -1 && c->srv->web_root && strncmp(url, "/v1/", 4) != 0 &&
+        (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
+        return send_static(c, conn, url);
     if (c->route == -1)
         return refuse(c, conn, KURA_PROBLEM_NOT_FOUND, "no such route");
     if (c->route == -2) {
@@ -518,7 +561,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         /* One line per request: never a body, a token, a key or a query value. */
         fprintf(stderr, "kura-server: %s %s %d %.3fms principal=%s\n",
                 c->route >= 0 ? kura_routes[c->route].method : "-",
-                c->route >= 0 ? kura_routes[c->route].path : "(unrouted)", c->status,
+                c->route >= 0 ? kura_routes[c->route].path
+                              : c->is_static ? "(web page)" : "(unrouted)",
+                c->status,
                 (double)us / 1000.0, c->principal_id[0] ? c->principal_id : "-");
     }
     json_decref(c->rq.body);
@@ -592,6 +637,12 @@ int kura_api_start(kura_api_server **out, kura_store *store, const kura_api_conf
         s->cfg.threads = 4;
     s->cfg.listen_addr = NULL;
     s->cfg.tls_cert_pem = s->cfg.tls_key_pem = NULL;
+    s->cfg.web_root = NULL;
+    if (cfg->web_root && *cfg->web_root && !(s->web_root = strdup(cfg->web_root))) {
+        kura_api_stop(s);
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
     if (cfg->tls_cert_pem) {
         s->cert = strdup(cfg->tls_cert_pem);
         s->key = strdup(cfg->tls_key_pem);
@@ -652,6 +703,7 @@ void kura_api_stop(kura_api_server *s)
         free(s->key);
     }
     free(s->cert);
+    free(s->web_root);
     free(s->stats);
     free(s);
 }
