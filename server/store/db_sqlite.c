@@ -298,14 +298,27 @@ static int prepare_files(const char *path, kura_db_error *err)
     free(dir);
     if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
         return KURA_DB_OK;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* An existing file is never opened here: POSIX locks belong to the
+     * process, and closing ANY descriptor of the file drops every lock the
+     * process's SQLite connections hold on it. Another process (kura-server
+     * audit verify, a backup) would then find no other user when it closes,
+     * checkpoint and delete the WAL under us, and our later commits would go
+     * to the deleted file (tests/server/test_server_store_locks.c). */
+    if (lstat(path, &stt) == 0) {
+        if (S_ISLNK(stt.st_mode))
+            return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot open %s: %s", path,
+                                strerror(ELOOP));
+        if ((stt.st_mode & 077) != 0 && chmod(path, 0600) != 0)
+            return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot make %s private: %s", path,
+                                strerror(errno));
+        return KURA_DB_OK;
+    }
+    /* A new file: nobody holds a lock on it yet. */
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return prepare_files(path, err); /* made by another thread meanwhile */
     if (fd < 0)
         return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &stt) == 0 && (stt.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
-        int e = errno;
-        close(fd);
-        return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot make %s private: %s", path, strerror(e));
-    }
     close(fd);
     return KURA_DB_OK;
 }
