@@ -347,7 +347,8 @@ int kura_db_sqlite_open(kura_db **out, const char *path, kura_db_error *err)
     }
     sqlite3_busy_timeout(db->handle, 10000);
     rc = sqlite3_exec(db->handle,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                      "PRAGMA temp_store=MEMORY;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int status = fail_sqlite(db, rc, err);
