@@ -9,7 +9,8 @@ may appear.
 On SQLite (a data directory of its own) by default; on the PostgreSQL of
 with-postgres.sh when KURA_TEST_DB_URL is set (the database survives, only
 kura-server dies). Defaults: 200 kills on SQLite, 30 on PostgreSQL
-(KURA_DURABILITY_KILLS overrides); 4 clients; the seed from the clock,
+(KURA_DURABILITY_KILLS overrides); 3 clients; the kill 0 to 0.25 s after
+each start; the seed from the clock,
 printed first, so that a failing run can be replayed with --seed (the kill
 moments and the checked samples follow it; the server's own timing does not).
 
@@ -35,11 +36,16 @@ SIGKILL; it is started again on the same database, and then:
      its intent_hash, its audit row (transfer.awaiting_approval), and a done
      idempotency row whose response names it; no done idempotency row without
      its transfer; the audit chain, recomputed here from audit-format.md, links
-     every row from seq 1 with no gap to the head row;
+     every row from seq 1 with no gap to the head row. After each restart for
+     the transfers of the cycle's requests and the chain's new rows, plus
+     counts (transfers = transfers with outputs = their audit rows = done
+     keys) over everything; the whole database every 10th cycle and at the end;
   5. at the end, every acknowledged request again: GET by id;
-  6. POST /v1/audit/verify (the server's own verification: the chain and every
-     transfer's fields against its audit rows) says ok; and `kura-server audit
-     verify --json` (the command line) every 10th cycle and at the end.
+  6. the server's own verification (the chain and every transfer's fields
+     against its audit rows) says ok: POST /v1/audit/verify and `kura-server
+     audit verify --json` (the command line, a second process on the same
+     database while the server runs), alternating every 25th cycle, and both
+     at the end (each walks everything: seconds in the sanitized build).
 
 Prints "N passed, M failed" for the checks and exits 1 on any failure.
 Python 3 standard library only (psql for PostgreSQL).
@@ -474,9 +480,14 @@ class Durability:
             self.resolve_pending(cut)
             ntr = self.check_database(None if every else
                                       [q.ext for q in load.answered] + cut)
+            # The server's own verification walks the whole chain and every
+            # transfer: alternately over HTTP and by the command line.
+            if cycle % a.verify_every == 0 and cycle != a.kills:
+                if (cycle // a.verify_every) % 2 == 1:
+                    self.check_audit_http()
+                else:
+                    self.check_audit_cli()
             if every:
-                self.check_audit_http()
-                self.check_audit_cli()
                 print("cycle %d/%d: %.0f s, %d transfers, %d acknowledged, %d cut by the "
                       "kill (%d still claimed), %d failed so far; time in starts %.0f s, "
                       "under load %.0f s, checking %.0f s" %
@@ -491,6 +502,7 @@ class Durability:
         everyone = list(self.answered.values())
         self.check_replay(self.rng.sample(everyone, min(a.final_replays, len(everyone))))
         self.check_database()
+        self.check_audit_http()
         self.check_audit_cli()
         self.srv.stop()
         return time.monotonic() - t0
@@ -502,14 +514,17 @@ def main():
     pg = bool(os.environ.get("KURA_TEST_DB_URL"))
     ap.add_argument("--kills", type=int,
                     default=int(os.environ.get("KURA_DURABILITY_KILLS", 30 if pg else 200)))
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--clients", type=int, default=3)
     ap.add_argument("--seed", type=int, default=int(time.time() * 1000) % 1000000007)
-    ap.add_argument("--max-delay", type=float, default=0.3,
+    ap.add_argument("--max-delay", type=float, default=0.25,
                     help="the kill comes uniformly 0..this many seconds after the start")
     ap.add_argument("--replays", type=int, default=3,
                     help="answered requests retried per cycle (all of them at the end)")
     ap.add_argument("--full-every", type=int, default=10,
                     help="cycles between whole-database checks and the server's audit verify")
+    ap.add_argument("--verify-every", type=int, default=25,
+                    help="cycles between the server's own audit verifications (they walk "
+                         "everything: seconds in the sanitized build)")
     ap.add_argument("--final-replays", type=int, default=500,
                     help="answered requests retried at the end")
     a = ap.parse_args()
