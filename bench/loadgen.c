@@ -7,8 +7,9 @@
  *
  * REQUEST-FILE holds one request template: the method and path on the first
  * line, header lines, an empty line, the body. Every occurrence of "{n}" in
- * the body is replaced by the request's sequence number (so each request can
- * carry a unique external_id); Content-Length is added.
+ * the header lines and the body is replaced by the request's sequence number
+ * (so each request can carry a unique external_id and Idempotency-Key);
+ * Content-Length is added.
  *
  * closed: CONNECTIONS keep-alive connections each send the next request as
  *   soon as the previous answer is in, for SECONDS: the most the server
@@ -111,28 +112,39 @@ static void load_template(const char *path)
         tmpl.body_len--;
 }
 
-/* Builds request number n into c->out. */
+/* A copy of src[0..len) with every "{n}" replaced by num; its length in *out_len. */
+static char *substitute(const char *src, size_t len, const char *num, size_t num_len, size_t *out_len)
+{
+    char *out = xmalloc(len + (len / 3 + 1) * num_len + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        if (i + 3 <= len && memcmp(src + i, "{n}", 3) == 0) {
+            memcpy(out + k, num, num_len);
+            k += num_len;
+            i += 3;
+        } else {
+            out[k++] = src[i++];
+        }
+    }
+    out[k] = '\0';
+    *out_len = k;
+    return out;
+}
+
+/* Builds request number n into c->out: "{n}" in the header lines (a unique
+ * Idempotency-Key) and in the body become n. */
 static void build_request(conn *c, uint64_t n)
 {
     char num[24];
     size_t num_len = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)n);
-    size_t cap = tmpl.head_len + tmpl.body_len * 2 + 256 + num_len * 16;
-    char *body = xmalloc(tmpl.body_len + num_len * 16 + 1);
-    size_t blen = 0;
-    for (size_t i = 0; i < tmpl.body_len;) {
-        if (i + 3 <= tmpl.body_len && memcmp(tmpl.body + i, "{n}", 3) == 0) {
-            if (blen + num_len > tmpl.body_len + num_len * 16)
-                die("too many {n} in the body");
-            memcpy(body + blen, num, num_len);
-            blen += num_len;
-            i += 3;
-        } else {
-            body[blen++] = tmpl.body[i++];
-        }
-    }
+    size_t blen = 0, hlen = 0;
+    char *body = substitute(tmpl.body, tmpl.body_len, num, num_len, &blen);
+    char *head = substitute(tmpl.head, tmpl.head_len, num, num_len, &hlen);
+    size_t cap = hlen + 256;
     free(c->out);
     c->out = xmalloc(cap + blen);
-    c->out_len = (size_t)snprintf(c->out, cap, "%s\r\nContent-Length: %zu\r\n\r\n", tmpl.head, blen);
+    c->out_len = (size_t)snprintf(c->out, cap, "%s\r\nContent-Length: %zu\r\n\r\n", head, blen);
+    free(head);
     /* The template's header lines end in \n; HTTP wants \r\n. */
     {
         char *fixed = xmalloc(c->out_len * 2 + blen + 1);

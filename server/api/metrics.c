@@ -110,9 +110,13 @@ int kura_api_metrics_text(struct kura_api_server *s, char **out, size_t *len)
             "# HELP kura_store_retries_total Transactions retried after lock contention.\n"
             "# TYPE kura_store_retries_total counter\nkura_store_retries_total %llu\n"
             "# HELP kura_store_failures_total Database failures.\n"
-            "# TYPE kura_store_failures_total counter\nkura_store_failures_total %llu\n",
+            "# TYPE kura_store_failures_total counter\nkura_store_failures_total %llu\n"
+            "# HELP kura_store_group_commits_total COMMITs that acknowledged a batch of writes "
+            "(SQLite group commit).\n"
+            "# TYPE kura_store_group_commits_total counter\nkura_store_group_commits_total %llu\n",
         (unsigned long long)st.commits, (unsigned long long)st.rollbacks,
-        (unsigned long long)st.retries, (unsigned long long)st.failures);
+        (unsigned long long)st.retries, (unsigned long long)st.failures,
+        (unsigned long long)st.group_commits);
     if (s->worker) {
         kura_webhook_worker_stats ws;
         kura_webhook_worker_get_stats(s->worker, &ws);

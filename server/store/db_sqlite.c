@@ -313,11 +313,13 @@ static int prepare_files(const char *path, kura_db_error *err)
                                 strerror(errno));
         return KURA_DB_OK;
     }
+    /* A new file: nobody holds a lock on it yet. */
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno != EEXIST)
-        return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot create %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    if (fd < 0 && errno == EEXIST)
+        return prepare_files(path, err); /* made by another thread meanwhile */
+    if (fd < 0)
+        return kura_db_fail(err, KURA_DB_EIO, "sqlite: cannot open %s: %s", path, strerror(errno));
+    close(fd);
     return KURA_DB_OK;
 }
 
@@ -345,7 +347,8 @@ int kura_db_sqlite_open(kura_db **out, const char *path, kura_db_error *err)
     }
     sqlite3_busy_timeout(db->handle, 10000);
     rc = sqlite3_exec(db->handle,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                      "PRAGMA temp_store=MEMORY;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int status = fail_sqlite(db, rc, err);

@@ -32,6 +32,7 @@ typedef struct group_req {
     int rc;              /* the outcome, once done */
     int done;
     int run_alone;       /* fn met KURA_DB_EBUSY inside the batch: run it on its own */
+    pthread_cond_t wake; /* signalled when done, or when it is the queue's head and may lead */
     struct group_req *next;
 } group_req;
 
@@ -52,7 +53,6 @@ struct kura_store {
     int group_commit;
     size_t group_max;
     pthread_mutex_t group_lock;
-    pthread_cond_t group_cond;   /* a batch finished */
     group_req *queue_head, *queue_tail;
     int leader;                  /* a batch is running */
 };
@@ -268,7 +268,6 @@ int kura_store_open_options(kura_store **out, const char *url, const kura_store_
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->available, NULL);
     pthread_mutex_init(&st->group_lock, NULL);
-    pthread_cond_init(&st->group_cond, NULL);
     st->group_max = opts->group_max ? opts->group_max : STORE_GROUP_MAX_DEFAULT;
     rc = acquire(st, &db, err);
     if (rc == KURA_DB_OK) {
@@ -294,7 +293,6 @@ void kura_store_close(kura_store *st)
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->available);
     pthread_mutex_destroy(&st->group_lock);
-    pthread_cond_destroy(&st->group_cond);
     free(st->idle);
     free(st->url);
     free(st);
@@ -514,9 +512,13 @@ static void run_batch(kura_store *st, group_req **reqs, size_t n)
     free(ok);
 }
 
+/* Each waiter sleeps on its own condition variable: the leader wakes the
+ * members of the batch it ran and the next queue head (the next leader), not
+ * every waiting thread (with 32 writers queued, a broadcast woke them all
+ * after every batch to find they had nothing to do). */
 static int group_write(kura_store *st, kura_store_fn fn, void *arg, kura_db_error *err)
 {
-    group_req me = {fn, arg, err, KURA_DB_OK, 0, 0, NULL};
+    group_req me = {fn, arg, err, KURA_DB_OK, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
     pthread_mutex_lock(&st->group_lock);
     if (st->queue_tail)
         st->queue_tail->next = &me;
@@ -527,7 +529,7 @@ static int group_write(kura_store *st, kura_store_fn fn, void *arg, kura_db_erro
         group_req *batch[STORE_GROUP_MAX_LIMIT];
         size_t n = 0, max = st->group_max;
         if (st->leader) {
-            pthread_cond_wait(&st->group_cond, &st->group_lock);
+            pthread_cond_wait(&me.wake, &st->group_lock);
             continue;
         }
         /* Lead: take the queue (up to group_max) and run it as one transaction. */
@@ -543,12 +545,17 @@ static int group_write(kura_store *st, kura_store_fn fn, void *arg, kura_db_erro
         pthread_mutex_unlock(&st->group_lock);
         run_batch(st, batch, n);
         pthread_mutex_lock(&st->group_lock);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             batch[i]->done = 1;
+            if (batch[i] != &me)
+                pthread_cond_signal(&batch[i]->wake);
+        }
         st->leader = 0;
-        pthread_cond_broadcast(&st->group_cond);
+        if (st->queue_head)
+            pthread_cond_signal(&st->queue_head->wake);
     }
     pthread_mutex_unlock(&st->group_lock);
+    pthread_cond_destroy(&me.wake);
     if (me.run_alone)
         return run(st, 1, fn, arg, err);
     return me.rc;

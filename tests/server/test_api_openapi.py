@@ -11,6 +11,7 @@ server's answers:
   webhooks, deliveries, audit list/export/verify, lists, health, metrics,
   errors) are valid against the documented schemas (kura_api_harness).
 """
+import re
 import secrets
 
 from kura_api_harness import ROLES, check, main, new_password, routes, signin
@@ -95,6 +96,11 @@ def run(srv):
     check('kura_http_requests_total{method="POST",route="/v1/users",status="201"} 5' in text, "metrics: requests by route")
     check("kura_http_request_duration_seconds_bucket" in text and "kura_store_commits_total" in text
           and "kura_webhook_attempts_total" in text, "metrics: histogram, store, webhooks")
+    # group commit: on SQLite the users' writes went through batches (COMMITs
+    # counted); PostgreSQL commits each alone (none)
+    m = re.search(r"^kura_store_group_commits_total (\d+)$", text, re.M)
+    check(m is not None and (int(m.group(1)) > 0) == (srv.db is None),
+          "metrics: kura_store_group_commits_total %r" % (m and m.group(1)))
     r = srv.request("POST", "/v1/audit/verify", {}, auth=admin)
     check(r.status == 200 and r.json()["ok"] is True, "verify: %r" % r)
     r = srv.request("DELETE", "/v1/webhooks/" + wh, auth=admin)
