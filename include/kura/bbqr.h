@@ -97,7 +97,8 @@ typedef struct kura_bbqr_split_options {
     char encoding;        /* 'H', '2' or 'Z' (0: 'Z'). 'Z' falls back to '2' when
                            * compression does not make the data smaller. */
     char file_type;       /* one of the KURA_BBQR_ types above; required */
-    unsigned min_version; /* smallest QR version to use, 1..40 (0: 5) */
+    unsigned min_version; /* smallest QR version to use, 1..40 (0: 5, or 1 when
+                           * max_version is below 5) */
     unsigned max_version; /* largest QR version to use, 1..40 (0: 40) */
     size_t min_parts;     /* 1..KURA_BBQR_MAX_PARTS (0: 1) */
     size_t max_parts;     /* 1..KURA_BBQR_MAX_PARTS (0: KURA_BBQR_MAX_PARTS) */
