@@ -155,6 +155,7 @@ static char *make_intent(int k, size_t *len)
     strcpy(it->wallet.name, "treasury");
     strcpy(it->wallet.checksum, wallets[k].checksum);
     strcpy(it->initiator, "ops-tanaka");
+    it->policy_version = 1; /* the policy of the signer's check below */
     it->created = NOW;
     it->expires = NOW + 3600;
     it->max_fee = MAX_FEE;
