@@ -11,7 +11,7 @@
 #include "audit/audit.h"
 #include "domain/addresses.h"
 #include "domain/people.h"
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "domain/transfers.h"
 #include "domain/wallets.h"
 #include "store/store.h"

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "domain/problem.h"
+#include "problem/problem.h"
 
 typedef enum kura_field_type {
     KURA_FIELD_STRING = 1,

@@ -15,39 +15,8 @@
 
 /* ---- small helpers ---- */
 
-int kura_audit_fail(kura_db_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
-int kura_audit_problem(kura_problem *p, kura_problem_code code, const char *fmt, ...)
-{
-    if (p) {
-        va_list ap;
-        p->code = code;
-        va_start(ap, fmt);
-        vsnprintf(p->message, sizeof p->message, fmt, ap);
-        va_end(ap);
-    }
-    return (int)code;
-}
 
-int kura_audit_problem_from_db(kura_problem *p, int rc, const kura_db_error *err)
-{
-    const char *msg = err && err->message[0] ? err->message : kura_db_status_name(rc);
-    if (rc > 0)
-        return rc;
-    if (rc == KURA_DB_EBUSY || rc == KURA_DB_EIO)
-        return kura_audit_problem(p, KURA_PROBLEM_UNAVAILABLE, "database: %s", msg);
-    return kura_audit_problem(p, KURA_PROBLEM_INTERNAL, "database: %s", msg);
-}
 
 int64_t kura_audit_int(const kura_db_result *res, size_t row, size_t col)
 {
@@ -189,13 +158,13 @@ int kura_audit_head(kura_db *db, int64_t *seq, char hash[65], kura_db_error *err
     if (hash)
         hash[0] = '\0';
     if (!db)
-        return kura_audit_fail(err, KURA_DB_EINVAL, "audit: no database");
+        return kura_db_fail(err, KURA_DB_EINVAL, "audit: no database");
     rc = kura_db_exec(db, &res, "SELECT seq, hash FROM audit_head WHERE id = 1", NULL, 0, err);
     if (rc != KURA_DB_OK)
         return rc;
     if (kura_db_result_rows(res) != 1 || !kura_audit_is_hash(kura_audit_text(res, 0, 1))) {
         kura_db_result_free(res);
-        return kura_audit_fail(err, KURA_DB_ESCHEMA, "audit: the head row is missing or damaged");
+        return kura_db_fail(err, KURA_DB_ESCHEMA, "audit: the head row is missing or damaged");
     }
     if (seq)
         *seq = kura_audit_int(res, 0, 0);
@@ -225,22 +194,22 @@ int kura_audit_append(kura_db *db, const kura_audit_entry *e, int64_t now, int64
     if (head_hash_out)
         head_hash_out[0] = '\0';
     if (!db || !e)
-        return kura_audit_fail(err, KURA_DB_EINVAL, "audit: no database or entry");
+        return kura_db_fail(err, KURA_DB_EINVAL, "audit: no database or entry");
     if (!field_ok(e->actor, 0) || !field_ok(e->action, 0) || !field_ok(e->object_type, 0) ||
         !field_ok(e->object_id, 1))
-        return kura_audit_fail(err, KURA_DB_EINVAL,
+        return kura_db_fail(err, KURA_DB_EINVAL,
                                "audit: actor, action and object_type must be non-empty");
     if (now < 0)
-        return kura_audit_fail(err, KURA_DB_EINVAL, "audit: time before 1970");
+        return kura_db_fail(err, KURA_DB_EINVAL, "audit: time before 1970");
     if (!e->data) {
         empty = json_object();
         if (!empty)
-            return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+            return kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     }
     rc = kura_audit_canonical_json(&data, e->data ? e->data : empty);
     json_decref(empty);
     if (rc != KURA_DB_OK)
-        return kura_audit_fail(err, rc, "audit: %s: data must be a JSON object without reals",
+        return kura_db_fail(err, rc, "audit: %s: data must be a JSON object without reals",
                                e->action);
 
     /* Taking the head first: on PostgreSQL the row lock is held until the
@@ -251,7 +220,7 @@ int kura_audit_append(kura_db *db, const kura_audit_entry *e, int64_t now, int64
     if (rc != KURA_DB_OK)
         goto out;
     if (kura_db_result_rows(res) != 1 || !kura_audit_is_hash(kura_audit_text(res, 0, 1))) {
-        rc = kura_audit_fail(err, KURA_DB_ESCHEMA, "audit: the head row is missing or damaged");
+        rc = kura_db_fail(err, KURA_DB_ESCHEMA, "audit: the head row is missing or damaged");
         goto out;
     }
     seq = kura_audit_int(res, 0, 0);
@@ -262,7 +231,7 @@ int kura_audit_append(kura_db *db, const kura_audit_entry *e, int64_t now, int64
     rc = kura_audit_row_hash(hash, seq, now, e->actor, e->action, e->object_type, e->object_id,
                              data, prev);
     if (rc != KURA_DB_OK) {
-        rc = kura_audit_fail(err, rc, "audit: cannot hash the row");
+        rc = kura_db_fail(err, rc, "audit: cannot hash the row");
         goto out;
     }
     rc = kura_db_exec(db, NULL,
@@ -416,7 +385,7 @@ static int list_fn(kura_db *db, void *arg, kura_db_error *err)
         a->page = json_pack("{so so}", "items", items, "next_cursor", cursor);
     }
     kura_db_result_free(res);
-    return a->page ? KURA_DB_OK : kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+    return a->page ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
 }
 
 /* A cursor is a seq this server issued: a decimal without sign or leading
@@ -446,13 +415,13 @@ int kura_audit_list(kura_store *st, int64_t from, int64_t to, const char *object
     if (page)
         *page = NULL;
     if (!st || !page)
-        return kura_audit_problem(p, KURA_PROBLEM_INTERNAL, "audit: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "audit: bad arguments");
     if (limit < 1 || limit > 500)
-        return kura_audit_problem(p, KURA_PROBLEM_INVALID_FIELD, "limit must be 1..500");
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "limit must be 1..500");
     if (from < 0 || to < 0)
-        return kura_audit_problem(p, KURA_PROBLEM_INVALID_FIELD, "times must not be negative");
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "times must not be negative");
     if (cursor && *cursor && parse_seq_cursor(cursor, &a.after) != 0)
-        return kura_audit_problem(p, KURA_PROBLEM_BAD_CURSOR, "the cursor is not an audit seq");
+        return kura_problem_set(p, KURA_PROBLEM_BAD_CURSOR, "the cursor is not an audit seq");
     a.from = from;
     a.to = to;
     a.object_type = object_type;
@@ -461,7 +430,7 @@ int kura_audit_list(kura_store *st, int64_t from, int64_t to, const char *object
     rc = kura_store_read(st, list_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.page);
-        return kura_audit_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *page = a.page;
     return 0;

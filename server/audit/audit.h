@@ -22,7 +22,7 @@
  *    kura_audit_head; they return KURA_DB_* codes (kura_db_error says why);
  *  - whole operations on a store (kura_store *), for the API and the CLI:
  *    list, verify, export, journal import; they return 0 or a positive
- *    kura_problem_code (domain/problem.h) and fill a kura_problem: bad
+ *    kura_problem_code (problem/problem.h) and fill a kura_problem: bad
  *    arguments INVALID_FIELD / BAD_CURSOR, database failures UNAVAILABLE or
  *    INTERNAL.
  */
@@ -34,7 +34,7 @@
 
 #include <jansson.h>
 
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "store/db.h"
 #include "store/store.h"
 

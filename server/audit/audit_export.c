@@ -30,7 +30,7 @@ static int emit(export_arg *a, const char *s, size_t n, kura_db_error *err)
     a->started = 1;
     if (a->write(a->ctx, s, n) != 0) {
         a->writer_stopped = 1;
-        return kura_audit_fail(err, EXPORT_WRITER_STOPPED, "audit: export: the writer stopped");
+        return kura_db_fail(err, EXPORT_WRITER_STOPPED, "audit: export: the writer stopped");
     }
     return KURA_DB_OK;
 }
@@ -41,7 +41,7 @@ static int emit_json_line(export_arg *a, json_t *v, kura_db_error *err)
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     int rc;
     if (!s)
-        return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     rc = emit(a, s, strlen(s), err);
     if (rc == KURA_DB_OK)
         rc = emit(a, "\n", 1, err);
@@ -93,7 +93,7 @@ static int export_fn(kura_db *db, void *arg, kura_db_error *err)
     int rc;
 
     if (a->started)
-        return kura_audit_fail(err, EXPORT_RETRIED,
+        return kura_db_fail(err, EXPORT_RETRIED,
                                "audit: export: the database asked for a retry after output began");
     rc = kura_audit_head(db, &head_seq, head_hash, err);
     if (rc != KURA_DB_OK)
@@ -121,7 +121,7 @@ static int export_fn(kura_db *db, void *arg, kura_db_error *err)
             if (a->format == KURA_AUDIT_EXPORT_JSONL) {
                 json_t *row = kura_audit_row_json(res, i);
                 rc = row ? emit_json_line(a, row, err)
-                         : kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+                         : kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
                 json_decref(row);
             } else {
                 rc = emit_csv_row(a, res, i, err);
@@ -141,7 +141,7 @@ static int export_fn(kura_db *db, void *arg, kura_db_error *err)
                         (json_int_t)a->to, "head_hash", head_hash, "head_seq",
                         (json_int_t)head_seq, "rows", (json_int_t)rows);
     if (!trailer)
-        return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     if (a->format == KURA_AUDIT_EXPORT_JSONL) {
         rc = emit_json_line(a, trailer, err);
     } else {
@@ -167,12 +167,12 @@ int kura_audit_export(kura_store *st, kura_audit_export_format format, int64_t f
     kura_db_error err = {0};
     int rc;
     if (!st)
-        return kura_audit_problem(p, KURA_PROBLEM_INTERNAL, "audit: no store");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "audit: no store");
     if (!write || (format != KURA_AUDIT_EXPORT_JSONL && format != KURA_AUDIT_EXPORT_CSV))
-        return kura_audit_problem(p, KURA_PROBLEM_INVALID_FIELD,
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
                                   "export format must be jsonl or csv, with a writer");
     if (from < 0 || to < 0)
-        return kura_audit_problem(p, KURA_PROBLEM_INVALID_FIELD, "times must not be negative");
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "times must not be negative");
     a.format = format;
     a.from = from;
     a.to = to;
@@ -182,8 +182,8 @@ int kura_audit_export(kura_store *st, kura_audit_export_format format, int64_t f
     if (rc == KURA_DB_OK)
         return 0;
     if (rc > 0)
-        return kura_audit_problem(p, rc == EXPORT_RETRIED ? KURA_PROBLEM_UNAVAILABLE
+        return kura_problem_set(p, rc == EXPORT_RETRIED ? KURA_PROBLEM_UNAVAILABLE
                                                            : KURA_PROBLEM_INTERNAL,
                                   "%s", err.message);
-    return kura_audit_problem_from_db(p, rc, &err);
+    return kura_problem_from_db(p, rc, &err, NULL);
 }

@@ -16,18 +16,6 @@
 #define KURA_AUDIT_PRINTF(a, b)
 #endif
 
-/* Sets err (when not NULL) to code and the message; returns code. */
-int kura_audit_fail(kura_db_error *err, int code, const char *fmt, ...) KURA_AUDIT_PRINTF(3, 4);
-
-/* Sets p (when not NULL) to code and the message; returns (int)code. The
- * domain's kura_problem_set lives in a module above this one. */
-int kura_audit_problem(kura_problem *p, kura_problem_code code, const char *fmt, ...)
-    KURA_AUDIT_PRINTF(3, 4);
-
-/* A failed store call as a problem: UNAVAILABLE for a busy or unreachable
- * database, INTERNAL otherwise; a positive rc (already a problem) passes. */
-int kura_audit_problem_from_db(kura_problem *p, int rc, const kura_db_error *err);
-
 /* The store fn's rows, read as an int64 (0 on NULL or bad text). */
 int64_t kura_audit_int(const kura_db_result *res, size_t row, size_t col);
 /* The row's text, "" for NULL. */

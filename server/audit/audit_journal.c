@@ -132,7 +132,7 @@ static int reconcile_signed(kura_db *db, const kura_journal_entry *e, json_t **m
                               e->intent_id, "intent_hash", hash, "reason", reason, "transfer_id",
                               opt_string(tid), "state", opt_string(state), "message", message);
         if (!*mismatch)
-            rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+            rc = kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     }
     kura_db_result_free(res);
     return rc;
@@ -159,7 +159,7 @@ static int reconcile_refused(kura_db *db, const kura_journal_entry *e, json_t **
                      e->has_intent_hash ? json_string(hash) : json_null(), "reason", e->reason,
                      "transfer_id", opt_string(tid));
     kura_db_result_free(res);
-    return *out ? KURA_DB_OK : kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+    return *out ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
 }
 
 /* Phase 1, in a read transaction: every entry against the transfers. A
@@ -177,7 +177,7 @@ static int reconcile_fn(kura_db *db, void *arg, kura_db_error *err)
     a->mismatches = json_array();
     a->refusals = json_array();
     if (!a->mismatches || !a->refusals)
-        return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     /* kura_journal_parse verified the whole chain: every line is a complete,
      * well-formed entry. */
     while (a->valid && pos < a->len && rc == KURA_DB_OK) {
@@ -187,7 +187,7 @@ static int reconcile_fn(kura_db *db, void *arg, kura_db_error *err)
         kura_error kerr;
         json_t *item = NULL;
         if (kura_journal_entry_parse(&e, a->data + pos, n, &kerr) != KURA_OK)
-            return kura_audit_fail(err, KURA_DB_EINVAL, "audit: journal entry does not parse");
+            return kura_db_fail(err, KURA_DB_EINVAL, "audit: journal entry does not parse");
         pos += n + 1;
         if (e.kind == KURA_JOURNAL_SIGNED) {
             a->nsigned++;
@@ -229,7 +229,7 @@ static int record_fn(kura_db *db, void *arg, kura_db_error *err)
                         "mismatch_count", (json_int_t)json_array_size(a->mismatches), "mismatches",
                         kept);
     if (!summary) {
-        rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        rc = kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
         goto out;
     }
     entry.actor = a->actor;
@@ -246,7 +246,7 @@ static int record_fn(kura_db *db, void *arg, kura_db_error *err)
                           "refused", (json_int_t)json_array_size(a->refusals), "mismatches",
                           a->mismatches, "refusals", a->refusals, "audit_seq", (json_int_t)seq);
     if (!a->report)
-        rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        rc = kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
 out:
     json_decref(summary);
     json_decref(journal);
@@ -266,9 +266,9 @@ int kura_audit_journal_import(kura_store *st, const char *actor, const uint8_t *
     if (report)
         *report = NULL;
     if (!st || !report || !actor || !*actor)
-        return kura_audit_problem(p, KURA_PROBLEM_INTERNAL, "audit: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "audit: bad arguments");
     if (!journal && len > 0)
-        return kura_audit_problem(p, KURA_PROBLEM_INVALID_FIELD, "no journal bytes");
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "no journal bytes");
     memset(&a, 0, sizeof a);
     a.actor = actor;
     a.source = source;
@@ -284,7 +284,7 @@ int kura_audit_journal_import(kura_store *st, const char *actor, const uint8_t *
         sodium_bin2hex(a.head, sizeof a.head, head, sizeof head);
         a.bad_entry = 0;
     } else if (rc == KURA_ENOMEM) {
-        return kura_audit_problem(p, KURA_PROBLEM_INTERNAL, "audit: out of memory");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "audit: out of memory");
     } else {
         /* A damaged journal is named by the hash of its bytes. */
         uint8_t h[32];
@@ -300,7 +300,7 @@ int kura_audit_journal_import(kura_store *st, const char *actor, const uint8_t *
     json_decref(a.refusals);
     if (rc != KURA_DB_OK) {
         json_decref(a.report);
-        return kura_audit_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *report = a.report;
     return 0;

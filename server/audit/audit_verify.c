@@ -218,7 +218,7 @@ static int check_type(kura_db *db, const char *type, kura_audit_snapshot_fn fn, 
     char *after = strdup("");
     int rc = KURA_DB_OK;
     if (!after)
-        return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     for (;;) {
         kura_db_result *res = NULL;
         size_t n;
@@ -268,7 +268,7 @@ static int check_type(kura_db *db, const char *type, kura_audit_snapshot_fn fn, 
         if (rc == KURA_DB_OK && n > 0) {
             char *next = strdup(kura_audit_text(res, n - 1, 0));
             if (!next)
-                rc = kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+                rc = kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
             free(after);
             after = next;
         }
@@ -340,7 +340,7 @@ static int verify_fn(kura_db *db, void *arg, kura_db_error *err)
 
     s.mismatches = json_array();
     if (!s.mismatches)
-        return kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
     ntypes = kura_audit_snapshot_types(types, 32);
     for (size_t i = 0; i < ntypes && rc == KURA_DB_OK; i++) {
         kura_audit_snapshot_fn fn = kura_audit_snapshot_lookup(types[i]);
@@ -362,7 +362,7 @@ static int verify_fn(kura_db *db, void *arg, kura_db_error *err)
                           (json_int_t)s.objects, "snapshot_mismatches", s.mismatches);
     if (a->report && s.truncated)
         json_object_set_new(a->report, "truncated", json_true());
-    return a->report ? KURA_DB_OK : kura_audit_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
+    return a->report ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "audit: out of memory");
 }
 
 int kura_audit_verify(kura_store *st, int64_t held_seq, const char *held_hash, json_t **report,
@@ -374,16 +374,16 @@ int kura_audit_verify(kura_store *st, int64_t held_seq, const char *held_hash, j
     if (report)
         *report = NULL;
     if (!st || !report)
-        return kura_audit_problem(p, KURA_PROBLEM_INTERNAL, "audit: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "audit: bad arguments");
     if (held_hash && (!kura_audit_is_hash(held_hash) || held_seq < 0))
-        return kura_audit_problem(p, KURA_PROBLEM_INVALID_FIELD,
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
                                   "the held head must be a seq and 64 lower-case hex characters");
     a.held_seq = held_seq;
     a.held_hash = held_hash;
     rc = kura_store_read(st, verify_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.report);
-        return kura_audit_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *report = a.report;
     return 0;

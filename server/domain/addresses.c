@@ -163,7 +163,7 @@ int kura_address_allocate(kura_store *st, const kura_principal *who, const char 
     rc = kura_store_write(st, alloc_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     }
     *out = a.out;
     return 0;
@@ -233,7 +233,7 @@ int kura_address_list(kura_store *st, const char *wallet_id, const char *account
     rc = kura_store_read(st, list_tx, &a, &err);
     if (rc) {
         json_decref(a.page);
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     }
     *page = a.page;
     return 0;
@@ -348,5 +348,5 @@ int kura_utxo_add(kura_store *st, const char *wallet_id, const char *prev_tx_hex
     a.p = p;
     rc = kura_store_write(st, utxo_tx, &a, &err);
     free(a.row.prev_tx);
-    return rc ? dom_db_problem(p, rc, &err, "wallet") : 0;
+    return rc ? kura_problem_from_db(p, rc, &err, "wallet") : 0;
 }

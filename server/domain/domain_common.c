@@ -25,24 +25,6 @@ const kura_ctx *dom_ctx(void)
 
 int64_t dom_now(void) { return (int64_t)time(NULL); }
 
-int dom_db_problem(kura_problem *p, int rc, const kura_db_error *err, const char *what)
-{
-    const char *msg = err && err->message[0] ? err->message : kura_db_status_name(rc);
-    if (rc >= 0)
-        return rc;
-    switch (rc) {
-    case KURA_DB_ENOTFOUND:
-        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such %s", what ? what : "object");
-    case KURA_DB_EBUSY:
-    case KURA_DB_EIO:
-        return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the database failed: %s", msg);
-    case KURA_DB_ECONFLICT:
-    case KURA_DB_ECONSTRAINT:
-        return kura_problem_set(p, KURA_PROBLEM_CONFLICT, "%s", msg);
-    default:
-        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "%s", msg);
-    }
-}
 
 int dom_chain_parse(const char *name, kura_intent_chain *chain)
 {
@@ -80,11 +62,11 @@ int dom_wallet_load(kura_db *db, const char *id, int need_descriptor, dom_wallet
         return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such wallet");
     rc = kura_store_wallet_get(db, id, &w->row, &err);
     if (rc)
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     rc = kura_store_policy_get(db, id, w->row.policy_version, &w->policy_row, &err);
     if (rc) {
         dom_wallet_clear(w);
-        return dom_db_problem(p, rc == KURA_DB_ENOTFOUND ? KURA_DB_EIO : rc, &err, "policy");
+        return kura_problem_from_db(p, rc == KURA_DB_ENOTFOUND ? KURA_DB_EIO : rc, &err, "policy");
     }
     if (!dom_ctx() || dom_chain_parse(w->row.chain, &w->chain) != 0 ||
         kura_intent_chain_network(&w->network, w->chain) != KURA_OK ||

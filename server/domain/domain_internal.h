@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "domain/people.h"
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "kura/descriptor.h"
 #include "kura/intent.h"
 #include "kura/keys.h"
@@ -32,8 +32,6 @@ const kura_ctx *dom_ctx(void);
  * `what`), EBUSY/EIO -> UNAVAILABLE, ECONFLICT -> CONFLICT, ECONSTRAINT ->
  * CONFLICT, else INTERNAL. Positive codes (problems already set) pass through.
  * Returns the problem code (> 0), or 0 for rc 0. */
-int dom_db_problem(kura_problem *p, int rc, const kura_db_error *err, const char *what);
-
 /* Chain names as wallets and intents spell them. */
 int dom_chain_parse(const char *name, kura_intent_chain *chain);
 

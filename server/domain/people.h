@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "store/store.h"
 
 /* ===================== shared types (the contract) ===================== */

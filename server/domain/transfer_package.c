@@ -579,7 +579,7 @@ int kura_transfer_package(kura_store *st, const kura_principal *who, const char 
         rc = kura_store_write(st, package_tx, &a, &err);
     if (rc) {
         free(a.bytes);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     if (a.expired) {
         free(a.bytes);
@@ -771,7 +771,7 @@ int kura_transfer_add_signatures(kura_store *st, const kura_principal *who, cons
     rc = kura_store_write(st, sign_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     if (a.expired)
         return kura_problem_set(p, KURA_PROBLEM_TRANSFER_EXPIRED, "transfer %s has expired", id);
@@ -819,7 +819,7 @@ int kura_transfer_raw_tx(kura_store *st, const char *id, char **hex, kura_proble
     rc = kura_store_read(st, raw_tx, &a, &err);
     if (rc) {
         free(a.hex);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     *hex = a.hex;
     return 0;
@@ -1017,7 +1017,7 @@ int kura_transfer_import_package(kura_store *st, const kura_principal *who, cons
     rc = kura_store_write(st, import_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     if (a.expired)
         return kura_problem_set(p, KURA_PROBLEM_TRANSFER_EXPIRED, "transfer %s has expired", id);

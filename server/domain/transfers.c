@@ -286,7 +286,7 @@ int kura_transfer_create(kura_store *st, const kura_principal *who, const kura_t
         if (rc == KURA_DB_ECONSTRAINT && req->external_id)
             return kura_problem_set(p, KURA_PROBLEM_DUPLICATE_EXTERNAL_ID,
                                     "a transfer with external_id %s exists", req->external_id);
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     }
     *out = a.out;
     return 0;
@@ -326,7 +326,7 @@ int kura_transfer_get(kura_store *st, const char *id, json_t **out, kura_problem
     rc = kura_store_read(st, get_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     overlay_expiry(a.out, dom_now());
     *out = a.out;
@@ -361,7 +361,7 @@ int kura_transfer_intent(kura_store *st, const char *id, char **text, size_t *le
     rc = kura_store_read(st, intent_tx, &a, &err);
     if (rc) {
         free(a.text);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     *text = a.text;
     *len = a.len;
@@ -423,7 +423,7 @@ int kura_transfer_list(kura_store *st, const char *wallet_id, const char *state,
     rc = kura_store_read(st, list_tx, &a, &err);
     if (rc) {
         json_decref(a.page);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     *page = a.page;
     return 0;
@@ -612,7 +612,7 @@ int kura_transfer_approve(kura_store *st, const kura_principal *who, const char 
     free(copy);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     if (a.expired)
         return expired_problem(p, id);
@@ -671,7 +671,7 @@ static int end_transfer(kura_store *st, const kura_principal *who, const char *i
     rc = kura_store_write(st, end_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "transfer");
+        return kura_problem_from_db(p, rc, &err, "transfer");
     }
     if (a.expired)
         return expired_problem(p, id);
@@ -742,7 +742,7 @@ int kura_transfer_expire_due(kura_store *st, int64_t now, size_t *expired, kura_
     do {
         rc = kura_store_write(st, expire_tx, &a, &err);
         if (rc)
-            return dom_db_problem(p, rc, &err, "transfer");
+            return kura_problem_from_db(p, rc, &err, "transfer");
         total += a.moved;
     } while (a.found == EXPIRE_BATCH && a.moved > 0);
     *expired = total;

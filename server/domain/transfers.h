@@ -50,7 +50,7 @@
 
 #include <jansson.h>
 
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "store/store.h"
 
 typedef struct kura_principal kura_principal;

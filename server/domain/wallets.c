@@ -437,7 +437,7 @@ int kura_srvwallet_register(kura_store *st, const kura_principal *who,
         *out = a.out;
     else {
         json_decref(a.out);
-        rc = dom_db_problem(p, rc, &err, "wallet");
+        rc = kura_problem_from_db(p, rc, &err, "wallet");
     }
 done:
     kura_descriptor_string_free(bsms_desc);
@@ -492,7 +492,7 @@ int kura_srvwallet_get(kura_store *st, const char *wallet_id, json_t **out, kura
     rc = kura_store_read(st, get_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     }
     *out = a.out;
     return 0;
@@ -540,7 +540,7 @@ int kura_srvwallet_list(kura_store *st, const char *cursor, size_t limit, json_t
     rc = kura_store_read(st, list_tx, &a, &err);
     if (rc) {
         json_decref(a.page);
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     }
     *page = a.page;
     return 0;
@@ -661,7 +661,7 @@ int kura_srvwallet_policy_update(kura_store *st, const kura_principal *who, cons
     free((char *)a.signatures);
     if (rc) {
         json_decref(a.out);
-        return dom_db_problem(p, rc, &err, "wallet");
+        return kura_problem_from_db(p, rc, &err, "wallet");
     }
     *out = a.out;
     return 0;

@@ -35,7 +35,7 @@
 
 #include <jansson.h>
 
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "store/store.h"
 
 /* From server/domain/people.h (the store branch); a repeated typedef of the

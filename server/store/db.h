@@ -75,6 +75,14 @@ typedef struct kura_db_param {
 /* Returns a constant name for a status code ("KURA_DB_ECONSTRAINT"). */
 const char *kura_db_status_name(int code);
 
+/* Sets err (when not NULL) to `code` and the formatted message; returns code.
+ * For every layer that reports through a kura_db_error. */
+int kura_db_fail(kura_db_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* Opens one connection.
  *   url: "sqlite:PATH" (a database file; created when absent, with WAL and
  *        synchronous=FULL, foreign keys on, a busy timeout) or a PostgreSQL

@@ -41,7 +41,6 @@ struct kura_db_result {
     char **cell;
 };
 
-int kura_db_fail(kura_db_error *err, int code, const char *fmt, ...) KURA_DB_PRINTF(3, 4);
 kura_db_result *kura_db_result_new(size_t columns);
 /* Appends a row of NULLs. */
 int kura_db_result_add_row(kura_db_result *res);

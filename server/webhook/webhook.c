@@ -14,41 +14,8 @@
 
 /* ---- small helpers ---- */
 
-int kura_webhook_fail(kura_db_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
-int kura_webhook_problem(kura_problem *p, kura_problem_code code, const char *fmt, ...)
-{
-    if (p) {
-        va_list ap;
-        p->code = code;
-        va_start(ap, fmt);
-        vsnprintf(p->message, sizeof p->message, fmt, ap);
-        va_end(ap);
-    }
-    return (int)code;
-}
 
-int kura_webhook_problem_from_db(kura_problem *p, int rc, const kura_db_error *err)
-{
-    const char *msg = err && err->message[0] ? err->message : kura_db_status_name(rc);
-    if (rc > 0)
-        return rc;
-    if (rc == KURA_DB_ENOTFOUND)
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "%s", msg);
-    if (rc == KURA_DB_EBUSY || rc == KURA_DB_EIO)
-        return kura_webhook_problem(p, KURA_PROBLEM_UNAVAILABLE, "database: %s", msg);
-    return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "database: %s", msg);
-}
 
 int64_t kura_webhook_int(const kura_db_result *res, size_t row, size_t col)
 {
@@ -173,11 +140,11 @@ int kura_webhook_emit_ex(kura_db *db, const char *type, const char *object_id, j
     if (deliveries)
         *deliveries = 0;
     if (!db || !object_id || !audit_head)
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: missing argument");
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: missing argument");
     if (!kura_webhook_type_valid(type))
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: bad event type");
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: bad event type");
     if (!json_is_object(data))
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: %s: data must be an object", type);
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: %s: data must be an object", type);
 
     kura_db_new_id(id, "ev");
     /* The body is fixed now, so every attempt sends the same bytes under the
@@ -188,7 +155,7 @@ int kura_webhook_emit_ex(kura_db *db, const char *type, const char *object_id, j
     body = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(payload);
     if (!body)
-        return kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
     rc = kura_db_exec(db, NULL,
                       "INSERT INTO webhook_events (id, type, object_id, payload, audit_seq, "
                       "created_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -28,7 +28,7 @@
  *
  * Functions on a kura_db run inside the caller's transaction and return
  * KURA_DB_* codes; functions on a kura_store are whole operations for the
- * API and return 0 or a positive kura_problem_code (domain/problem.h),
+ * API and return 0 or a positive kura_problem_code (problem/problem.h),
  * filling a kura_problem (INVALID_FIELD, NOT_FOUND, BAD_CURSOR, UNAVAILABLE,
  * INTERNAL). Changes to endpoints are audit rows (object_type "webhook").
  */
@@ -40,7 +40,7 @@
 
 #include <jansson.h>
 
-#include "domain/problem.h"
+#include "problem/problem.h"
 #include "store/db.h"
 #include "store/store.h"
 

@@ -54,7 +54,7 @@ static int load_endpoint(kura_db *db, const char *id, kura_db_result **res, kura
     if (kura_db_result_rows(*res) != 1) {
         kura_db_result_free(*res);
         *res = NULL;
-        return kura_webhook_fail(err, KURA_DB_ENOTFOUND, "no webhook endpoint %s", id);
+        return kura_db_fail(err, KURA_DB_ENOTFOUND, "no webhook endpoint %s", id);
     }
     return KURA_DB_OK;
 }
@@ -66,13 +66,13 @@ int kura_webhook_snapshot(kura_db *db, const char *endpoint_id, json_t **out, ku
     if (out)
         *out = NULL;
     if (!db || !endpoint_id || !out)
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: bad arguments");
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: bad arguments");
     rc = load_endpoint(db, endpoint_id, &res, err);
     if (rc != KURA_DB_OK)
         return rc;
     *out = endpoint_snapshot(res, 0);
     kura_db_result_free(res);
-    return *out ? KURA_DB_OK : kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    return *out ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
 }
 
 void kura_webhook_register_snapshots(void)
@@ -89,12 +89,12 @@ static int audit_endpoint(kura_db *db, const char *actor, const char *action, co
     kura_audit_entry e;
     int rc = KURA_DB_OK;
     if (!data)
-        return kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
     if (!deleted)
         rc = kura_webhook_snapshot(db, id, &snap, err);
     if (rc == KURA_DB_OK &&
         json_object_set_new(data, "snapshot", deleted ? json_null() : snap) != 0)
-        rc = kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+        rc = kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
     if (rc == KURA_DB_OK) {
         e.actor = actor;
         e.action = action;
@@ -179,7 +179,7 @@ static int create_fn(kura_db *db, void *arg, kura_db_error *err)
     a->out = endpoint_json(res, 0);
     kura_db_result_free(res);
     if (!a->out || json_object_set_new(a->out, "secret", json_string(a->secret)) != 0)
-        return kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
     return KURA_DB_OK;
 }
 
@@ -193,18 +193,18 @@ int kura_webhook_endpoint_create(kura_store *st, const char *actor, const char *
     if (out)
         *out = NULL;
     if (!st || !out || !actor || !*actor)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (!url_valid(url))
-        return kura_webhook_problem(p, KURA_PROBLEM_INVALID_FIELD,
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
                                     "url must be an http:// or https:// URL of at most %d "
                                     "characters without spaces",
                                     URL_MAX);
     if (!kura_webhook_patterns_valid(events))
-        return kura_webhook_problem(p, KURA_PROBLEM_INVALID_FIELD,
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
                                     "events must be space-separated patterns: \"*\", an event "
                                     "type, or a prefix ending \".*\"");
     if (sodium_init() < 0)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: no randomness");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: no randomness");
     memset(&a, 0, sizeof a);
     a.actor = actor;
     a.url = url;
@@ -218,7 +218,7 @@ int kura_webhook_endpoint_create(kura_store *st, const char *actor, const char *
     sodium_memzero(a.secret, sizeof a.secret);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_webhook_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -242,7 +242,7 @@ static int get_fn(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     a->out = endpoint_json(res, 0);
     kura_db_result_free(res);
-    return a->out ? KURA_DB_OK : kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    return a->out ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
 }
 
 int kura_webhook_endpoint_get(kura_store *st, const char *id, json_t **out, kura_problem *p)
@@ -253,13 +253,13 @@ int kura_webhook_endpoint_get(kura_store *st, const char *id, json_t **out, kura
     if (out)
         *out = NULL;
     if (!st || !out)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (!id_valid(id))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint");
     rc = kura_store_read(st, get_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_webhook_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -312,7 +312,7 @@ static int page_fn(kura_db *db, void *arg, kura_db_error *err)
                                                                          a->cursor_col))
                                          : json_null());
     kura_db_result_free(res);
-    return a->page ? KURA_DB_OK : kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    return a->page ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
 }
 
 static int run_page(kura_store *st, page_arg *a, const char *cursor, size_t limit, json_t **page,
@@ -323,18 +323,18 @@ static int run_page(kura_store *st, page_arg *a, const char *cursor, size_t limi
     if (page)
         *page = NULL;
     if (!st || !page)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (limit < 1 || limit > 500)
-        return kura_webhook_problem(p, KURA_PROBLEM_INVALID_FIELD, "limit must be 1..500");
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "limit must be 1..500");
     if (cursor && *cursor && !id_valid(cursor))
-        return kura_webhook_problem(p, KURA_PROBLEM_BAD_CURSOR, "the cursor is not an id");
+        return kura_problem_set(p, KURA_PROBLEM_BAD_CURSOR, "the cursor is not an id");
     a->limit = limit;
     a->params[a->nparams++] = KURA_DB_TEXT(cursor ? cursor : "");
     a->params[a->nparams++] = KURA_DB_INT(limit + 1);
     rc = kura_store_read(st, page_fn, a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a->page);
-        return kura_webhook_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *page = a->page;
     return 0;
@@ -384,7 +384,7 @@ int kura_webhook_delivery_list(kura_store *st, const char *endpoint_id, const ch
     if (page)
         *page = NULL;
     if (!id_valid(endpoint_id) || (event_id && *event_id && !id_valid(event_id)))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint or event");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint or event");
     a.sql = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries d "
             "JOIN webhook_events ev ON ev.id = d.event_id "
             "WHERE d.endpoint_id = $1 AND ($2 = '' OR d.event_id = $2) AND d.event_id > $3 "
@@ -414,7 +414,7 @@ int kura_webhook_attempt_list(kura_store *st, const char *endpoint_id, const cha
     if (page)
         *page = NULL;
     if (!id_valid(endpoint_id) || (event_id && *event_id && !id_valid(event_id)))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint or event");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint or event");
     a.sql = "SELECT id, endpoint_id, event_id, at, status, error, duration_ms "
             "FROM webhook_attempts WHERE endpoint_id = $1 AND ($2 = '' OR event_id = $2) "
             "AND id > $3 ORDER BY id LIMIT $4";
@@ -445,7 +445,7 @@ static int event_fn(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     if (kura_db_result_rows(res) != 1) {
         kura_db_result_free(res);
-        return kura_webhook_fail(err, KURA_DB_ENOTFOUND, "no webhook event %s", a->id);
+        return kura_db_fail(err, KURA_DB_ENOTFOUND, "no webhook event %s", a->id);
     }
     a->out = json_pack("{ss ss ss sI sI so}", "id", kura_webhook_text(res, 0, 0), "type",
                        kura_webhook_text(res, 0, 1), "object_id", kura_webhook_text(res, 0, 2),
@@ -453,7 +453,7 @@ static int event_fn(kura_db *db, void *arg, kura_db_error *err)
                        (json_int_t)kura_webhook_int(res, 0, 4), "payload",
                        json_loads(kura_webhook_text(res, 0, 5), 0, &jerr));
     kura_db_result_free(res);
-    return a->out ? KURA_DB_OK : kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    return a->out ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
 }
 
 int kura_webhook_event_get(kura_store *st, const char *event_id, json_t **out, kura_problem *p)
@@ -464,13 +464,13 @@ int kura_webhook_event_get(kura_store *st, const char *event_id, json_t **out, k
     if (out)
         *out = NULL;
     if (!st || !out)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (!id_valid(event_id))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook event");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook event");
     rc = kura_store_read(st, event_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_webhook_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -498,7 +498,7 @@ static int enable_fn(kura_db *db, void *arg, kura_db_error *err)
     if (rc != KURA_DB_OK)
         return rc;
     if (kura_db_result_changes(res) != 1)
-        rc = kura_webhook_fail(err, KURA_DB_ENOTFOUND, "no webhook endpoint %s", a->id);
+        rc = kura_db_fail(err, KURA_DB_ENOTFOUND, "no webhook endpoint %s", a->id);
     kura_db_result_free(res);
     res = NULL;
     if (rc == KURA_DB_OK)
@@ -510,7 +510,7 @@ static int enable_fn(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     a->out = endpoint_json(res, 0);
     kura_db_result_free(res);
-    return a->out ? KURA_DB_OK : kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    return a->out ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
 }
 
 int kura_webhook_endpoint_set_enabled(kura_store *st, const char *actor, const char *id,
@@ -522,13 +522,13 @@ int kura_webhook_endpoint_set_enabled(kura_store *st, const char *actor, const c
     if (out)
         *out = NULL;
     if (!st || !actor || !*actor)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (!id_valid(id))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint");
     rc = kura_store_write(st, enable_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_webhook_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     if (out)
         *out = a.out;
@@ -550,7 +550,7 @@ static int delete_fn(kura_db *db, void *arg, kura_db_error *err)
     if (rc == KURA_DB_OK)
         rc = kura_db_exec(db, &res, "DELETE FROM webhook_endpoints WHERE id = $1", &id, 1, err);
     if (rc == KURA_DB_OK && kura_db_result_changes(res) != 1)
-        rc = kura_webhook_fail(err, KURA_DB_ENOTFOUND, "no webhook endpoint %s", a->id);
+        rc = kura_db_fail(err, KURA_DB_ENOTFOUND, "no webhook endpoint %s", a->id);
     kura_db_result_free(res);
     if (rc == KURA_DB_OK) {
         char lease[KURA_DB_ID_SIZE + 16];
@@ -570,11 +570,11 @@ int kura_webhook_endpoint_delete(kura_store *st, const char *actor, const char *
     kura_db_error err = {0};
     int rc;
     if (!st || !actor || !*actor)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (!id_valid(id))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint");
     rc = kura_store_write(st, delete_fn, &a, &err);
-    return rc == KURA_DB_OK ? 0 : kura_webhook_problem_from_db(p, rc, &err);
+    return rc == KURA_DB_OK ? 0 : kura_problem_from_db(p, rc, &err, NULL);
 }
 
 /* ---- redeliver ---- */
@@ -598,7 +598,7 @@ static int redeliver_fn(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     if (kura_db_result_rows(res) != 1) {
         kura_db_result_free(res);
-        return kura_webhook_fail(err, KURA_DB_ENOTFOUND, "no webhook event %s", a->event_id);
+        return kura_db_fail(err, KURA_DB_ENOTFOUND, "no webhook event %s", a->event_id);
     }
     seq = kura_webhook_int(res, 0, 0);
     kura_db_result_free(res);
@@ -629,7 +629,7 @@ static int redeliver_fn(kura_db *db, void *arg, kura_db_error *err)
     if (kura_db_result_rows(res) == 1)
         a->out = delivery_json(res, 0);
     kura_db_result_free(res);
-    return a->out ? KURA_DB_OK : kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    return a->out ? KURA_DB_OK : kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
 }
 
 int kura_webhook_redeliver(kura_store *st, const char *actor, const char *endpoint_id,
@@ -641,13 +641,13 @@ int kura_webhook_redeliver(kura_store *st, const char *actor, const char *endpoi
     if (out)
         *out = NULL;
     if (!st || !actor || !*actor)
-        return kura_webhook_problem(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "webhook: bad arguments");
     if (!id_valid(endpoint_id) || !id_valid(event_id))
-        return kura_webhook_problem(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint or event");
+        return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such webhook endpoint or event");
     rc = kura_store_write(st, redeliver_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_webhook_problem_from_db(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     if (out)
         *out = a.out;

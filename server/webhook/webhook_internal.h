@@ -7,19 +7,7 @@
 
 #include "webhook/webhook.h"
 
-#if defined(__GNUC__)
-#define KURA_WEBHOOK_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define KURA_WEBHOOK_PRINTF(a, b)
-#endif
-
-int kura_webhook_fail(kura_db_error *err, int code, const char *fmt, ...) KURA_WEBHOOK_PRINTF(3, 4);
-int kura_webhook_problem(kura_problem *p, kura_problem_code code, const char *fmt, ...)
-    KURA_WEBHOOK_PRINTF(3, 4);
-/* A failed store call as a problem: positive codes pass; ENOTFOUND is
- * NOT_FOUND; EBUSY/EIO UNAVAILABLE; the rest INTERNAL. */
-int kura_webhook_problem_from_db(kura_problem *p, int rc, const kura_db_error *err);
-
+/* A row's column as an int64 (0 for NULL or bad text), and as text ("" for NULL). */
 int64_t kura_webhook_int(const kura_db_result *res, size_t row, size_t col);
 const char *kura_webhook_text(const kura_db_result *res, size_t row, size_t col);
 

@@ -142,7 +142,7 @@ static int find_due_fn(kura_db *db, void *arg, kura_db_error *err)
     l->items = n ? calloc(n, sizeof *l->items) : NULL;
     if (n && !l->items) {
         kura_db_result_free(res);
-        return kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         due *d = &l->items[i];
@@ -155,7 +155,7 @@ static int find_due_fn(kura_db *db, void *arg, kura_db_error *err)
         l->count++;
         if (!d->url || !d->secret || !d->payload) {
             kura_db_result_free(res);
-            return kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+            return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
         }
     }
     kura_db_result_free(res);
@@ -414,10 +414,10 @@ int kura_webhook_deliver_due(kura_store *st, const kura_webhook_worker_options *
     if (attempted)
         *attempted = 0;
     if (!st)
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: no store");
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: no store");
     pthread_once(&curl_once, curl_setup);
     if (!curl_ready || sodium_init() < 0)
-        return kura_webhook_fail(err, KURA_DB_EIO, "webhook: cannot initialise libcurl");
+        return kura_db_fail(err, KURA_DB_EIO, "webhook: cannot initialise libcurl");
     rc = deliver_round(st, &o, at_ms, &rs, err);
     if (attempted)
         *attempted = rs.attempts;
@@ -492,17 +492,17 @@ int kura_webhook_worker_start(kura_webhook_worker **out, kura_store *st,
     if (out)
         *out = NULL;
     if (!out || !st)
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: bad arguments");
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: bad arguments");
     if (opt && (opt->poll_interval_ms < 0 || opt->max_attempts < 0 || opt->backoff_base_ms < 0 ||
                 opt->backoff_max_ms < 0 || opt->timeout_ms < 0 || opt->batch < 0 ||
                 (opt->holder && strlen(opt->holder) >= 64)))
-        return kura_webhook_fail(err, KURA_DB_EINVAL, "webhook: bad worker options");
+        return kura_db_fail(err, KURA_DB_EINVAL, "webhook: bad worker options");
     pthread_once(&curl_once, curl_setup);
     if (!curl_ready || sodium_init() < 0)
-        return kura_webhook_fail(err, KURA_DB_EIO, "webhook: cannot initialise libcurl");
+        return kura_db_fail(err, KURA_DB_EIO, "webhook: cannot initialise libcurl");
     w = calloc(1, sizeof *w);
     if (!w)
-        return kura_webhook_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+        return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
     w->st = st;
     w->o = effective(opt);
     if (opt && opt->holder) {
@@ -521,7 +521,7 @@ int kura_webhook_worker_start(kura_webhook_worker **out, kura_store *st,
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
         free(w);
-        return kura_webhook_fail(err, KURA_DB_EIO, "webhook: cannot start the worker thread");
+        return kura_db_fail(err, KURA_DB_EIO, "webhook: cannot start the worker thread");
     }
     *out = w;
     return KURA_DB_OK;

@@ -1,7 +1,7 @@
 /*
  * server/domain/problem.c — the error list of errors.def as tables.
  */
-#include "domain/problem.h"
+#include "problem/problem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@ static const struct {
 } problems[] = {
     {"NONE", 200, "no error"},
 #define KURA_ERROR(code, status, meaning) {#code, status, meaning},
-#include "domain/errors.def"
+#include "problem/errors.def"
 #undef KURA_ERROR
 };
 
@@ -27,6 +27,26 @@ int kura_problem_set(kura_problem *p, kura_problem_code code, const char *fmt, .
         va_end(ap);
     }
     return (int)code;
+}
+
+int kura_problem_from_db(kura_problem *p, int rc, const kura_db_error *err, const char *what)
+{
+    const char *msg = err && err->message[0] ? err->message : kura_db_status_name(rc);
+    if (rc >= 0)
+        return rc;
+    switch (rc) {
+    case KURA_DB_ENOTFOUND:
+        return what ? kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such %s", what)
+                    : kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "%s", msg);
+    case KURA_DB_EBUSY:
+    case KURA_DB_EIO:
+        return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the database failed: %s", msg);
+    case KURA_DB_ECONFLICT:
+    case KURA_DB_ECONSTRAINT:
+        return kura_problem_set(p, KURA_PROBLEM_CONFLICT, "%s", msg);
+    default:
+        return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "%s", msg);
+    }
 }
 
 const char *kura_problem_name(kura_problem_code code)
