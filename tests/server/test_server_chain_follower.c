@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "chain/broadcast.h"
 #include "chain/chain.h"
 #include "chain/follower.h"
 #include "chain/rpc.h"
@@ -35,6 +36,7 @@
 #include "kura/descriptor.h"
 #include "kura/keys.h"
 #include "server_testutil.h"
+#include "domain/transfers.h"
 #include "store/store_wallets.h"
 
 #define WATCHED 2000u
@@ -693,6 +695,86 @@ static void test_lease_and_errors(void **state)
     scenario_close(&s);
 }
 
+/* A withdrawal: the fee rate from the node, testmempoolaccept before
+ * sendrawtransaction, signed -> broadcast, rebroadcast until mined, then
+ * confirmed by the follower (w1 of the reorg chain is the transfer). */
+static void test_broadcast(void **state)
+{
+    static const char w1[] = "a5c5b1cb2ba3c96aa53844388168090766a13b755d1fce15ffeff6ff5bfad7e1";
+    scenario s;
+    kura_rpc *r;
+    kura_follower *f;
+    kura_db_error err;
+    kura_rpc_error e;
+    kura_broadcast_report br;
+    kura_fee_options fo = {6, 2000, 100000};
+    uint64_t rate;
+    int64_t t0;
+    (void)state;
+    scenario_open(&s, "reorg");
+    r = rpc_for(&s);
+    /* The fee rate: the node's estimate within the floor and the ceiling. */
+    assert_int_equal(kura_chain_update_fee(s.st, r, &fo, 1, &rate, &e), 0);
+    assert_int_equal(rate, 12345);
+    assert_int_equal(kura_transfer_fee_rate(), 12345);
+    s.node.feerate = -1; /* no estimate: the floor */
+    assert_int_equal(kura_chain_update_fee(s.st, r, &fo, 1, &rate, &e), 0);
+    assert_int_equal(rate, 2000);
+    s.node.feerate = 0.05; /* 5,000,000 sat/kvB: the ceiling */
+    assert_int_equal(kura_chain_update_fee(s.st, r, &fo, 1, &rate, &e), 0);
+    assert_int_equal(rate, 100000);
+    assert_int_equal(count(s.st, "SELECT fee_rate FROM chain_status", NULL), 100000);
+    kura_transfer_set_fee_rate(KURA_TRANSFER_DEFAULT_FEE_RATE);
+    {
+        static char sql[16384];
+        rows_arg a = {sql, s.wallet_ids[0], NULL};
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO transfers (id, wallet_id, state, intent_id, intent_text, "
+                 "intent_hash, initiator, created_by, total, max_fee, expires_at, txid, raw_tx, "
+                 "created_at, updated_at) VALUES ('tr_w1', $1, 'signed', 'i1', 'x', 'h', "
+                 "'alice', 'u', 1, 1, 9999999999, '%s', '%s', 1, 1)",
+                 w1, tx_hex_of(&s, w1));
+        assert_int_equal(kura_store_write(s.st, rows_fn, &a, &err), 0);
+        kura_db_result_free(a.res);
+    }
+    t0 = clock_now;
+    /* The node would refuse it: nothing sent, still signed, the reason kept. */
+    s.node.reject_next = 1;
+    assert_int_equal(kura_chain_broadcast_due(s.st, r, t0, 600, &br, &e), 0);
+    assert_int_equal(br.refused, 1);
+    assert_int_equal(br.sent, 0);
+    assert_int_equal(s.node.nsent, 0);
+    assert_int_equal(count(s.st, "SELECT COUNT(*) FROM transfers WHERE state = 'signed'", NULL), 1);
+    assert_int_equal(count(s.st,
+                           "SELECT COUNT(*) FROM chain_transfers WHERE last_error LIKE "
+                           "'%min relay fee not met%'",
+                           NULL),
+                     1);
+    /* Accepted: sent, broadcast (audited), sent again only after the interval. */
+    assert_int_equal(kura_chain_broadcast_due(s.st, r, t0 + 1, 600, &br, &e), 0);
+    assert_int_equal(br.sent, 1);
+    assert_int_equal(s.node.nsent, 1);
+    assert_string_equal(s.node.sent[0].hex, tx_hex_of(&s, w1));
+    assert_int_equal(count(s.st, "SELECT COUNT(*) FROM transfers WHERE state = 'broadcast'", NULL), 1);
+    assert_int_equal(count(s.st, "SELECT COUNT(*) FROM audit_log WHERE action = 'transfer.broadcast'", NULL), 1);
+    assert_int_equal(kura_chain_broadcast_due(s.st, r, t0 + 300, 600, &br, &e), 0);
+    assert_int_equal(br.sent + br.rebroadcast, 0);
+    assert_int_equal(kura_chain_broadcast_due(s.st, r, t0 + 602, 600, &br, &e), 0);
+    assert_int_equal(br.rebroadcast, 1);
+    assert_int_equal(s.node.nsent, 2);
+    /* Mined (in A, then B1 after the reorganisation): confirmed, and no more
+     * rebroadcasts. */
+    f = follower_for(&s, r, "one");
+    replay(&s, f, 0, 0);
+    assert_int_equal(count(s.st, "SELECT COUNT(*) FROM transfers WHERE state = 'confirmed'", NULL), 1);
+    assert_int_equal(count(s.st, "SELECT broadcasts FROM chain_transfers", NULL), 2);
+    assert_int_equal(kura_chain_broadcast_due(s.st, r, clock_now + 10000, 600, &br, &e), 0);
+    assert_int_equal(br.sent + br.rebroadcast + br.refused, 0);
+    kura_follower_free(f);
+    kura_rpc_free(r);
+    scenario_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_reorg),
         cmocka_unit_test(test_rbf),
         cmocka_unit_test(test_lease_and_errors),
+        cmocka_unit_test(test_broadcast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
