@@ -45,14 +45,14 @@ struct kura_follower {
     kura_watch_index *idx;
     watched_addr *addrs;
     size_t naddrs;
-    int64_t addr_count; /* addresses rows when idx was built (-1: never) */
     kura_watch_outpoints *ops;
     int ops_valid;
     kura_watch_result *res;
     char (*seen)[65];   /* mempool txids scanned, sorted */
     size_t nseen;
     int leader;         /* held the lease at the last step */
-    char (*wallets)[KURA_DB_ID_SIZE]; /* wallet ids in id order */
+    char (*wallets)[KURA_DB_ID_SIZE]; /* wallet ids, in the order first seen (never reordered) */
+    int64_t (*wmax)[2];  /* per wallet: the highest index loaded per branch */
     size_t nwallets;
 };
 
@@ -103,7 +103,6 @@ int kura_follower_new(kura_follower **out, kura_store *st, kura_rpc *rpc,
     f->start_height = opts ? opts->start_height : -1;
     f->no_mempool = opts ? opts->no_mempool : 0;
     f->max_blocks = opts ? opts->max_blocks : 0;
-    f->addr_count = -1;
     randombytes_buf(f->key, sizeof f->key);
     f->res = kura_watch_result_new();
     if (!f->res) {
@@ -124,6 +123,7 @@ void kura_follower_free(kura_follower *f)
     free(f->addrs);
     free(f->seen);
     free(f->wallets);
+    free(f->wmax);
     sodium_memzero(f->key, sizeof f->key);
     free(f);
 }
@@ -189,22 +189,51 @@ void kura_follower_release(kura_follower *f)
 
 /* ---- what is watched ---- */
 
+/* What is watched is loaded incrementally: wallets are appended to
+ * f->wallets in the order first seen (their number, used in outpoint values,
+ * never changes), and each poll reads only the addresses above the highest
+ * index loaded per wallet and branch (allocation takes indexes in order), a
+ * primary-key range read: no table scan per poll, however many millions of
+ * addresses are allocated. */
+typedef struct load_wallet {
+    char id[KURA_DB_ID_SIZE];
+    int64_t min_conf;
+} load_wallet;
+
 typedef struct load_arg {
     kura_follower *f;
-    int64_t count;
     char chain[16];
     int64_t birth;
     int chains;
-    watched_addr *addrs;
+    load_wallet *wallets;  /* every wallet, in id order */
+    size_t nwallets;
+    watched_addr *addrs;   /* addresses not loaded yet */
     size_t naddrs;
-    int full;          /* load the addresses (else only count them) */
 } load_arg;
+
+static void load_arg_clear(load_arg *a)
+{
+    free(a->wallets);
+    free(a->addrs);
+    a->wallets = NULL;
+    a->addrs = NULL;
+    a->nwallets = a->naddrs = 0;
+}
+
+static size_t wallet_number(const kura_follower *f, const char *id)
+{
+    for (size_t i = 0; i < f->nwallets; i++)
+        if (strcmp(f->wallets[i], id) == 0)
+            return i;
+    return f->nwallets;
+}
 
 static int load_fn(kura_db *db, void *varg, kura_db_error *err)
 {
     load_arg *a = varg;
     kura_db_result *res = NULL;
     int rc;
+    load_arg_clear(a);
     if ((rc = kura_db_exec(db, &res, "SELECT chain, MIN(birth_height) FROM wallets GROUP BY chain",
                            NULL, 0, err)))
         return rc;
@@ -215,92 +244,114 @@ static int load_fn(kura_db *db, void *varg, kura_db_error *err)
     }
     kura_db_result_free(res);
     res = NULL;
-    if ((rc = kura_db_exec(db, &res, "SELECT id FROM wallets ORDER BY id", NULL, 0, err)))
+    if ((rc = kura_db_exec(db, &res, "SELECT id, min_confirmations FROM wallets ORDER BY id", NULL,
+                           0, err)))
         return rc;
-    free(a->f->wallets);
-    a->f->nwallets = kura_db_result_rows(res);
-    a->f->wallets = calloc(a->f->nwallets ? a->f->nwallets : 1, sizeof *a->f->wallets);
-    if (!a->f->wallets) {
-        a->f->nwallets = 0;
+    a->nwallets = kura_db_result_rows(res);
+    a->wallets = calloc(a->nwallets ? a->nwallets : 1, sizeof *a->wallets);
+    if (!a->wallets) {
         kura_db_result_free(res);
         return KURA_DB_ENOMEM;
     }
-    for (size_t i = 0; i < a->f->nwallets; i++)
-        snprintf(a->f->wallets[i], KURA_DB_ID_SIZE, "%s", col_text(res, i, 0));
-    kura_db_result_free(res);
-    res = NULL;
-    if ((rc = kura_db_exec(db, &res, "SELECT COUNT(*) FROM addresses", NULL, 0, err)))
-        return rc;
-    a->count = col_int(res, 0, 0, 0);
-    kura_db_result_free(res);
-    res = NULL;
-    if (!a->full || a->count == a->f->addr_count)
-        return KURA_DB_OK;
-    if ((rc = kura_db_exec(db, &res,
-                           "SELECT a.wallet_id, a.branch, a.idx, a.address, a.script, a.account, "
-                           "w.min_confirmations FROM addresses a JOIN wallets w ON w.id = "
-                           "a.wallet_id ORDER BY a.wallet_id, a.branch, a.idx",
-                           NULL, 0, err)))
-        return rc;
-    free(a->addrs);
-    a->naddrs = kura_db_result_rows(res);
-    a->addrs = calloc(a->naddrs ? a->naddrs : 1, sizeof *a->addrs);
-    if (!a->addrs) {
-        kura_db_result_free(res);
-        return KURA_DB_ENOMEM;
-    }
-    for (size_t i = 0; i < a->naddrs; i++) {
-        watched_addr *w = &a->addrs[i];
-        snprintf(w->wallet_id, sizeof w->wallet_id, "%s", col_text(res, i, 0));
-        w->branch = col_int(res, i, 1, 0);
-        w->idx = col_int(res, i, 2, 0);
-        snprintf(w->address, sizeof w->address, "%s", col_text(res, i, 3));
-        snprintf(w->script, sizeof w->script, "%s", col_text(res, i, 4));
-        snprintf(w->account, sizeof w->account, "%s", col_text(res, i, 5));
-        w->min_conf = col_int(res, i, 6, 1);
+    for (size_t i = 0; i < a->nwallets; i++) {
+        snprintf(a->wallets[i].id, sizeof a->wallets[i].id, "%s", col_text(res, i, 0));
+        a->wallets[i].min_conf = col_int(res, i, 1, 1);
     }
     kura_db_result_free(res);
+    res = NULL;
+    for (size_t w = 0; w < a->nwallets; w++) {
+        size_t num = wallet_number(a->f, a->wallets[w].id);
+        for (int64_t br = 0; br < 2; br++) {
+            int64_t after = num < a->f->nwallets ? a->f->wmax[num][br] : -1;
+            size_t n;
+            watched_addr *grown;
+            if ((rc = kura_db_exec(db, &res,
+                                   "SELECT idx, address, script, account FROM addresses WHERE "
+                                   "wallet_id = $1 AND branch = $2 AND idx > $3 ORDER BY idx",
+                                   (kura_db_param[]){KURA_DB_TEXT(a->wallets[w].id),
+                                                     KURA_DB_INT(br), KURA_DB_INT(after)},
+                                   3, err)))
+                return rc;
+            n = kura_db_result_rows(res);
+            if (n) {
+                grown = realloc(a->addrs, (a->naddrs + n) * sizeof *grown);
+                if (!grown) {
+                    kura_db_result_free(res);
+                    return KURA_DB_ENOMEM;
+                }
+                a->addrs = grown;
+                for (size_t i = 0; i < n; i++) {
+                    watched_addr *x = &a->addrs[a->naddrs++];
+                    memset(x, 0, sizeof *x);
+                    snprintf(x->wallet_id, sizeof x->wallet_id, "%s", a->wallets[w].id);
+                    x->branch = br;
+                    x->idx = col_int(res, i, 0, 0);
+                    snprintf(x->address, sizeof x->address, "%s", col_text(res, i, 1));
+                    snprintf(x->script, sizeof x->script, "%s", col_text(res, i, 2));
+                    snprintf(x->account, sizeof x->account, "%s", col_text(res, i, 3));
+                    x->min_conf = a->wallets[w].min_conf;
+                }
+            }
+            kura_db_result_free(res);
+            res = NULL;
+        }
+    }
     return KURA_DB_OK;
 }
 
-/* Rebuilds the script index when the addresses table changed. */
+/* Adds the wallets and addresses a poll found to what is watched. */
 static int load_watch(kura_follower *f, load_arg *a, kura_rpc_error *err)
 {
     kura_db_error dberr = {0};
-    kura_watch_index *idx = NULL;
     int rc;
     memset(a, 0, sizeof *a);
     a->f = f;
-    a->full = 1;
+    if (!f->idx && kura_watch_index_new(&f->idx, f->key) != 0)
+        return fail(err, KURA_RPC_ENOMEM, "out of memory");
     if ((rc = kura_store_read(f->st, load_fn, a, &dberr))) {
-        free(a->addrs);
+        load_arg_clear(a);
         return db_fail(err, rc, &dberr);
     }
-    if (!a->addrs)
-        return KURA_RPC_OK; /* unchanged */
-    if (kura_watch_index_new(&idx, f->key) != 0 || kura_watch_index_reserve(idx, a->naddrs) != 0)
-        goto nomem;
-    for (size_t i = 0; i < a->naddrs; i++) {
-        uint8_t script[64];
-        size_t n = 0;
-        if (sodium_hex2bin(script, sizeof script, a->addrs[i].script,
-                           strlen(a->addrs[i].script), NULL, &n, NULL) != 0)
-            continue; /* not a script kura could have derived */
-        if (kura_watch_index_add(idx, script, n, i) != 0)
+    for (size_t w = 0; w < a->nwallets; w++) {
+        if (wallet_number(f, a->wallets[w].id) < f->nwallets)
+            continue;
+        char(*ids)[KURA_DB_ID_SIZE] = realloc(f->wallets, (f->nwallets + 1) * sizeof *ids);
+        int64_t(*mx)[2] = ids ? realloc(f->wmax, (f->nwallets + 1) * sizeof *mx) : NULL;
+        if (ids)
+            f->wallets = ids;
+        if (!mx)
             goto nomem;
+        f->wmax = mx;
+        snprintf(f->wallets[f->nwallets], KURA_DB_ID_SIZE, "%s", a->wallets[w].id);
+        f->wmax[f->nwallets][0] = f->wmax[f->nwallets][1] = -1;
+        f->nwallets++;
     }
-    kura_watch_index_free(f->idx);
-    free(f->addrs);
-    f->idx = idx;
-    f->addrs = a->addrs;
-    f->naddrs = a->naddrs;
-    f->addr_count = a->count;
-    a->addrs = NULL;
+    if (a->naddrs) {
+        watched_addr *all = realloc(f->addrs, (f->naddrs + a->naddrs) * sizeof *all);
+        if (!all || kura_watch_index_reserve(f->idx, f->naddrs + a->naddrs) != 0) {
+            if (all)
+                f->addrs = all;
+            goto nomem;
+        }
+        f->addrs = all;
+        for (size_t i = 0; i < a->naddrs; i++) {
+            watched_addr *x = &f->addrs[f->naddrs];
+            uint8_t script[64];
+            size_t n = 0, num = wallet_number(f, a->addrs[i].wallet_id);
+            *x = a->addrs[i];
+            if (sodium_hex2bin(script, sizeof script, x->script, strlen(x->script), NULL, &n,
+                               NULL) == 0 &&
+                kura_watch_index_add(f->idx, script, n, f->naddrs) != 0)
+                goto nomem;
+            f->naddrs++;
+            if (num < f->nwallets && x->idx > f->wmax[num][x->branch ? 1 : 0])
+                f->wmax[num][x->branch ? 1 : 0] = x->idx;
+        }
+    }
+    load_arg_clear(a);
     return KURA_RPC_OK;
 nomem:
-    kura_watch_index_free(idx);
-    free(a->addrs);
-    a->addrs = NULL;
+    load_arg_clear(a);
     return fail(err, KURA_RPC_ENOMEM, "out of memory");
 }
 
@@ -308,14 +359,6 @@ typedef struct ops_arg {
     kura_follower *f;
     kura_watch_outpoints *ops;
 } ops_arg;
-
-static size_t wallet_number(const kura_follower *f, const char *id)
-{
-    for (size_t i = 0; i < f->nwallets; i++)
-        if (strcmp(f->wallets[i], id) == 0)
-            return i;
-    return f->nwallets;
-}
 
 /* Rows (txid, vout[, wallet_id]): tag TAG_CONFLICT, or TAG_COIN + the wallet's number. */
 static int ops_add_rows(const kura_follower *f, kura_watch_outpoints *ops, kura_db_result *res,
@@ -642,6 +685,63 @@ static int tx_spends_coins(const kura_follower *f, const kura_watch_result *r, s
     return 0;
 }
 
+/* The watched address a receipt pays, after comparing the real script with
+ * the address's (a fingerprint match alone is not enough); NULL when none. */
+static const watched_addr *receipt_ours(const kura_follower *f, const kura_watch_receipt *x)
+{
+    char script[2 * 64 + 1];
+    if (x->value >= f->naddrs || x->script_pubkey_len > 64)
+        return NULL;
+    sodium_bin2hex(script, sizeof script, x->script_pubkey, x->script_pubkey_len);
+    return strcmp(script, f->addrs[x->value].script) == 0 ? &f->addrs[x->value] : NULL;
+}
+
+/* After a committed block (tx NULL) or mempool transaction tx: the coins it
+ * created join the outpoint set, the coins a block spent leave it, and the
+ * inputs of a mempool transaction paying a wallet are watched for conflicts.
+ * Entries for rows the database did not take (a replaced coin) are
+ * harmless: every hit is confirmed against the database. If memory runs
+ * out the set is rebuilt from the database at the next use. */
+static void apply_scan(kura_follower *f, const kura_watch_result *r, const uint8_t *txbytes,
+                       const kura_block_tx *tx)
+{
+    int ok = 1, paid = 0;
+    if (!f->ops_valid)
+        return;
+    for (size_t i = 0; i < r->receipt_count; i++) {
+        const watched_addr *w = receipt_ours(f, &r->receipts[i]);
+        if (!w)
+            continue;
+        paid = 1;
+        if (kura_watch_outpoints_add(f->ops, r->receipts[i].txid, r->receipts[i].vout,
+                                     TAG_COIN + wallet_number(f, w->wallet_id)) != 0)
+            ok = 0;
+    }
+    for (size_t i = 0; !tx && i < r->spend_count; i++) {
+        const kura_watch_spend *sp = &r->spends[i];
+        uint64_t v = sp->value;
+        if (sp->receipt != KURA_WATCH_NONE) {
+            const watched_addr *w = receipt_ours(f, &r->receipts[sp->receipt]);
+            if (!w)
+                continue;
+            v = TAG_COIN + wallet_number(f, w->wallet_id);
+        } else if (v < TAG_COIN) {
+            continue;
+        }
+        (void)kura_watch_outpoints_remove(f->ops, sp->prev_txid, sp->prev_vout, v);
+    }
+    if (tx && paid) {
+        kura_block_cursor c;
+        kura_block_txin in;
+        kura_block_inputs_begin(&c, txbytes, tx);
+        while (kura_block_next_input(&c, &in))
+            if (kura_watch_outpoints_add(f->ops, in.prev_txid, in.prev_vout, TAG_CONFLICT) != 0)
+                ok = 0;
+    }
+    if (!ok)
+        f->ops_valid = 0;
+}
+
 /* ---- a block ---- */
 
 typedef struct block_arg {
@@ -923,7 +1023,10 @@ static int mempool_step(kura_follower *f, int64_t tip, int64_t now, kura_followe
             a.tip = tip;
             a.now = now;
             rc = kura_store_write(f->st, mempool_fn, &a, &dberr);
-            f->ops_valid = 0;
+            if (rc)
+                f->ops_valid = 0;
+            else
+                apply_scan(f, f->res, bytes, &tx);
             if (rc) {
                 free(bytes);
                 rc = db_fail(err, rc, &dberr);
@@ -1064,8 +1167,7 @@ static int connect_block(kura_follower *f, const char *hash, int64_t height, con
         rc = db_fail(err, rc, &dberr);
         goto done;
     }
-    if (f->res->receipt_count || f->res->spend_count)
-        f->ops_valid = 0;
+    apply_scan(f, f->res, NULL, NULL);
     rc = KURA_RPC_OK;
 done:
     kura_block_free(b);
@@ -1117,7 +1219,6 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
         /* Another follower may have written since we last held the lease:
          * what we cached of the database is stale. */
         f->ops_valid = 0;
-        f->addr_count = -1;
         f->nseen = 0;
         f->leader = 1;
     }
