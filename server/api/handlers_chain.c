@@ -38,3 +38,8 @@ int kura_h_chain_status(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
     return kura_chain_status(rq->store, rq->now, &rs->json, p);
 }
+
+int kura_h_transfer_chain(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    return kura_chain_transfer(rq->store, rq->id, &rs->json, p);
+}

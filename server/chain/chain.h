@@ -54,4 +54,10 @@ int kura_chain_balance(kura_store *st, const char *wallet_id, const char *accoun
  * (null until both are known). */
 int kura_chain_status(kura_store *st, int64_t now, json_t **out, kura_problem *p);
 
+/* A transfer on chain: {"transfer_id", "state", "txid" (or null),
+ * "height", "block_hash" (null until mined on the best chain),
+ * "confirmations" (0 until mined), "broadcasts", "last_broadcast_at",
+ * "last_error" (the node's last refusal, or null)}. NOT_FOUND. */
+int kura_chain_transfer(kura_store *st, const char *transfer_id, json_t **out, kura_problem *p);
+
 #endif /* KURA_SERVER_CHAIN_H */

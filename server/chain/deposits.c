@@ -445,3 +445,57 @@ int kura_chain_status(kura_store *st, int64_t now, json_t **out, kura_problem *p
     *out = a.out;
     return 0;
 }
+
+typedef struct transfer_arg {
+    const char *id;
+    json_t *out;
+    kura_problem *p;
+} transfer_arg;
+
+static int transfer_fn(kura_db *db, void *varg, kura_db_error *err)
+{
+    transfer_arg *a = varg;
+    kura_db_result *res = NULL;
+    int64_t tip, height, last;
+    int rc;
+    if ((rc = chain_height(db, &tip, NULL, err)))
+        return rc;
+    if ((rc = kura_db_exec(db, &res,
+                           "SELECT t.id, t.state, t.txid, c.height, c.block_hash, "
+                           "COALESCE(c.broadcasts, 0), c.last_broadcast_at, c.last_error FROM "
+                           "transfers t LEFT JOIN chain_transfers c ON c.transfer_id = t.id "
+                           "WHERE t.id = $1",
+                           (kura_db_param[]){KURA_DB_TEXT(a->id)}, 1, err)))
+        return rc;
+    if (kura_db_result_rows(res) != 1) {
+        kura_db_result_free(res);
+        return kura_problem_set(a->p, KURA_PROBLEM_NOT_FOUND, "no such transfer");
+    }
+    height = col_int(res, 0, 3, -1);
+    last = col_int(res, 0, 6, -1);
+    a->out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o}", "transfer_id",
+                       kura_db_result_text(res, 0, 0), "state", kura_db_result_text(res, 0, 1),
+                       "txid", text_or_null(kura_db_result_text(res, 0, 2)), "height",
+                       height >= 0 ? json_integer(height) : json_null(), "block_hash",
+                       text_or_null(kura_db_result_text(res, 0, 4)), "confirmations",
+                       (json_int_t)(height >= 0 && tip >= height ? tip - height + 1 : 0),
+                       "broadcasts", (json_int_t)col_int(res, 0, 5, 0), "last_broadcast_at",
+                       last >= 0 ? json_integer(last) : json_null(), "last_error",
+                       text_or_null(kura_db_result_text(res, 0, 7)));
+    kura_db_result_free(res);
+    return a->out ? KURA_DB_OK : KURA_DB_ENOMEM;
+}
+
+int kura_chain_transfer(kura_store *st, const char *transfer_id, json_t **out, kura_problem *p)
+{
+    transfer_arg a = {transfer_id, NULL, p};
+    kura_db_error err = {0};
+    int rc = kura_store_read(st, transfer_fn, &a, &err);
+    *out = NULL;
+    if (rc) {
+        json_decref(a.out);
+        return db_problem(p, rc, &err);
+    }
+    *out = a.out;
+    return 0;
+}

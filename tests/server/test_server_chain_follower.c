@@ -819,6 +819,18 @@ static void test_broadcast(void **state)
     replay(&s, f, 0, 0);
     assert_int_equal(count(s.st, "SELECT COUNT(*) FROM transfers WHERE state = 'confirmed'", NULL), 1);
     assert_int_equal(count(s.st, "SELECT broadcasts FROM chain_transfers", NULL), 2);
+    {
+        json_t *tc = NULL;
+        kura_problem p;
+        assert_int_equal(kura_chain_transfer(s.st, "tr_w1", &tc, &p), 0);
+        assert_string_equal(json_string_value(json_object_get(tc, "state")), "confirmed");
+        assert_int_equal(json_integer_value(json_object_get(tc, "height")), 111);
+        assert_int_equal(json_integer_value(json_object_get(tc, "confirmations")), 119 - 111 + 1);
+        assert_int_equal(json_integer_value(json_object_get(tc, "broadcasts")), 2);
+        assert_true(json_is_null(json_object_get(tc, "last_error")));
+        json_decref(tc);
+        assert_int_equal(kura_chain_transfer(s.st, "tr_none", &tc, &p), KURA_PROBLEM_NOT_FOUND);
+    }
     assert_int_equal(kura_chain_broadcast_due(s.st, r, clock_now + 10000, 600, &br, &e), 0);
     assert_int_equal(br.sent + br.rebroadcast + br.refused, 0);
     kura_follower_free(f);
