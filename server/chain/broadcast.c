@@ -320,6 +320,8 @@ int kura_chain_worker_start(kura_chain_worker **out, kura_store *st,
     fo.holder = o->holder;
     fo.lease_seconds = o->lease_seconds;
     fo.start_height = -1;
+    /* A step stays well inside the lease (each block's write is fenced too). */
+    fo.max_blocks = 100;
     if ((rc = kura_follower_new(&w->f, st, w->rpc, &fo, err))) {
         kura_rpc_free(w->rpc);
         free(w);

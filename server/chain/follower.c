@@ -685,6 +685,28 @@ static int tx_spends_coins(const kura_follower *f, const kura_watch_result *r, s
     return 0;
 }
 
+/* Fencing: every write of the follower first re-reads the lease in its own
+ * transaction (an UPDATE that locks the row until commit on PostgreSQL;
+ * SQLite writers are serialised anyway), so a follower that was slow and
+ * lost the lease to another cannot write a block after the other took over. */
+static int fence(kura_db *db, const kura_follower *f, kura_db_error *err)
+{
+    kura_db_result *res = NULL;
+    int rc = kura_db_exec(db, &res,
+                          "UPDATE leases SET holder = holder WHERE name = $1 AND holder = $2 "
+                          "RETURNING holder",
+                          (kura_db_param[]){KURA_DB_TEXT(KURA_FOLLOWER_LEASE), KURA_DB_TEXT(f->holder)},
+                          2, err);
+    if (rc == KURA_DB_OK && kura_db_result_rows(res) != 1) {
+        rc = KURA_DB_ECONFLICT;
+        snprintf(err->message, sizeof err->message,
+                 "another follower took the lease over; this one stops writing");
+        err->code = rc;
+    }
+    kura_db_result_free(res);
+    return rc;
+}
+
 /* The watched address a receipt pays, after comparing the real script with
  * the address's (a fingerprint match alone is not enough); NULL when none. */
 static const watched_addr *receipt_ours(const kura_follower *f, const kura_watch_receipt *x)
@@ -760,6 +782,8 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
     const kura_block *b = a->b;
     size_t last_inputs_tx = (size_t)-1;
     int rc;
+    if ((rc = fence(db, a->f, err)))
+        return rc;
     rc = kura_db_exec(db, NULL,
                       "INSERT INTO chain_blocks (hash, height, prev_hash, time, connected, "
                       "connected_at) VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (hash) DO UPDATE "
@@ -858,6 +882,8 @@ static int disconnect_fn(kura_db *db, void *varg, kura_db_error *err)
     kura_db_result *res = NULL;
     int64_t tip = a->height - 1;
     int rc;
+    if ((rc = fence(db, a->f, err)))
+        return rc;
     rc = kura_db_exec(db, NULL,
                       "UPDATE chain_blocks SET connected = 0, disconnected_at = $2 WHERE hash = $1",
                       (kura_db_param[]){KURA_DB_TEXT(a->hash), KURA_DB_INT(a->now)}, 2, err);
@@ -937,7 +963,7 @@ static int mempool_fn(kura_db *db, void *varg, kura_db_error *err)
     const kura_watch_result *r = a->r;
     int inputs_done = 0;
     char *hex = NULL;
-    int rc = KURA_DB_OK;
+    int rc = fence(db, a->f, err);
     for (size_t i = 0; rc == KURA_DB_OK && i < r->spend_count; i++) {
         char prev[65];
         if (r->spends[i].receipt != KURA_WATCH_NONE || r->spends[i].value != TAG_CONFLICT)

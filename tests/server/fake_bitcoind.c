@@ -76,6 +76,11 @@ static json_t *answer(fake_node *n, json_t *req, unsigned *status)
         fake_block *b = find_block(n, json_string_value(json_array_get(params, 0)) ?
                                           json_string_value(json_array_get(params, 0)) : "");
         n->getblock_calls++;
+        if (n->on_getblock) {
+            void (*fn)(void *) = n->on_getblock;
+            n->on_getblock = NULL;
+            fn(n->on_getblock_arg);
+        }
         if (!b) {
             *status = 500;
             return rpc_error(-5, "Block not found");

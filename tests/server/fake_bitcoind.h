@@ -50,6 +50,8 @@ typedef struct fake_node {
     int reject_next;                 /* testmempoolaccept refuses the next one */
     size_t calls;
     size_t getblock_calls;
+    void (*on_getblock)(void *); /* called (once, then cleared) at the next getblock */
+    void *on_getblock_arg;
 } fake_node;
 
 /* Starts the node with the scenario's blocks (blocks.jsonl path) and its

@@ -681,6 +681,16 @@ static void test_rbf(void **state)
     scenario_close(&s);
 }
 
+/* Another follower takes the lease over while this one fetches a block. */
+static void steal_lease(void *arg)
+{
+    scenario *s = arg;
+    rows_arg a = {"UPDATE leases SET holder = 'intruder', expires_at = 99999999999", NULL, NULL};
+    kura_db_error err;
+    assert_int_equal(kura_store_write(s->st, rows_fn, &a, &err), 0);
+    kura_db_result_free(a.res);
+}
+
 static void test_lease_and_errors(void **state)
 {
     scenario s;
@@ -740,6 +750,16 @@ static void test_lease_and_errors(void **state)
     s.node.prune_height = 30;
     step_ok(a, &rep);
     assert_int_equal(rep.height, 60);
+    /* Fencing: the lease is taken over in the middle of a step; the block
+     * fetched after that is not written. */
+    fake_node_set_tip(&s.node, s.node.blocks[65].hash);
+    s.node.on_getblock = steal_lease;
+    s.node.on_getblock_arg = &s;
+    assert_int_equal(kura_follower_step(a, ++clock_now, &rep, &e), KURA_FOLLOWER_EDB);
+    assert_non_null(strstr(e.message, "took the lease over"));
+    assert_int_equal(count(s.st, "SELECT MAX(height) FROM chain_blocks WHERE connected = 1", NULL), 60);
+    assert_int_equal(kura_follower_step(a, ++clock_now, &rep, &e), 0);
+    assert_int_equal(rep.leader, 0);
     kura_follower_free(a);
     kura_follower_free(b);
     kura_rpc_free(r);
