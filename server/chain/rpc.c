@@ -185,6 +185,55 @@ static void sleep_ms(long ms)
         ;
 }
 
+int kura_rpc_parse_reply(long status, const char *body, size_t len, json_t **result,
+                         int *retryable, kura_rpc_error *err)
+{
+    json_t *reply = NULL, *jerr, *jres;
+    json_error_t jerror;
+    int rc;
+    *retryable = 0;
+    *result = NULL;
+    if (status == 401 || status == 403)
+        return fail(err, KURA_RPC_EAUTH,
+                    "the node refused the credentials (HTTP %ld): check the cookie file or "
+                    "rpcuser/rpcpassword",
+                    status);
+    if (!body || !(reply = json_loadb(body, len, 0, &jerror)) || !json_is_object(reply)) {
+        json_decref(reply);
+        *retryable = status >= 500 && status != 500;
+        return fail(err, KURA_RPC_EPROTO, "the node's answer (HTTP %ld) is not JSON-RPC", status);
+    }
+    jerr = json_object_get(reply, "error");
+    if (jerr && !json_is_null(jerr)) {
+        json_t *jc = json_object_get(jerr, "code");
+        json_t *jm = json_object_get(jerr, "message");
+        int code = json_is_integer(jc) && json_integer_value(jc) >= INT32_MIN &&
+                           json_integer_value(jc) <= INT32_MAX
+                       ? (int)json_integer_value(jc)
+                       : 0;
+        const char *msg = json_is_string(jm) ? json_string_value(jm) : "(no message)";
+        if (code == KURA_RPC_CORE_IN_WARMUP) {
+            *retryable = 1;
+            rc = fail(err, KURA_RPC_ESYNCING, "the node is starting up: %.200s", msg);
+        } else {
+            rc = fail(err, KURA_RPC_ERPC, "the node refused: %.200s (code %d)", msg, code);
+            if (err)
+                err->rpc_code = code;
+        }
+        json_decref(reply);
+        return rc;
+    }
+    jres = json_object_get(reply, "result");
+    if (!jres) {
+        json_decref(reply);
+        return fail(err, KURA_RPC_EPROTO, "the node's answer has no result");
+    }
+    *result = json_incref(jres);
+    json_decref(reply);
+    ok(err);
+    return KURA_RPC_OK;
+}
+
 /* One attempt. Returns a KURA_RPC_* code; *retryable says whether another
  * attempt may succeed. */
 static int attempt(kura_rpc *r, const char *body, json_t **result, int *retryable,
@@ -196,8 +245,6 @@ static int attempt(kura_rpc *r, const char *body, json_t **result, int *retryabl
     char *cred = NULL;
     long status = 0;
     CURLcode cc;
-    json_t *reply = NULL, *jerr, *jres;
-    json_error_t jerror;
     int rc;
     *retryable = 0;
     *result = NULL;
@@ -242,45 +289,8 @@ static int attempt(kura_rpc *r, const char *body, json_t **result, int *retryabl
         goto done;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 401 || status == 403) {
-        rc = fail(err, KURA_RPC_EAUTH,
-                  "the node at %s refused the credentials (HTTP %ld): check the cookie file or "
-                  "rpcuser/rpcpassword",
-                  r->url, status);
-        goto done;
-    }
-    if (!b.data || !(reply = json_loadb(b.data, b.len, 0, &jerror)) || !json_is_object(reply)) {
-        *retryable = status >= 500 && status != 500;
-        rc = fail(err, KURA_RPC_EPROTO, "the answer from %s (HTTP %ld) is not JSON-RPC", r->url,
-                  status);
-        goto done;
-    }
-    jerr = json_object_get(reply, "error");
-    if (jerr && !json_is_null(jerr)) {
-        json_t *jc = json_object_get(jerr, "code");
-        json_t *jm = json_object_get(jerr, "message");
-        int code = json_is_integer(jc) ? (int)json_integer_value(jc) : 0;
-        const char *msg = json_is_string(jm) ? json_string_value(jm) : "(no message)";
-        if (code == KURA_RPC_CORE_IN_WARMUP) {
-            *retryable = 1;
-            rc = fail(err, KURA_RPC_ESYNCING, "the node is starting up: %s", msg);
-        } else {
-            rc = fail(err, KURA_RPC_ERPC, "the node refused: %s (code %d)", msg, code);
-            if (err)
-                err->rpc_code = code;
-        }
-        goto done;
-    }
-    jres = json_object_get(reply, "result");
-    if (!jres) {
-        rc = fail(err, KURA_RPC_EPROTO, "the answer from %s has no result", r->url);
-        goto done;
-    }
-    *result = json_incref(jres);
-    rc = KURA_RPC_OK;
-    ok(err);
+    rc = kura_rpc_parse_reply(status, b.data, b.len, result, retryable, err);
 done:
-    json_decref(reply);
     free(b.data);
     return rc;
 }
@@ -337,17 +347,25 @@ static int proto(kura_rpc_error *err, const char *method)
 int kura_rpc_chain_info_get(kura_rpc *r, kura_rpc_chain_info *out, kura_rpc_error *err)
 {
     json_t *res = NULL;
-    const char *chain, *best;
     int rc;
     memset(out, 0, sizeof *out);
     if ((rc = kura_rpc_call(r, "getblockchaininfo", NULL, &res, err)))
         return rc;
+    rc = kura_rpc_chain_info_parse(res, out, err);
+    json_decref(res);
+    return rc;
+}
+
+int kura_rpc_chain_info_parse(const json_t *res, kura_rpc_chain_info *out, kura_rpc_error *err)
+{
+    const char *chain, *best;
+    memset(out, 0, sizeof *out);
     chain = json_string_value(json_object_get(res, "chain"));
     best = json_string_value(json_object_get(res, "bestblockhash"));
-    if (!chain || !best || strlen(best) != 64 || !json_is_integer(json_object_get(res, "blocks"))) {
-        json_decref(res);
+    if (!chain || !best || strlen(best) != 64 || strspn(best, "0123456789abcdef") != 64 ||
+        !json_is_integer(json_object_get(res, "blocks")) ||
+        json_integer_value(json_object_get(res, "blocks")) < 0)
         return proto(err, "getblockchaininfo");
-    }
     snprintf(out->chain, sizeof out->chain, "%s", chain);
     snprintf(out->best_hash, sizeof out->best_hash, "%s", best);
     out->blocks = (int64_t)json_integer_value(json_object_get(res, "blocks"));
@@ -356,7 +374,6 @@ int kura_rpc_chain_info_get(kura_rpc *r, kura_rpc_chain_info *out, kura_rpc_erro
     out->pruned = json_is_true(json_object_get(res, "pruned"));
     out->prune_height =
         out->pruned ? (int64_t)json_integer_value(json_object_get(res, "pruneheight")) : 0;
-    json_decref(res);
     return KURA_RPC_OK;
 }
 

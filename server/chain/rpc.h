@@ -86,6 +86,15 @@ void kura_rpc_free(kura_rpc *rpc);
 int kura_rpc_call(kura_rpc *rpc, const char *method, json_t *params, json_t **result,
                   kura_rpc_error *err);
 
+/* Reads one HTTP answer of a node (its status and body[0..len), body may be
+ * NULL) as JSON-RPC: KURA_RPC_OK with *result (its "result", a new
+ * reference), or KURA_RPC_EAUTH (401/403), KURA_RPC_ESYNCING (-28),
+ * KURA_RPC_ERPC (err->rpc_code: the node's code), KURA_RPC_EPROTO (not
+ * JSON-RPC); *retryable is 1 when another attempt may succeed. Used by
+ * kura_rpc_call; fuzzed (tests/fuzz/fuzz_server_chain_reply.c). */
+int kura_rpc_parse_reply(long status, const char *body, size_t len, json_t **result,
+                         int *retryable, kura_rpc_error *err);
+
 /* ---- typed calls ---- */
 
 typedef struct kura_rpc_chain_info {
@@ -98,8 +107,10 @@ typedef struct kura_rpc_chain_info {
     int64_t prune_height;     /* lowest height with a block on disk (0 when not pruned) */
 } kura_rpc_chain_info;
 
-/* getblockchaininfo. */
+/* getblockchaininfo; _parse reads its result (KURA_RPC_EPROTO when it is
+ * not what Core sends). */
 int kura_rpc_chain_info_get(kura_rpc *rpc, kura_rpc_chain_info *out, kura_rpc_error *err);
+int kura_rpc_chain_info_parse(const json_t *result, kura_rpc_chain_info *out, kura_rpc_error *err);
 
 /* The chain name Core uses for a wallet's chain ("bitcoin" -> "main",
  * "testnet" -> "test", others unchanged); NULL for an unknown name. */
