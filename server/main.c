@@ -36,6 +36,7 @@
 #include "kura/bsms.h"
 #include "kura/descriptor.h"
 #include "kura/keys.h"
+#include "chain/broadcast.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_FAILED 2
@@ -67,12 +68,15 @@ static const char usage_main[] =
 
 static const char usage_serve[] =
     "usage: kura-server serve [--config FILE] [--data-dir DIR] [--db URL]\n"
-    "                         [--listen ADDR:PORT] [--port-file FILE]\n"
+    "                         [--listen ADDR:PORT] [--port-file FILE] [--node URL]\n"
     "\n"
     "Serves the API until SIGTERM or SIGINT, then finishes the requests in flight\n"
     "and exits 0. --listen ADDR:0 picks a free port; the port is printed on stderr\n"
     "(\"kura-server: listening on http://ADDR:PORT\") and written to --port-file.\n"
-    "TLS is on when the configuration names tls_cert and tls_key.\n";
+    "TLS is on when the configuration names tls_cert and tls_key.\n"
+    "--node (or node_url in the configuration, with node_cookie_file or\n"
+    "node_user/node_password) follows that Bitcoin Core node: deposits, the\n"
+    "wallets' coins, fee estimates, broadcasts (docs/kura-server.md).\n";
 
 static const char usage_user[] =
     "usage: kura-server user add NAME --role ROLE [--approver-name NAME]\n"
@@ -136,6 +140,7 @@ typedef struct opts {
     const char *data_dir;
     const char *db;
     const char *listen;
+    const char *node;
     const char *port_file;
     const char *role;
     const char *approver_name;
@@ -231,6 +236,8 @@ static int parse_opts(opts *o, int argc, char **argv, int from, const char *help
             TAKE(db);
         } else if (!strcmp(a, "--listen")) {
             TAKE(listen);
+        } else if (!strcmp(a, "--node")) {
+            TAKE(node);
         } else if (!strcmp(a, "--port-file")) {
             TAKE(port_file);
         } else if (!strcmp(a, "--role")) {
@@ -278,6 +285,8 @@ static int parse_opts(opts *o, int argc, char **argv, int from, const char *help
         return die("--db", errbuf);
     if (o->listen && kura_config_set(&o->cfg, "listen", o->listen, errbuf, sizeof errbuf))
         return die("--listen", errbuf);
+    if (o->node && kura_config_set(&o->cfg, "node_url", o->node, errbuf, sizeof errbuf))
+        return die("--node", errbuf);
     return 0;
 }
 
@@ -340,6 +349,7 @@ static int cmd_serve(opts *o)
     kura_store *st = NULL;
     kura_api_server *srv = NULL;
     kura_webhook_worker *worker = NULL;
+    kura_chain_worker *chain = NULL;
     kura_api_config ac;
     kura_webhook_worker_options wo;
     kura_db_error err = {0};
@@ -405,6 +415,34 @@ static int cmd_serve(opts *o)
     kura_api_set_webhook_worker(srv, worker);
     if (ac.web_root)
         fprintf(stderr, "kura-server: web pages from %s\n", ac.web_root);
+    if (o->cfg.node_url[0]) {
+        kura_chain_worker_options co;
+        kura_rpc_error cerr = {0};
+        char holder[64], host[40] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
+        memset(&co, 0, sizeof co);
+        co.rpc.url = o->cfg.node_url;
+        co.rpc.cookie_file = o->cfg.node_cookie_file[0] ? o->cfg.node_cookie_file : NULL;
+        co.rpc.user = o->cfg.node_user[0] ? o->cfg.node_user : NULL;
+        co.rpc.password = o->cfg.node_password;
+        co.rpc.timeout_ms = (long)o->cfg.node_timeout_ms;
+        co.rpc.retries = 3;
+        co.rpc.backoff_ms = 500;
+        co.fee.target = (unsigned)o->cfg.fee_target;
+        co.fee.floor = (uint64_t)o->cfg.fee_floor * 1000u;
+        co.fee.ceiling = (uint64_t)o->cfg.fee_ceiling * 1000u;
+        co.poll_interval_ms = o->cfg.node_poll_interval_ms;
+        co.rebroadcast_seconds = o->cfg.rebroadcast_interval;
+        co.holder = holder;
+        if (kura_chain_worker_start(&chain, st, &co, &cerr) != KURA_RPC_OK) {
+            kura_api_stop(srv);
+            kura_webhook_worker_stop(worker);
+            kura_store_close(st);
+            return die("node", cerr.message);
+        }
+        fprintf(stderr, "kura-server: following the node at %s\n", o->cfg.node_url);
+    }
     fprintf(stderr, "kura-server: listening on %s://%s%s%s:%u\n", o->cfg.tls_cert[0] ? "https" : "http",
             strchr(o->cfg.listen_addr, ':') ? "[" : "", o->cfg.listen_addr,
             strchr(o->cfg.listen_addr, ':') ? "]" : "", (unsigned)kura_api_port(srv));
@@ -436,6 +474,7 @@ static int cmd_serve(opts *o)
         }
     }
     kura_api_stop(srv);              /* requests in flight finish first */
+    kura_chain_worker_stop(chain);
     kura_webhook_worker_stop(worker);
     kura_store_close(st);
     fprintf(stderr, "kura-server: stopped\n");

@@ -23,6 +23,12 @@ void kura_config_defaults(kura_server_config *cfg)
     cfg->expiry_interval = 30;
     cfg->default_fee_rate = 2;
     cfg->log_requests = 1;
+    cfg->node_timeout_ms = 30000;
+    cfg->node_poll_interval_ms = 5000;
+    cfg->fee_floor = 1;
+    cfg->fee_ceiling = 500;
+    cfg->fee_target = 6;
+    cfg->rebroadcast_interval = 600;
 }
 
 int kura_config_parse_listen(const char *s, char addr[64], uint16_t *port)
@@ -143,6 +149,34 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
     } else if (!strcmp(key, "default_fee_rate")) {
         if ((rc = parse_i64(v, 1, 100000, &x)) == 0)
             c->default_fee_rate = x;
+    } else if (!strcmp(key, "node_url")) {
+        rc = (v[0] == '\0' || !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8))
+                 ? set_str(c->node_url, sizeof c->node_url, v)
+                 : -1;
+    } else if (!strcmp(key, "node_cookie_file")) {
+        rc = set_str(c->node_cookie_file, sizeof c->node_cookie_file, v);
+    } else if (!strcmp(key, "node_user")) {
+        rc = set_str(c->node_user, sizeof c->node_user, v);
+    } else if (!strcmp(key, "node_password")) {
+        rc = set_str(c->node_password, sizeof c->node_password, v);
+    } else if (!strcmp(key, "node_timeout_ms")) {
+        if ((rc = parse_i64(v, 100, 600000, &x)) == 0)
+            c->node_timeout_ms = x;
+    } else if (!strcmp(key, "node_poll_interval_ms")) {
+        if ((rc = parse_i64(v, 100, 3600000, &x)) == 0)
+            c->node_poll_interval_ms = x;
+    } else if (!strcmp(key, "fee_floor")) {
+        if ((rc = parse_i64(v, 1, 100000, &x)) == 0)
+            c->fee_floor = x;
+    } else if (!strcmp(key, "fee_ceiling")) {
+        if ((rc = parse_i64(v, 1, 100000, &x)) == 0)
+            c->fee_ceiling = x;
+    } else if (!strcmp(key, "fee_target")) {
+        if ((rc = parse_i64(v, 1, 1008, &x)) == 0)
+            c->fee_target = x;
+    } else if (!strcmp(key, "rebroadcast_interval")) {
+        if ((rc = parse_i64(v, 10, 86400, &x)) == 0)
+            c->rebroadcast_interval = x;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
     } else if (!strcmp(key, "web_root")) {

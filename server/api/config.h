@@ -28,6 +28,17 @@ typedef struct kura_server_config {
     int log_requests;            /* log_requests: yes/no */
     char web_root[1024];         /* web_root: the web pages' directory; "": the built
                                   * web/dist when present; "off": none */
+    /* The Bitcoin Core node (server/chain/); node_url "" = no chain follower. */
+    char node_url[512];          /* node_url: http://127.0.0.1:8332/ */
+    char node_cookie_file[1024]; /* node_cookie_file: Core's .cookie */
+    char node_user[128];         /* node_user, node_password: rpcauth/rpcuser */
+    char node_password[256];
+    int64_t node_timeout_ms;     /* node_timeout_ms: per RPC attempt */
+    int64_t node_poll_interval_ms; /* node_poll_interval_ms: follower poll */
+    int64_t fee_floor;           /* fee_floor: sat/vB, the lowest rate used */
+    int64_t fee_ceiling;         /* fee_ceiling: sat/vB, the highest rate used */
+    int64_t fee_target;          /* fee_target: estimatesmartfee target, blocks */
+    int64_t rebroadcast_interval; /* rebroadcast_interval: seconds */
 } kura_server_config;
 
 /* Fills cfg with the defaults (listen 127.0.0.1:8420, data_dir ./kura-data, ...). */

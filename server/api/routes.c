@@ -4,7 +4,8 @@
  * route x role test and the OpenAPI check, and docs/api.md explains it.
  *
  * The role matrix (docs/api.md):
- *   viewer         reads wallets, addresses, transfers (and their intent, tx)
+ *   viewer         reads wallets, addresses, transfers (and their intent, tx),
+ *                    deposits, balances and the chain follower's status
  *   initiator      + creates transfers, allocates deposit addresses,
  *                    downloads signing packages and uploads signed PSBTs
  *   approver       + approves and rejects transfers
@@ -33,6 +34,8 @@
 
 static const char *const q_addresses[] = {"account", NULL};
 static const char *const q_transfers[] = {"wallet_id", "state", NULL};
+static const char *const q_deposits[] = {"wallet_id", "account", "state", NULL};
+static const char *const q_balance[] = {"account", NULL};
 static const char *const q_audit[] = {"format", "from", "to", NULL};
 
 const kura_route kura_routes[] = {
@@ -48,6 +51,10 @@ const kura_route kura_routes[] = {
     {"POST",   "/v1/wallets/{id}/policy",             R_ADMIN,     S(WALLETS_WRITE),     0,                                      2 * MiB, JSON,  &kura_body_wallet_policy,     NULL,        0, kura_h_wallet_policy,        "updateWalletPolicy",    "Install a newer signed policy"},
     {"POST",   "/v1/wallets/{id}/addresses",          R_INIT,      S(ADDRESSES_WRITE),   KURA_ROUTE_CREATES,                     0,       JSON,  &kura_body_address_create,    NULL,        0, kura_h_address_create,       "createAddress",         "Allocate a deposit address"},
     {"GET",    "/v1/wallets/{id}/addresses",          R_READ,      S(ADDRESSES_READ),    0,                                      0,       0,     NULL,                         q_addresses, 1, kura_h_address_list,         "listAddresses",         "List deposit addresses"},
+    {"GET",    "/v1/wallets/{id}/balance",            R_READ,      S(DEPOSITS_READ),     0,                                      0,       0,     NULL,                         q_balance,   0, kura_h_wallet_balance,       "getWalletBalance",      "A wallet's balance, or one account's (confirmed, pending)"},
+    {"GET",    "/v1/deposits",                        R_READ,      S(DEPOSITS_READ),     0,                                      0,       0,     NULL,                         q_deposits,  1, kura_h_deposit_list,         "listDeposits",          "List deposits (filters: wallet, account, state)"},
+    {"GET",    "/v1/deposits/{id}",                   R_READ,      S(DEPOSITS_READ),     0,                                      0,       0,     NULL,                         NULL,        0, kura_h_deposit_get,          "getDeposit",            "Get a deposit"},
+    {"GET",    "/v1/chain",                           R_READ,      S(DEPOSITS_READ),     0,                                      0,       0,     NULL,                         NULL,        0, kura_h_chain_status,         "getChain",              "The chain follower: height, tip, the node's, lag"},
     {"POST",   "/v1/transfers",                       R_INIT,      S(TRANSFERS_CREATE),  KURA_ROUTE_CREATES,                     4 * MiB, JSON,  &kura_body_transfer_create,   NULL,        0, kura_h_transfer_create,      "createTransfer",        "Request a transfer"},
     {"GET",    "/v1/transfers",                       R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         q_transfers, 1, kura_h_transfer_list,        "listTransfers",         "List transfers"},
     {"GET",    "/v1/transfers/{id}",                  R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         NULL,        0, kura_h_transfer_get,         "getTransfer",           "Get a transfer"},
@@ -59,6 +66,7 @@ const kura_route kura_routes[] = {
     {"POST",   "/v1/transfers/{id}/signatures",       R_SIGNOPS,   S(TRANSFERS_SIGN),    0,                                      8 * MiB, JSON | KURA_CT_OCTET, &kura_body_signatures, NULL, 0, kura_h_transfer_signatures, "addTransferSignatures", "Upload a signed PSBT"},
     {"POST",   "/v1/transfers/{id}/cancel",           R_ADMIN,     S(TRANSFERS_CANCEL),  0,                                      0,       JSON,  &kura_body_reason_optional,   NULL,        0, kura_h_transfer_cancel,      "cancelTransfer",        "Cancel a transfer before broadcast"},
     {"GET",    "/v1/transfers/{id}/tx",               R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         NULL,        0, kura_h_transfer_tx,          "getTransferTx",         "The finalized raw transaction"},
+    {"GET",    "/v1/transfers/{id}/chain",            R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         NULL,        0, kura_h_transfer_chain,       "getTransferChain",      "The transfer on chain: mined where, confirmations, broadcasts"},
     {"GET",    "/v1/audit",                           R_ADMIN_AUD, S(AUDIT_READ),        0,                                      0,       0,     NULL,                         q_audit,     1, kura_h_audit_list,           "listAudit",             "Audit rows, or an export (?format=jsonl|csv)"},
     {"POST",   "/v1/audit/verify",                    R_ADMIN_AUD, S(AUDIT_READ),        0,                                      0,       JSON,  &kura_body_audit_verify,      NULL,        0, kura_h_audit_verify,         "verifyAudit",           "Verify the audit chain end to end"},
     {"GET",    "/v1/users",                           R_ADMIN_AUD, S(USERS_READ),        0,                                      0,       0,     NULL,                         NULL,        1, kura_h_user_list,            "listUsers",             "List users"},

@@ -178,5 +178,24 @@ uint64_t kura_transfer_fee_rate(void);
  * kura-cold what such a coordinator sends. */
 void kura_transfer_test_skip_self_check(int skip);
 #endif
+/* ---- for the chain (server/chain/), inside the caller's transaction ----
+ * They return a KURA_DB_* code (or a positive problem code), write the
+ * move's audit row and webhook event like every move, and never talk to a
+ * node: the chain module does that and calls these with what it learned. */
+
+/* Moves the transfer in state `from` whose txid is `txid` (if any) to `to`:
+ * broadcast -> confirmed when a block of the best chain holds it,
+ * confirmed -> broadcast when that block was disconnected. extra (may be
+ * NULL) is merged into the audit data (block hash, height). id_out (may be
+ * NULL; "" when no transfer matched) gets the transfer moved. */
+int kura_transfer_chain_move(kura_db *db, const char *txid, const char *from, const char *to,
+                             json_t *extra, int64_t now, char id_out[KURA_DB_ID_SIZE],
+                             kura_db_error *err);
+
+/* signed -> broadcast, once the node accepted the transaction. A transfer
+ * past its expiry is moved to expired instead (TRANSFER_EXPIRED);
+ * INVALID_STATE when not signed; NOT_FOUND. */
+int kura_transfer_mark_broadcast(kura_db *db, const char *id, json_t *extra, int64_t now,
+                                 kura_problem *p, kura_db_error *err);
 
 #endif /* KURA_SERVER_TRANSFERS_H */

@@ -85,10 +85,19 @@ def run(srv):
     check(r.status == 201 and len(r.json()["secret"]) == 64, "webhook: %r" % r)
     wh = r.json()["id"]
     for path in ("/v1/webhooks", "/v1/webhooks/" + wh, "/v1/webhooks/%s/deliveries" % wh, "/v1/wallets",
-                 "/v1/transfers", "/v1/audit?limit=3", "/v1/audit?format=jsonl", "/v1/audit?format=csv&from=0",
+                 "/v1/transfers", "/v1/deposits", "/v1/deposits?state=pending&limit=5", "/v1/chain",
+                 "/v1/audit?limit=3", "/v1/audit?format=jsonl", "/v1/audit?format=csv&from=0",
                  "/metrics", "/healthz"):
         r = srv.request("GET", path, auth=admin)
         check(r.status == 200, "%s: %r" % (path, r))
+    r = srv.request("GET", "/v1/deposits?state=lost", auth=admin)
+    check(r.status == 400 and r.error == "INVALID_FIELD", "deposits: unknown state: %r" % r)
+    r = srv.request("GET", "/v1/deposits?account=a", auth=admin)
+    check(r.status == 400 and r.error == "INVALID_FIELD", "deposits: account without wallet: %r" % r)
+    r = srv.request("GET", "/v1/wallets/wl_missing/balance", auth=admin)
+    check(r.status == 404 and r.error == "NOT_FOUND", "balance of no wallet: %r" % r)
+    r = srv.request("GET", "/v1/chain", auth=admin)
+    check(r.json()["height"] is None and r.json()["lag"] is None, "chain before any block: %r" % r)
     r = srv.request("GET", "/v1/audit?format=csv", auth=admin)
     check(r.headers["content-disposition"].startswith("attachment"), "export is a download")
     r = srv.request("GET", "/metrics", auth=admin)

@@ -1,0 +1,45 @@
+/*
+ * server/api/handlers_chain.c — the chain's reads: deposits, balances and
+ * the follower's status (server/chain/chain.h). One chain call each.
+ */
+#include <string.h>
+
+#include "api/routes.h"
+#include "chain/chain.h"
+#include "domain/addresses.h"
+
+int kura_h_deposit_list(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    const char *wallet = kura_req_query(rq, "wallet_id");
+    const char *account = kura_req_query(rq, "account");
+    const char *state = kura_req_query(rq, "state");
+    if (account && strlen(account) > KURA_ADDRESS_ACCOUNT_MAX)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "account: too long");
+    if (wallet && strlen(wallet) > 64)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "wallet_id: too long");
+    return kura_chain_deposit_list(rq->store, wallet, account, state, rq->cursor, rq->limit,
+                                   &rs->json, p);
+}
+
+int kura_h_deposit_get(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    return kura_chain_deposit_get(rq->store, rq->id, &rs->json, p);
+}
+
+int kura_h_wallet_balance(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    const char *account = kura_req_query(rq, "account");
+    if (account && strlen(account) > KURA_ADDRESS_ACCOUNT_MAX)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "account: too long");
+    return kura_chain_balance(rq->store, rq->id, account, &rs->json, p);
+}
+
+int kura_h_chain_status(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    return kura_chain_status(rq->store, rq->now, &rs->json, p);
+}
+
+int kura_h_transfer_chain(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    return kura_chain_transfer(rq->store, rq->id, &rs->json, p);
+}

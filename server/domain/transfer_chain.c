@@ -1,0 +1,71 @@
+/*
+ * server/domain/transfer_chain.c — the moves the chain makes a transfer
+ * take (transfers.h, "For the chain"): signed -> broadcast when the node took
+ * its transaction, broadcast -> confirmed when a block of the best chain
+ * holds it, confirmed -> broadcast when that block is disconnected. The
+ * moves go through transfer_state.c like every other.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/domain_internal.h"
+#include "domain/transfers.h"
+
+int kura_transfer_chain_move(kura_db *db, const char *txid, const char *from, const char *to,
+                             json_t *extra, int64_t now, char id_out[KURA_DB_ID_SIZE],
+                             kura_db_error *err)
+{
+    kura_db_result *res = NULL;
+    kura_transfer_row t;
+    kura_problem p;
+    const char *id;
+    int rc;
+    if (id_out)
+        id_out[0] = '\0';
+    memset(&t, 0, sizeof t);
+    rc = kura_db_exec(db, &res, "SELECT id FROM transfers WHERE txid = $1 AND state = $2 ORDER BY id LIMIT 1",
+                      (kura_db_param[]){KURA_DB_TEXT(txid), KURA_DB_TEXT(from)}, 2, err);
+    if (rc)
+        return rc;
+    id = kura_db_result_text(res, 0, 0);
+    if (!id) {
+        kura_db_result_free(res);
+        return KURA_DB_OK;
+    }
+    rc = kura_store_transfer_lock(db, id, &t, err);
+    if (rc == KURA_DB_OK) {
+        if (id_out)
+            snprintf(id_out, KURA_DB_ID_SIZE, "%s", t.id);
+        rc = dom_transfer_move(db, "system", &t, to, NULL, extra, now, NULL, &p, err);
+        if (rc > 0) { /* the table refuses: a bug in the caller, not the data */
+            snprintf(err->message, sizeof err->message, "%s", p.message);
+            err->code = rc = KURA_DB_EINVAL;
+        }
+    }
+    kura_transfer_row_clear(&t);
+    kura_db_result_free(res);
+    return rc;
+}
+
+int kura_transfer_mark_broadcast(kura_db *db, const char *id, json_t *extra, int64_t now,
+                                 kura_problem *p, kura_db_error *err)
+{
+    kura_transfer_row t;
+    int expired = 0;
+    int rc;
+    memset(&t, 0, sizeof t);
+    if ((rc = dom_transfer_lock(db, id, &t, now, &expired, p, err)))
+        return rc;
+    if (expired) {
+        rc = kura_problem_set(p, KURA_PROBLEM_TRANSFER_EXPIRED, "transfer %s has expired", id);
+    } else if (strcmp(t.state, "signed") != 0) {
+        rc = kura_problem_set(p, KURA_PROBLEM_INVALID_STATE,
+                              "transfer %s is %s; only a signed transfer is broadcast", id,
+                              t.state);
+    } else {
+        rc = dom_transfer_move(db, "system", &t, "broadcast", NULL, extra, now, NULL, p, err);
+    }
+    kura_transfer_row_clear(&t);
+    return rc;
+}
