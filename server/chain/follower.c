@@ -1311,7 +1311,9 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
         memcpy(prev, hash, sizeof prev);
         rep->connected++;
     }
-    if (!f->no_mempool && (rc = mempool_step(f, h - 1, now, rep, err)))
+    /* The mempool once caught up (a transaction of a block not connected
+     * yet would otherwise be recorded as unconfirmed first). */
+    if (!f->no_mempool && h > info.blocks && (rc = mempool_step(f, h - 1, now, rep, err)))
         goto out;
     rc = KURA_RPC_OK;
 out:
