@@ -752,6 +752,41 @@ static void steal_lease(void *arg)
     kura_db_result_free(a.res);
 }
 
+/* Before any wallet: nothing is followed, the node's state is recorded. */
+static void test_no_wallet(void **state)
+{
+    fake_node n;
+    kura_store *st = kura_test_store_open();
+    kura_rpc *r;
+    kura_follower *f = NULL;
+    kura_follower_report rep;
+    kura_rpc_error e;
+    kura_follower_options o = {"solo", 30, -1, 0, 0};
+    json_t *cs = NULL;
+    kura_problem p;
+    (void)state;
+    fake_node_start(&n, KURA_CHAIN_VECTORS "/rbf/blocks.jsonl");
+    fake_node_set_tip(&n, n.blocks[12].hash);
+    {
+        kura_rpc_options ro = {n.url, NULL, "kura", "regtest-password", 5000, 0, 10};
+        assert_int_equal(kura_rpc_new(&r, &ro, &e), 0);
+    }
+    assert_int_equal(kura_follower_new(&f, st, r, &o, &e), 0);
+    assert_int_equal(kura_follower_step(f, 1000, &rep, &e), 0);
+    assert_int_equal(rep.leader, 1);
+    assert_int_equal(rep.connected, 0);
+    assert_int_equal(n.getblock_calls, 0);
+    assert_int_equal(kura_chain_status(st, 1000, &cs, &p), 0);
+    assert_true(json_is_null(json_object_get(cs, "height")));
+    assert_int_equal(json_integer_value(json_object_get(cs, "node_height")), 12);
+    assert_string_equal(json_string_value(json_object_get(cs, "node_chain")), "regtest");
+    json_decref(cs);
+    kura_follower_free(f);
+    kura_rpc_free(r);
+    fake_node_stop(&n);
+    kura_store_close(st);
+}
+
 static void test_lease_and_errors(void **state)
 {
     scenario s;
@@ -925,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_deposits),
         cmocka_unit_test(test_reorg),
         cmocka_unit_test(test_rbf),
+        cmocka_unit_test(test_no_wallet),
         cmocka_unit_test(test_lease_and_errors),
         cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_new_addresses),
