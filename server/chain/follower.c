@@ -1251,8 +1251,13 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
     rep->leader = 1;
     if ((rc = load_watch(f, &ld, err)))
         return rc;
-    if (ld.chains == 0)
-        return KURA_RPC_OK; /* no wallet yet: nothing to follow */
+    if (ld.chains == 0) {
+        /* No wallet yet: nothing to follow, but GET /v1/chain shows the node. */
+        rc = kura_rpc_chain_info_get(f->rpc, &info, err);
+        record_status(f, rc == KURA_RPC_OK ? &info : NULL, rc ? (err ? err->message : "") : "",
+                      now);
+        return rc;
+    }
     if (ld.chains > 1) {
         rc = fail(err, KURA_RPC_EWRONGCHAIN,
                   "the wallets are on more than one chain; one follower follows one node");
@@ -1311,7 +1316,9 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
         memcpy(prev, hash, sizeof prev);
         rep->connected++;
     }
-    if (!f->no_mempool && (rc = mempool_step(f, h - 1, now, rep, err)))
+    /* The mempool once caught up (a transaction of a block not connected
+     * yet would otherwise be recorded as unconfirmed first). */
+    if (!f->no_mempool && h > info.blocks && (rc = mempool_step(f, h - 1, now, rep, err)))
         goto out;
     rc = KURA_RPC_OK;
 out:

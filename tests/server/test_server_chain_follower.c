@@ -140,7 +140,7 @@ static int setup_fn(kura_db *db, void *varg, kura_db_error *err)
         snprintf(w.kind, sizeof w.kind, "%s", kinds[k]);
         w.threshold = 1;
         w.policy_version = 1;
-        w.min_confirmations = 1;
+        w.min_confirmations = k == 1 ? 3 : 1; /* wsh_multi waits for 3 */
         w.created_at = 1;
         if ((rc = kura_store_wallet_insert(db, &w, err)))
             return rc;
@@ -548,6 +548,52 @@ static void test_deposits(void **state)
                            NULL),
                      count(s.st, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'deposit.%'",
                            NULL));
+    /* wsh_multi needs 3 confirmations: at tip 250 its deposits above
+     * height 248 are pending, the others confirmed (announced once each). */
+    assert_int_equal(count(s.st,
+                           "SELECT COUNT(*) FROM deposits WHERE wallet_id = $1 AND own = 0 AND "
+                           "((height > 248 AND state <> 'pending') OR (height <= 248 AND state <> "
+                           "'confirmed'))",
+                           s.wallet_ids[1]),
+                     0);
+    assert_true(count(s.st,
+                      "SELECT COUNT(*) FROM deposits WHERE wallet_id = $1 AND own = 0 AND "
+                      "height > 248",
+                      s.wallet_ids[1]) +
+                    count(s.st,
+                          "SELECT COUNT(*) FROM deposits WHERE wallet_id = $1 AND own = 0 AND "
+                          "state = 'confirmed'",
+                          s.wallet_ids[1]) ==
+                count(s.st,
+                      "SELECT COUNT(*) FROM deposits WHERE wallet_id = $1 AND own = 0 AND "
+                      "height IS NOT NULL",
+                      s.wallet_ids[1]));
+    assert_int_equal(count(s.st,
+                           "SELECT COUNT(*) FROM webhook_events e JOIN deposits d ON d.id = "
+                           "e.object_id WHERE e.type = 'deposit.confirmed' AND d.wallet_id = $1",
+                           s.wallet_ids[1]),
+                     count(s.st,
+                           "SELECT COUNT(*) FROM deposits WHERE wallet_id = $1 AND own = 0 AND "
+                           "state = 'confirmed'",
+                           s.wallet_ids[1]));
+    {
+        json_t *bal = NULL;
+        kura_problem p;
+        assert_int_equal(kura_chain_balance(s.st, s.wallet_ids[1], NULL, &bal, &p), 0);
+        assert_int_equal(json_integer_value(json_object_get(bal, "confirmed")),
+                         count(s.st,
+                               "SELECT COALESCE(SUM(amount), 0) FROM utxos WHERE wallet_id = $1 "
+                               "AND spent_txid IS NULL AND height <= 248 AND coinbase = 0",
+                               s.wallet_ids[1]));
+        json_decref(bal);
+        assert_int_equal(kura_chain_balance(s.st, s.wallet_ids[0], "customer-1", &bal, &p), 0);
+        assert_int_equal(json_integer_value(json_object_get(bal, "confirmed")),
+                         count(s.st,
+                               "SELECT COALESCE(SUM(amount), 0) FROM deposits WHERE wallet_id = $1 "
+                               "AND account = 'customer-1' AND own = 0 AND state = 'confirmed'",
+                               s.wallet_ids[0]));
+        json_decref(bal);
+    }
     /* The mempool deposit is pending, the others confirmed. */
     assert_int_equal(count(s.st,
                            "SELECT COUNT(*) FROM deposits WHERE state = 'pending' AND height IS NULL",
@@ -636,21 +682,36 @@ static void test_reorg(void **state)
                                NULL),
                          111);
     }
-    /* Events: d2 (wsh_multi receive/10) was detected, confirmed, reorged out
-     * and replaced by the double spend, each announced. */
+    /* Events: d6 (wpkh receive/12) was detected in the mempool, confirmed
+     * in X1, reorganised out and replaced by the double spend in Y1; d2
+     * (wsh_multi, which waits for 3 confirmations) the same without being
+     * confirmed. Each event has its audit row. */
     {
-        kura_db_result *q = query(
-            s.st,
-            "SELECT e.type FROM webhook_events e JOIN deposits d ON d.id = e.object_id WHERE "
-            "d.txid = '6c8826c7a3f897aac2e4d67fe77cead76345f61e6d5600b5e004046dc5619fa6' ORDER BY "
-            "e.audit_seq",
-            NULL);
-        assert_int_equal(kura_db_result_rows(q), 4);
-        assert_string_equal(kura_db_result_text(q, 0, 0), "deposit.detected");
-        assert_string_equal(kura_db_result_text(q, 1, 0), "deposit.confirmed");
-        assert_string_equal(kura_db_result_text(q, 2, 0), "deposit.reorged");
-        assert_string_equal(kura_db_result_text(q, 3, 0), "deposit.replaced");
-        kura_db_result_free(q);
+        static const char *const d6[] = {"deposit.detected", "deposit.confirmed",
+                                         "deposit.reorged", "deposit.replaced"};
+        static const char *const d2[] = {"deposit.detected", "deposit.reorged",
+                                         "deposit.replaced"};
+        static const struct {
+            const char *txid;
+            const char *const *types;
+            size_t n;
+        } cases[] = {
+            {"f481ba8f72038fd2cd180edf135dd09d7613bac43c8ccf709a8f89da4ca2bd3f", d6, 4},
+            {"6c8826c7a3f897aac2e4d67fe77cead76345f61e6d5600b5e004046dc5619fa6", d2, 3},
+        };
+        for (size_t c = 0; c < 2; c++) {
+            kura_db_result *q = query(s.st,
+                                      "SELECT e.type, a.action FROM webhook_events e JOIN deposits "
+                                      "d ON d.id = e.object_id JOIN audit_log a ON a.seq = "
+                                      "e.audit_seq WHERE d.txid = $1 ORDER BY e.audit_seq",
+                                      cases[c].txid);
+            assert_int_equal(kura_db_result_rows(q), cases[c].n);
+            for (size_t i = 0; i < cases[c].n; i++) {
+                assert_string_equal(kura_db_result_text(q, i, 0), cases[c].types[i]);
+                assert_string_equal(kura_db_result_text(q, i, 1), cases[c].types[i]);
+            }
+            kura_db_result_free(q);
+        }
     }
     kura_follower_free(f);
     kura_rpc_free(r);
@@ -689,6 +750,41 @@ static void steal_lease(void *arg)
     kura_db_error err;
     assert_int_equal(kura_store_write(s->st, rows_fn, &a, &err), 0);
     kura_db_result_free(a.res);
+}
+
+/* Before any wallet: nothing is followed, the node's state is recorded. */
+static void test_no_wallet(void **state)
+{
+    fake_node n;
+    kura_store *st = kura_test_store_open();
+    kura_rpc *r;
+    kura_follower *f = NULL;
+    kura_follower_report rep;
+    kura_rpc_error e;
+    kura_follower_options o = {"solo", 30, -1, 0, 0};
+    json_t *cs = NULL;
+    kura_problem p;
+    (void)state;
+    fake_node_start(&n, KURA_CHAIN_VECTORS "/rbf/blocks.jsonl");
+    fake_node_set_tip(&n, n.blocks[12].hash);
+    {
+        kura_rpc_options ro = {n.url, NULL, "kura", "regtest-password", 5000, 0, 10};
+        assert_int_equal(kura_rpc_new(&r, &ro, &e), 0);
+    }
+    assert_int_equal(kura_follower_new(&f, st, r, &o, &e), 0);
+    assert_int_equal(kura_follower_step(f, 1000, &rep, &e), 0);
+    assert_int_equal(rep.leader, 1);
+    assert_int_equal(rep.connected, 0);
+    assert_int_equal(n.getblock_calls, 0);
+    assert_int_equal(kura_chain_status(st, 1000, &cs, &p), 0);
+    assert_true(json_is_null(json_object_get(cs, "height")));
+    assert_int_equal(json_integer_value(json_object_get(cs, "node_height")), 12);
+    assert_string_equal(json_string_value(json_object_get(cs, "node_chain")), "regtest");
+    json_decref(cs);
+    kura_follower_free(f);
+    kura_rpc_free(r);
+    fake_node_stop(&n);
+    kura_store_close(st);
 }
 
 static void test_lease_and_errors(void **state)
@@ -864,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_deposits),
         cmocka_unit_test(test_reorg),
         cmocka_unit_test(test_rbf),
+        cmocka_unit_test(test_no_wallet),
         cmocka_unit_test(test_lease_and_errors),
         cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_new_addresses),
