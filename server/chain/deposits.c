@@ -128,15 +128,6 @@ int chain_announce(kura_db *db, const char *id, const char *what, int64_t tip, i
 
 /* ---- reads ---- */
 
-static int db_problem(kura_problem *p, int rc, const kura_db_error *err)
-{
-    if (rc > 0)
-        return rc;
-    if (rc == KURA_DB_EBUSY || rc == KURA_DB_EIO)
-        return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the database is unavailable");
-    return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "database: %s", err ? err->message : "");
-}
-
 static int cursor_valid(const char *c)
 {
     if (!c || !*c)
@@ -257,7 +248,7 @@ int kura_chain_deposit_list(kura_store *st, const char *wallet_id, const char *a
     rc = kura_store_read(st, list_fn, &a, &err);
     if (rc) {
         json_decref(a.page);
-        return db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *page = a.page;
     return 0;
@@ -297,7 +288,7 @@ int kura_chain_deposit_get(kura_store *st, const char *id, json_t **out, kura_pr
     *out = NULL;
     if (rc) {
         json_decref(a.out);
-        return db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -376,7 +367,7 @@ int kura_chain_balance(kura_store *st, const char *wallet_id, const char *accoun
     *out = NULL;
     if (rc) {
         json_decref(a.out);
-        return db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -440,7 +431,7 @@ int kura_chain_status(kura_store *st, int64_t now, json_t **out, kura_problem *p
     *out = NULL;
     if (rc) {
         json_decref(a.out);
-        return db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -494,7 +485,7 @@ int kura_chain_transfer(kura_store *st, const char *transfer_id, json_t **out, k
     *out = NULL;
     if (rc) {
         json_decref(a.out);
-        return db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
