@@ -139,9 +139,11 @@ void kura_db_result_free(kura_db_result *res);
 
 /* Writes a new time-ordered id into out (at least KURA_DB_ID_SIZE bytes):
  * `prefix` ("tr", "wl", ... at most 4 chars), '_', 12 hex digits of the
- * current time in milliseconds, 16 hex digits from the OS random source.
- * Ids made later sort after ids made earlier (to the millisecond; within a
- * millisecond in random order). */
+ * current time in milliseconds, 4 hex digits of a sequence number, 12 hex
+ * digits from the OS random source.
+ * Ids sort in the order they were made: within one process strictly (a
+ * sequence number orders those of the same millisecond, and the time part
+ * never goes back), across processes to the millisecond. */
 #define KURA_DB_ID_SIZE 40
 void kura_db_new_id(char out[KURA_DB_ID_SIZE], const char *prefix);
 

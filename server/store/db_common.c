@@ -4,6 +4,7 @@
  */
 #include "store/db_internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,18 +145,38 @@ void kura_db_result_free(kura_db_result *res)
 
 /* ---- ids ---- */
 
+/* The time part never goes back within a process, and ids made in the same
+ * millisecond carry a sequence number before their random part: a process's
+ * ids sort in the order it made them (lists, cursors and tests rely on it),
+ * whatever the clock does. */
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t id_last_ms;
+static uint32_t id_seq;
+
 void kura_db_new_id(char out[KURA_DB_ID_SIZE], const char *prefix)
 {
     struct timespec ts;
-    uint8_t rnd[8];
+    uint8_t rnd[6];
     uint64_t ms;
-    char hex[17];
+    uint32_t seq;
+    char hex[13];
     clock_gettime(CLOCK_REALTIME, &ts);
     ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    pthread_mutex_lock(&id_lock);
+    if (ms > id_last_ms) {
+        id_last_ms = ms;
+        id_seq = 0;
+    } else if (++id_seq > 0xffffu) {
+        id_last_ms++;
+        id_seq = 0;
+    }
+    ms = id_last_ms;
+    seq = id_seq;
+    pthread_mutex_unlock(&id_lock);
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
-    snprintf(out, KURA_DB_ID_SIZE, "%.4s_%012llx%s", prefix ? prefix : "id",
-             (unsigned long long)(ms & 0xffffffffffffull), hex);
+    snprintf(out, KURA_DB_ID_SIZE, "%.4s_%012llx%04x%s", prefix ? prefix : "id",
+             (unsigned long long)(ms & 0xffffffffffffull), (unsigned)seq, hex);
 }
 
 /* ---- dispatch ---- */
