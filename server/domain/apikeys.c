@@ -420,7 +420,7 @@ int kura_apikey_create(kura_store *st, const kura_principal *who, const char *na
     if (rc != KURA_DB_OK) {
         sodium_memzero(key, sizeof key);
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     rc = json_object_set_new(a.out, "key", json_string(key));
     sodium_memzero(key, sizeof key);
@@ -494,7 +494,7 @@ int kura_apikey_authenticate(kura_store *st, const char *key, const char *client
         return kura_problem_set(p, KURA_PROBLEM_UNAUTHENTICATED, "not a valid API key");
     if (rc != KURA_DB_OK) {
         kura_apikey_row_clear(&a.row);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     kura_people_i_sha256_hex(hash, key, KURA_APIKEY_LEN);
     if (strlen(a.row.secret_hash) != 64 || sodium_memcmp(hash, a.row.secret_hash, 64) != 0) {
@@ -519,7 +519,7 @@ int kura_apikey_authenticate(kura_store *st, const char *key, const char *client
         rc = kura_store_write(st, touch_fn, &a, &err);
         if (rc != KURA_DB_OK) {
             kura_apikey_row_clear(&a.row);
-            return kura_people_i_db_problem(p, rc, &err);
+            return kura_problem_from_db(p, rc, &err, NULL);
         }
     }
     out->kind = KURA_PRINCIPAL_API_KEY;
@@ -570,7 +570,7 @@ int kura_apikey_get(kura_store *st, const char *key_id, json_t **out, kura_probl
     rc = kura_store_read(st, get_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -619,7 +619,7 @@ int kura_apikey_list(kura_store *st, const char *cursor, size_t limit, json_t **
     rc = kura_store_read(st, list_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *page = a.out;
     return 0;
@@ -679,7 +679,7 @@ int kura_apikey_revoke(kura_store *st, const kura_principal *who, const char *ke
     rc = kura_store_write(st, revoke_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     if (out)
         *out = a.out;

@@ -154,7 +154,7 @@ int kura_idempotency_claim(kura_store *st, const kura_idem *idem, const char req
     rc = kura_store_write(st, claim_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         kura_idem_claim_clear(out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     if (out->state == KURA_IDEM_MISMATCH)
         return kura_problem_set(p, KURA_PROBLEM_IDEMPOTENCY_KEY_REUSED,
@@ -196,5 +196,5 @@ int kura_idempotency_release(kura_store *st, const kura_idem *idem, kura_problem
     if (!idem || !idem->key || !idem->principal_id)
         return 0;
     rc = kura_store_write(st, release_fn, &a, &err);
-    return rc == KURA_DB_OK ? 0 : kura_people_i_db_problem(p, rc, &err);
+    return rc == KURA_DB_OK ? 0 : kura_problem_from_db(p, rc, &err, NULL);
 }

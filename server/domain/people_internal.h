@@ -24,11 +24,6 @@ int kura_people_i_audit(kura_db *db, const char *actor, const char *action, cons
                         const char *id, json_t *snapshot, json_t *extra, int64_t now,
                         kura_db_error *err);
 
-/* Fills p for a store failure (rc < 0): CONFLICT for KURA_DB_ECONFLICT,
- * UNAVAILABLE for lost connections and contention, INTERNAL otherwise; a positive rc (a problem the callback set)
- * passes through. Returns the problem code. */
-int kura_people_i_db_problem(kura_problem *p, int rc, const kura_db_error *err);
-
 /* Lower-case hex SHA-256 of data[0..len). */
 void kura_people_i_sha256_hex(char out[65], const void *data, size_t len);
 

@@ -210,7 +210,7 @@ int kura_session_signin(kura_store *st, const char *username, const char *passwo
     rc = kura_store_write(st, signin_begin_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         kura_user_row_clear(&a.row);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     /* 2. The same work whether or not the user exists. */
     password_right = kura_people_i_password_verify(a.found ? a.row.password_hash : NULL, password);
@@ -250,7 +250,7 @@ int kura_session_signin(kura_store *st, const char *username, const char *passwo
         sodium_memzero(out, sizeof *out);
         json_decref(a.user_json);
         if (rc != KURA_DB_OK)
-            return kura_people_i_db_problem(p, rc, &err);
+            return kura_problem_from_db(p, rc, &err, NULL);
         if (refusal == KURA_PROBLEM_TOTP_REQUIRED)
             return kura_problem_set(p, refusal, "this user must give a one-time code");
         return kura_problem_set(p, refusal, "the user name, password or code is wrong");
@@ -314,7 +314,7 @@ int kura_session_authenticate(kura_store *st, const char *token, const char *cli
     }
     if (rc != KURA_DB_OK) {
         kura_user_row_clear(&a.user);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     if (now >= a.session.expires_at || now - a.session.last_seen_at >= KURA_SESSION_IDLE ||
         a.user.disabled || kura_role_parse(a.user.role, &role) != 0) {
@@ -339,7 +339,7 @@ int kura_session_authenticate(kura_store *st, const char *token, const char *cli
             memset(out, 0, sizeof *out);
             sodium_memzero(csrf_out, 65);
             sodium_memzero(&a.session, sizeof a.session);
-            return kura_people_i_db_problem(p, rc, &err);
+            return kura_problem_from_db(p, rc, &err, NULL);
         }
     }
     sodium_memzero(&a.session, sizeof a.session);
@@ -390,5 +390,5 @@ int kura_session_signout(kura_store *st, const char *token, int64_t now, kura_pr
     a.now = now;
     a.p = p;
     rc = kura_store_write(st, signout_fn, &a, &err);
-    return rc == KURA_DB_OK ? 0 : kura_people_i_db_problem(p, rc, &err);
+    return rc == KURA_DB_OK ? 0 : kura_problem_from_db(p, rc, &err, NULL);
 }

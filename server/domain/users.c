@@ -82,20 +82,6 @@ int kura_people_i_audit(kura_db *db, const char *actor, const char *action, cons
     return rc;
 }
 
-int kura_people_i_db_problem(kura_problem *p, int rc, const kura_db_error *err)
-{
-    if (rc > 0)
-        return rc;
-    if (rc == KURA_DB_ECONFLICT) /* a row changed under us (e.g. an idempotency claim taken over) */
-        return kura_problem_set(p, KURA_PROBLEM_CONFLICT, "changed meanwhile: %s",
-                                err ? err->message : "");
-    if (rc == KURA_DB_EBUSY || rc == KURA_DB_EIO)
-        return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the database is unavailable: %s",
-                                err ? err->message : "");
-    return kura_problem_set(p, KURA_PROBLEM_INTERNAL, "store: %s: %s", kura_db_status_name(rc),
-                            err ? err->message : "");
-}
-
 void kura_people_i_sha256_hex(char out[65], const void *data, size_t len)
 {
     uint8_t h[crypto_hash_sha256_BYTES];
@@ -374,7 +360,7 @@ int kura_user_create(kura_store *st, const kura_principal *who, const char *user
     sodium_memzero(hash, sizeof hash);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -418,7 +404,7 @@ int kura_user_get(kura_store *st, const char *user_id, json_t **out, kura_proble
     rc = kura_store_read(st, get_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -466,7 +452,7 @@ int kura_user_list(kura_store *st, const char *cursor, size_t limit, json_t **pa
     rc = kura_store_read(st, list_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *page = a.out;
     return 0;
@@ -585,7 +571,7 @@ int kura_user_update(kura_store *st, const kura_principal *who, const char *user
     rc = kura_store_write(st, update_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         json_decref(a.out);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     *out = a.out;
     return 0;
@@ -673,7 +659,7 @@ int kura_user_set_password(kura_store *st, const kura_principal *who, const char
         return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such user");
     if (rc != KURA_DB_OK) {
         kura_user_row_clear(&ra.row);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     if (current_password && !kura_people_i_password_verify(ra.row.password_hash, current_password)) {
         kura_user_row_clear(&ra.row);
@@ -692,7 +678,7 @@ int kura_user_set_password(kura_store *st, const kura_principal *who, const char
     rc = kura_store_write(st, password_fn, &a, &err);
     sodium_memzero(hash, sizeof hash);
     kura_user_row_clear(&ra.row);
-    return rc == KURA_DB_OK ? 0 : kura_people_i_db_problem(p, rc, &err);
+    return rc == KURA_DB_OK ? 0 : kura_problem_from_db(p, rc, &err, NULL);
 }
 
 /* ============================ TOTP enrolment ============================ */
@@ -742,7 +728,7 @@ int kura_user_totp_enroll(kura_store *st, const kura_principal *who, const char 
     rc = kura_store_write(st, enroll_fn, &a, &err);
     if (rc != KURA_DB_OK) {
         sodium_memzero(secret, sizeof secret);
-        return kura_people_i_db_problem(p, rc, &err);
+        return kura_problem_from_db(p, rc, &err, NULL);
     }
     /* Key URI format (Google Authenticator's): the defaults SHA1, 6, 30 spelled out. */
     snprintf(uri, sizeof uri,
@@ -814,5 +800,5 @@ int kura_user_totp_confirm(kura_store *st, const kura_principal *who, const char
     if (!code)
         return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "code is required");
     rc = kura_store_write(st, confirm_fn, &a, &err);
-    return rc == KURA_DB_OK ? 0 : kura_people_i_db_problem(p, rc, &err);
+    return rc == KURA_DB_OK ? 0 : kura_problem_from_db(p, rc, &err, NULL);
 }
