@@ -39,6 +39,7 @@ typedef struct conn_ctx {
     kura_req rq;
     kura_idem idem;
     char idem_key[256];
+    char idem_hash[65];             /* the request's hash, under its key */
     int idem_claimed;
     char *buf;                      /* the body */
     size_t len, cap, limit;
@@ -411,6 +412,27 @@ static enum MHD_Result respond(conn_ctx *c, struct MHD_Connection *conn, kura_re
                       rs->body ? rs->body : "", rs->len, rs->disposition, rs->set_cookie);
 }
 
+/* Claims the request's Idempotency-Key in its own transaction (c->idem_hash
+ * computed). Returns MHD_YES with nothing answered when the request may run,
+ * or the result of answering it: the first response again, or the problem. */
+static enum MHD_Result claim_key(conn_ctx *c, struct MHD_Connection *conn, kura_problem *p)
+{
+    int st = 0;
+    char *body = NULL;
+    enum MHD_Result ret;
+    int rc = kura_api_idem_claim(&c->rq, c->idem_hash, &st, &body, p);
+    if (rc == 1) {
+        ret = send_bytes(c, conn, st, "application/json", body ? body : "",
+                         body ? strlen(body) : 0, NULL, NULL);
+        free(body);
+        return ret;
+    }
+    if (rc)
+        return send_problem(c, conn, p);
+    c->idem_claimed = 1;
+    return MHD_YES;
+}
+
 static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const char *method,
                                  const char *url)
 {
@@ -441,24 +463,34 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
         }
     }
     if (c->rq.idem) {
-        char h[65];
-        int st = 0;
-        char *body = NULL;
-        kura_idempotency_request_hash(h, method, url, c->buf, c->len);
-        rc = kura_api_idem_claim(&c->rq, h, &st, &body, &p);
-        if (rc == 1) {
-            ret = send_bytes(c, conn, st, "application/json", body ? body : "",
-                             body ? strlen(body) : 0, NULL, NULL);
-            free(body);
+        kura_idempotency_request_hash(c->idem_hash, method, url, c->buf, c->len);
+        if (r->flags & KURA_ROUTE_ONE_TX) {
+            /* Claimed inside the creation's own transaction: one commit. */
+            c->idem.request_hash = c->idem_hash;
+            c->idem.created_at = (int64_t)time(NULL);
+        } else if ((ret = claim_key(c, conn, &p)) != MHD_YES || c->answered) {
             return ret;
         }
-        if (rc)
-            return send_problem(c, conn, &p);
-        c->idem_claimed = 1;
     }
     memset(&rs, 0, sizeof rs);
     c->rq.now = (int64_t)time(NULL);
     rc = r->handler(&c->rq, &rs, &p);
+    if (rc && c->idem.request_hash) {
+        /* The inline claim failed (the key exists) or the creation was
+         * refused: ask the classic way, which answers a replay, a reused key
+         * or a running one, or claims the key for a second try whose refusal
+         * then releases it. The first try rolled back whole. */
+        json_decref(rs.json);
+        free(rs.body);
+        memset(&rs, 0, sizeof rs);
+        memset(&p, 0, sizeof p);
+        c->idem.request_hash = NULL;
+        c->idem.created_at = 0;
+        if ((ret = claim_key(c, conn, &p)) != MHD_YES || c->answered)
+            return ret;
+        c->rq.now = (int64_t)time(NULL);
+        rc = r->handler(&c->rq, &rs, &p);
+    }
     if (rc) {
         if (c->idem_claimed)
             kura_api_idem_release(&c->rq);

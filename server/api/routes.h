@@ -23,6 +23,8 @@
 #define KURA_ROUTE_NO_KEYS 0x04u    /* sessions only: API keys get 403 */
 #define KURA_ROUTE_ANY_SCOPE 0x08u  /* API keys need no particular scope (who am I) */
 #define KURA_ROUTE_SELF 0x10u       /* {id} is the caller's own user id or "me" */
+#define KURA_ROUTE_ONE_TX 0x20u     /* creates in ONE transaction: its Idempotency-Key is
+                                       claimed inside it (kura_idem.request_hash) */
 
 /* Content types a route takes (bitset). */
 #define KURA_CT_JSON 0x01u          /* application/json */

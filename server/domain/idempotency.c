@@ -8,7 +8,11 @@
  * commit together; a failed call releases the claim. A retry then finds the
  * response (REPLAY), a different request under the same key is refused
  * (MISMATCH), and a retry while the first is still running is told so
- * (RUNNING). A claim left running by a server that died is taken over after
+ * (RUNNING). Routes whose creation is one transaction skip the claim's own
+ * transaction: the key is inserted already done inside the creation
+ * (kura_idem.request_hash), and only when that fails — the key exists, or
+ * the creation was refused — does the API fall back to claiming first. A
+ * claim left running by a server that died is taken over after
  * KURA_IDEM_TAKEOVER seconds; a done key is forgotten after KURA_IDEM_TTL.
  */
 #include <stdio.h>
@@ -172,6 +176,12 @@ int kura_idempotency_complete(kura_db *db, const kura_idem *idem, int http_statu
         return KURA_DB_OK;
     if (!db || !idem->principal_id)
         return KURA_DB_EINVAL;
+    if (idem->request_hash)
+        return hash_valid(idem->request_hash)
+                   ? kura_store_idem_insert_done(db, idem->principal_id, idem->key,
+                                                 idem->request_hash, idem->created_at,
+                                                 http_status, response_json, err)
+                   : KURA_DB_EINVAL;
     return kura_store_idem_complete(db, idem->principal_id, idem->key, http_status, response_json,
                                     err);
 }

@@ -73,6 +73,13 @@ typedef struct kura_principal {
 typedef struct kura_idem {
     const char *principal_id; /* who */
     const char *key;          /* the Idempotency-Key header */
+    /* Claimed inside the creating transaction (routes flagged KURA_ROUTE_ONE_TX):
+     * nothing was claimed beforehand, and kura_idempotency_complete inserts the
+     * key already done, under request_hash and created_at; a key that exists
+     * makes it fail, the whole creation rolls back, and the API asks again the
+     * classic way (claim first). NULL/0: the key was claimed before. */
+    const char *request_hash;
+    int64_t created_at;
 } kura_idem;
 
 /* ============================ roles and scopes ============================ */
@@ -309,8 +316,11 @@ int kura_idempotency_claim(kura_store *st, const kura_idem *idem, const char req
 void kura_idem_claim_clear(kura_idem_claim *c);
 
 /* Inside the creating transaction: records the response about to be given
- * (a no-op returning 0 when idem or idem->key is NULL). Returns KURA_DB_OK,
- * KURA_DB_ECONFLICT when the key is not claimed and running (roll back), or a
+ * (a no-op returning 0 when idem or idem->key is NULL). With
+ * idem->request_hash set, the key was not claimed before and is inserted done
+ * here, so the object and its remembered answer commit together in one
+ * transaction. Returns KURA_DB_OK, KURA_DB_ECONFLICT when the key is not
+ * claimed and running (or, claimed inline, exists already): roll back; or a
  * driver code. */
 int kura_idempotency_complete(kura_db *db, const kura_idem *idem, int http_status,
                               const char *response_json, kura_db_error *err);

@@ -617,6 +617,20 @@ int kura_store_idem_insert(kura_db *db, const char *principal, const char *key,
                     4, KURA_DB_ECONFLICT, err);
 }
 
+int kura_store_idem_insert_done(kura_db *db, const char *principal, const char *key,
+                                const char *request_hash, int64_t now, int64_t status,
+                                const char *response, kura_db_error *err)
+{
+    return exec_one(db,
+                    "INSERT INTO idempotency_keys (principal, idem_key, request_hash, state, "
+                    "status, response, created_at) VALUES ($1, $2, $3, 'done', $4, $5, $6) "
+                    "ON CONFLICT DO NOTHING",
+                    (kura_db_param[]){KURA_DB_TEXT(principal), KURA_DB_TEXT(key),
+                                      KURA_DB_TEXT(request_hash), KURA_DB_INT(status),
+                                      KURA_DB_TEXT(response ? response : ""), KURA_DB_INT(now)},
+                    6, KURA_DB_ECONFLICT, err);
+}
+
 int kura_store_idem_replace(kura_db *db, const char *principal, const char *key,
                             const char *request_hash, int64_t old_created_at, int64_t now,
                             kura_db_error *err)

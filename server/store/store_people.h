@@ -148,6 +148,11 @@ int kura_store_idem_get(kura_db *db, const char *principal, const char *key, kur
 /* Inserts a running claim; ECONFLICT when a row exists already. */
 int kura_store_idem_insert(kura_db *db, const char *principal, const char *key,
                            const char *request_hash, int64_t now, kura_db_error *err);
+/* Inserts a done key with its answer (a claim made inside the creating
+ * transaction); ECONFLICT when a row exists already. */
+int kura_store_idem_insert_done(kura_db *db, const char *principal, const char *key,
+                                const char *request_hash, int64_t now, int64_t status,
+                                const char *response, kura_db_error *err);
 /* Replaces the row whose created_at is `old_created_at` by a new running claim
  * (taking over a stale claim or an expired key); ECONFLICT when another took it. */
 int kura_store_idem_replace(kura_db *db, const char *principal, const char *key,

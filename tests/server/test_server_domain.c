@@ -1203,7 +1203,7 @@ static void test_idempotency(void **state)
 {
     (void)state;
     world w;
-    kura_idem idem = {"us_ops", "key-1"};
+    kura_idem idem = {.principal_id = "us_ops", .key = "key-1"};
     char hash[65];
     kura_idem_claim claim;
     json_t *out = NULL, *first;

@@ -296,7 +296,7 @@ static void test_idempotency_outcomes(void **state)
     kura_store *st = kura_test_store_open();
     kura_problem p = {0};
     kura_idem_claim c;
-    kura_idem idem = {"key_caller", "order-42"};
+    kura_idem idem = {.principal_id = "key_caller", .key = "order-42"};
     char h1[65], h2[65];
     json_t *out = NULL;
     kura_idempotency_request_hash(h1, "POST", "/v1/users", "{\"username\":\"lena\"}", 19);
@@ -335,7 +335,7 @@ static void test_idempotency_outcomes(void **state)
                      KURA_PROBLEM_IDEMPOTENCY_KEY_REUSED);
 
     /* Keys are per principal. */
-    kura_idem other = {"key_someone_else", "order-42"};
+    kura_idem other = {.principal_id = "key_someone_else", .key = "order-42"};
     assert_int_equal(kura_idempotency_claim(st, &other, h2, T0 + 3, &c, &p), 0);
     assert_int_equal(c.state, KURA_IDEM_NEW);
 
@@ -363,16 +363,16 @@ static void test_idempotency_outcomes(void **state)
     assert_int_equal(c.state, KURA_IDEM_NEW);
 
     /* Completing an unclaimed key rolls the creation back. */
-    kura_idem unclaimed = {"key_caller", "never-claimed"};
+    kura_idem unclaimed = {.principal_id = "key_caller", .key = "never-claimed"};
     assert_int_equal(kura_user_create(st, NULL, "mona", PW, KURA_ROLE_VIEWER, NULL, &unclaimed, T0, &out, &p),
                      KURA_PROBLEM_CONFLICT);
     assert_null(out);
     assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "mona"), 0);
 
     /* Bad keys. */
-    kura_idem empty = {"key_caller", ""};
+    kura_idem empty = {.principal_id = "key_caller", .key = ""};
     assert_int_equal(kura_idempotency_claim(st, &empty, h1, T0, &c, &p), KURA_PROBLEM_INVALID_FIELD);
-    kura_idem ctl = {"key_caller", "a\nb"};
+    kura_idem ctl = {.principal_id = "key_caller", .key = "a\nb"};
     assert_int_equal(kura_idempotency_claim(st, &ctl, h1, T0, &c, &p), KURA_PROBLEM_INVALID_FIELD);
     /* NULL idem: complete is a no-op. */
     assert_int_equal(kura_idempotency_complete(NULL, NULL, 201, "{}", NULL), 0);
@@ -390,7 +390,7 @@ typedef struct racer {
 static void *racer_main(void *varg)
 {
     racer *r = varg;
-    kura_idem idem = {"key_racer", "same-key"};
+    kura_idem idem = {.principal_id = "key_racer", .key = "same-key"};
     kura_idem_claim c;
     kura_problem p = {0};
     r->rc = kura_idempotency_claim(r->st, &idem, r->hash, T0, &c, &p);
@@ -431,7 +431,7 @@ static void test_apikey_idempotent_replay_hides_key(void **state)
     kura_principal admin = people_test_admin("usr_admin");
     kura_problem p = {0};
     kura_idem_claim c;
-    kura_idem idem = {"usr_admin", "new-key-1"};
+    kura_idem idem = {.principal_id = "usr_admin", .key = "new-key-1"};
     char h[65];
     json_t *k = NULL;
     kura_idempotency_request_hash(h, "POST", "/v1/keys", "{}", 2);
@@ -501,7 +501,7 @@ static void test_sql_metacharacters_verbatim(void **state)
     assert_int_equal(kura_session_signin(st, "nina", "wrong password!", NULL, EVIL, T0, &tok, NULL, &p),
                      KURA_PROBLEM_BAD_CREDENTIALS);
     assert_int_equal(people_test_count(st, "SELECT failures FROM signin_attempts WHERE subject = $1", EVIL), 1);
-    kura_idem idem = {"usr_admin", EVIL};
+    kura_idem idem = {.principal_id = "usr_admin", .key = EVIL};
     kura_idempotency_request_hash(h, "POST", "/v1/users", EVIL, strlen(EVIL));
     assert_int_equal(kura_idempotency_claim(st, &idem, h, T0, &c, &p), 0);
     assert_int_equal(kura_user_create(st, &admin, "olga", PW, KURA_ROLE_VIEWER, NULL, &idem, T0, &out, &p), 0);
