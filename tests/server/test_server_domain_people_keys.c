@@ -379,6 +379,60 @@ static void test_idempotency_outcomes(void **state)
     kura_store_close(st);
 }
 
+/* A key claimed inside the creating transaction (routes that create in one
+ * transaction): the object and the done key commit together; a key that
+ * exists rolls the whole creation back, so the API asks the classic way. */
+static void test_idempotency_inline_claim(void **state)
+{
+    (void)state;
+    kura_store *st = kura_test_store_open();
+    kura_problem p = {0};
+    kura_idem_claim c;
+    char h1[65], h2[65];
+    json_t *out = NULL;
+    kura_idempotency_request_hash(h1, "POST", "/v1/users", "{\"username\":\"nina\"}", 19);
+    kura_idempotency_request_hash(h2, "POST", "/v1/users", "{\"username\":\"nino\"}", 19);
+    kura_idem idem = {.principal_id = "key_caller", .key = "inline-1", .request_hash = h1,
+                      .created_at = T0};
+
+    assert_int_equal(kura_user_create(st, NULL, "nina", PW, KURA_ROLE_VIEWER, NULL, &idem, T0, &out, &p), 0);
+    json_decref(out);
+    out = NULL;
+    /* Done already: the classic claim replays it, and refuses another body. */
+    kura_idem classic = {.principal_id = "key_caller", .key = "inline-1"};
+    assert_int_equal(kura_idempotency_claim(st, &classic, h1, T0 + 1, &c, &p), 0);
+    assert_int_equal(c.state, KURA_IDEM_REPLAY);
+    assert_int_equal(c.http_status, 201);
+    assert_non_null(strstr(c.response, "nina"));
+    kura_idem_claim_clear(&c);
+    assert_int_equal(kura_idempotency_claim(st, &classic, h2, T0 + 1, &c, &p),
+                     KURA_PROBLEM_IDEMPOTENCY_KEY_REUSED);
+
+    /* The same key inline again: the creation rolls back whole. */
+    kura_idem again = {.principal_id = "key_caller", .key = "inline-1", .request_hash = h2,
+                       .created_at = T0 + 2};
+    assert_int_not_equal(kura_user_create(st, NULL, "nino", PW, KURA_ROLE_VIEWER, NULL, &again, T0 + 2, &out, &p), 0);
+    assert_null(out);
+    assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "nino"), 0);
+
+    /* A key another request holds running: likewise rolled back. */
+    kura_idem held = {.principal_id = "key_caller", .key = "inline-2"};
+    assert_int_equal(kura_idempotency_claim(st, &held, h2, T0 + 3, &c, &p), 0);
+    kura_idem racing = {.principal_id = "key_caller", .key = "inline-2", .request_hash = h2,
+                        .created_at = T0 + 3};
+    assert_int_not_equal(kura_user_create(st, NULL, "nino", PW, KURA_ROLE_VIEWER, NULL, &racing, T0 + 3, &out, &p), 0);
+    assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "nino"), 0);
+    assert_int_equal(kura_idempotency_claim(st, &held, h2, T0 + 4, &c, &p),
+                     KURA_PROBLEM_IDEMPOTENCY_IN_PROGRESS);
+
+    /* A malformed hash is refused rather than stored. */
+    kura_idem bad = {.principal_id = "key_caller", .key = "inline-3", .request_hash = "xyz",
+                     .created_at = T0};
+    assert_int_not_equal(kura_user_create(st, NULL, "nino", PW, KURA_ROLE_VIEWER, NULL, &bad, T0, &out, &p), 0);
+    assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users", NULL), 1);
+    kura_store_close(st);
+}
+
 /* Many claims of one key at once: exactly one runs. */
 typedef struct racer {
     kura_store *st;
@@ -527,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_apikey_shown_once_stored_hashed),
         cmocka_unit_test(test_apikey_cidr_expiry_revoke),
         cmocka_unit_test(test_idempotency_outcomes),
+        cmocka_unit_test(test_idempotency_inline_claim),
         cmocka_unit_test(test_idempotency_claims_race),
         cmocka_unit_test(test_apikey_idempotent_replay_hides_key),
         cmocka_unit_test(test_sql_metacharacters_verbatim),
