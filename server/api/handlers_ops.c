@@ -113,34 +113,30 @@ int kura_h_audit_verify(kura_req *rq, kura_resp *rs, kura_problem *p)
 
 /* ---- webhooks ---- */
 
-/* The endpoint create call has no Idempotency-Key of its own (webhook.h):
- * the key is completed right after, in a transaction of its own. */
-typedef struct idem_done {
-    const kura_idem *idem;
-    const char *body;
-} idem_done;
-
-static int complete_idem(kura_db *db, void *arg, kura_db_error *err)
+/* The webhook module sits below the people domain and knows no
+ * Idempotency-Key: the key's answer is recorded by this hook, inside the
+ * endpoint's own creating transaction, so both commit or neither does. */
+static int complete_idem(kura_db *db, const json_t *created, void *arg, kura_db_error *err)
 {
-    idem_done *d = arg;
-    return kura_idempotency_complete(db, d->idem, 201, d->body, err);
+    const kura_idem *idem = arg;
+    char *s = json_dumps(created, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc;
+    if (!s)
+        return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
+    rc = kura_idempotency_complete(db, idem, 201, s, err);
+    free(s);
+    return rc;
 }
 
 int kura_h_webhook_create(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
-    int rc = kura_webhook_endpoint_create(rq->store, rq->who.id, kura_api_str(rq->body, "url", ""),
-                                          kura_api_str(rq->body, "events", ""), rq->now, &rs->json, p);
+    int rc = kura_webhook_endpoint_create_also(
+        rq->store, rq->who.id, kura_api_str(rq->body, "url", ""),
+        kura_api_str(rq->body, "events", ""), rq->now, rq->idem ? complete_idem : NULL,
+        (void *)rq->idem, &rs->json, p);
     if (rc)
         return rc;
     rs->status = 201;
-    if (rq->idem) {
-        char *s = json_dumps(rs->json, JSON_COMPACT);
-        idem_done d = {rq->idem, s};
-        kura_db_error err = {0};
-        if (!s || kura_store_write(rq->store, complete_idem, &d, &err) != KURA_DB_OK)
-            fprintf(stderr, "kura-server: idempotency: could not record a webhook's response\n");
-        free(s);
-    }
     return 0;
 }
 

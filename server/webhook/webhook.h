@@ -87,6 +87,17 @@ int kura_webhook_patterns_valid(const char *patterns);
 int kura_webhook_endpoint_create(kura_store *st, const char *actor, const char *url,
                                  const char *events, int64_t now, json_t **out, kura_problem *p);
 
+/* The same, running also(db, the endpoint's JSON as answered, also_arg, err)
+ * inside the creating transaction after the endpoint is written, so a caller
+ * above this module commits something of its own with it (the API: the
+ * Idempotency-Key's remembered answer). A return other than KURA_DB_OK rolls
+ * the creation back. also NULL: kura_webhook_endpoint_create. */
+typedef int (*kura_webhook_also_fn)(kura_db *db, const json_t *created, void *arg,
+                                    kura_db_error *err);
+int kura_webhook_endpoint_create_also(kura_store *st, const char *actor, const char *url,
+                                      const char *events, int64_t now, kura_webhook_also_fn also,
+                                      void *also_arg, json_t **out, kura_problem *p);
+
 int kura_webhook_endpoint_get(kura_store *st, const char *id, json_t **out, kura_problem *p);
 
 /* A page {"items": [...], "next_cursor": "<id>" | null} by id; cursor NULL/""

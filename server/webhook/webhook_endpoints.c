@@ -153,6 +153,8 @@ typedef struct create_arg {
     int64_t now;
     char id[KURA_DB_ID_SIZE];
     char secret[65];
+    kura_webhook_also_fn also;
+    void *also_arg;
     json_t *out;
 } create_arg;
 
@@ -180,11 +182,18 @@ static int create_fn(kura_db *db, void *arg, kura_db_error *err)
     kura_db_result_free(res);
     if (!a->out || json_object_set_new(a->out, "secret", json_string(a->secret)) != 0)
         return kura_db_fail(err, KURA_DB_ENOMEM, "webhook: out of memory");
-    return KURA_DB_OK;
+    return a->also ? a->also(db, a->out, a->also_arg, err) : KURA_DB_OK;
 }
 
 int kura_webhook_endpoint_create(kura_store *st, const char *actor, const char *url,
                                  const char *events, int64_t now, json_t **out, kura_problem *p)
+{
+    return kura_webhook_endpoint_create_also(st, actor, url, events, now, NULL, NULL, out, p);
+}
+
+int kura_webhook_endpoint_create_also(kura_store *st, const char *actor, const char *url,
+                                      const char *events, int64_t now, kura_webhook_also_fn also,
+                                      void *also_arg, json_t **out, kura_problem *p)
 {
     create_arg a;
     unsigned char key[32];
@@ -210,6 +219,8 @@ int kura_webhook_endpoint_create(kura_store *st, const char *actor, const char *
     a.url = url;
     a.events = events;
     a.now = now;
+    a.also = also;
+    a.also_arg = also_arg;
     kura_db_new_id(a.id, "wh");
     randombytes_buf(key, sizeof key);
     sodium_bin2hex(a.secret, sizeof a.secret, key, sizeof key);

@@ -269,6 +269,18 @@ def run(srv):
     users = srv.request("GET", "/v1/users?limit=500", auth=admin).json()["items"]
     check(sum(1 for u in users if u["username"].startswith("idem-user")) == 1, "idempotent create made one user")
 
+    # The same for a webhook endpoint (its answer is recorded inside the
+    # endpoint's own creating transaction).
+    key = secrets.token_hex(8)
+    hook = {"url": "http://127.0.0.1:9/idem-hook", "events": "transfer.*"}
+    r1 = srv.request("POST", "/v1/webhooks", hook, auth=admin, idem=key)
+    r2 = srv.request("POST", "/v1/webhooks", hook, auth=admin, idem=key)
+    check(r1.status == 201 and r2.status == 201 and r1.json() == r2.json(), "webhook replay: %r / %r" % (r1, r2))
+    expect(srv.request("POST", "/v1/webhooks", dict(hook, events="*"), auth=admin, idem=key),
+           422, "IDEMPOTENCY_KEY_REUSED", "webhook key reused")
+    hooks = srv.request("GET", "/v1/webhooks?limit=500", auth=admin).json()["items"]
+    check(sum(1 for h in hooks if h["url"].endswith("/idem-hook")) == 1, "idempotent create made one endpoint")
+
     srv.stop()
     print("bad-input routes checked; SQL payloads refused: %d, kept verbatim: %d" % (refused, changed_ok))
 
