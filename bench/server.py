@@ -299,9 +299,16 @@ def report(results, a):
             missed.append("%s: p99 %.2f ms at %d/s (%d non-2xx, %d errors), target %g ms" %
                           (r["backend"], o["p99_ms"], a.rate, o["other"], o["errors"],
                            P99_TARGET_MS))
-        same = r["stored"] == r["acked"]
+        # Requests still unanswered when the open loop stopped waiting may
+        # have been stored: more stored than acknowledged is no loss, fewer is.
+        unanswered = o["sent"] - o["ok"] - o["other"] - o["errors"] if o else 0
+        extra = r["stored"] - r["acked"]
+        same = 0 <= extra <= unanswered
         w("   checked: %d transfers in the database after the runs, %d acknowledged%s" %
-          (r["stored"], r["acked"], "" if same else "  MISMATCH"))
+          (r["stored"], r["acked"],
+           "" if extra == 0 else
+           " (+%d of the %d unanswered when the open loop stopped)" % (extra, unanswered)
+           if same else "  MISMATCH"))
         if not same:
             missed.append("%s: %d acknowledged but %d stored" % (r["backend"], r["acked"],
                                                                  r["stored"]))
@@ -336,12 +343,11 @@ def main():
     if a.backend in ("sqlite", "both"):
         print("server: SQLite ...", file=sys.stderr, flush=True)
         results.append(measure(a, "sqlite", None))
-    if a.backend == "postgres":
-        url = os.environ.get("KURA_TEST_DB_URL")
-        if not url:
-            raise Failure("--backend postgres runs under tests/server/with-postgres.sh")
+    url = os.environ.get("KURA_TEST_DB_URL")
+    if a.backend == "postgres" and url:
+        # Already inside tests/server/with-postgres.sh (the branch below).
         results.append(measure(a, "postgres", url))
-    elif a.backend == "both":
+    elif a.backend in ("postgres", "both"):
         print("server: PostgreSQL ...", file=sys.stderr, flush=True)
         out = os.path.join(a.build_dir, "server-bench", "postgres.json")
         if os.path.exists(out):
