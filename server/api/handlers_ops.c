@@ -46,28 +46,20 @@ static int time_param(const kura_req *rq, const char *name, int64_t *out, kura_p
     return 0;
 }
 
-typedef struct growbuf {
-    char *data;
-    size_t len, cap;
-} growbuf;
+/* An export is spooled to an unlinked temporary file, not held in memory:
+ * the read transaction stays as short as writing the rows takes, and the
+ * client then takes the bytes at its own pace from the file. */
+typedef struct spool {
+    FILE *f;
+    size_t len;
+} spool;
 
-static int grow_write(void *ctx, const char *bytes, size_t len)
+static int spool_write(void *ctx, const char *bytes, size_t len)
 {
-    growbuf *g = ctx;
-    if (len > SIZE_MAX / 2 - g->len)
+    spool *sp = ctx;
+    if (len > SIZE_MAX - sp->len || fwrite(bytes, 1, len, sp->f) != len)
         return -1;
-    if (g->len + len > g->cap) {
-        size_t cap = g->cap ? g->cap : 65536;
-        while (cap < g->len + len)
-            cap *= 2;
-        char *n = realloc(g->data, cap);
-        if (!n)
-            return -1;
-        g->data = n;
-        g->cap = cap;
-    }
-    memcpy(g->data + g->len, bytes, len);
-    g->len += len;
+    sp->len += len;
     return 0;
 }
 
@@ -90,14 +82,19 @@ int kura_h_audit_list(kura_req *rq, kura_resp *rs, kura_problem *p)
     if (rq->cursor || kura_req_query(rq, "limit"))
         return kura_problem_set(p, KURA_PROBLEM_BAD_REQUEST,
                                 "an export is the whole range: no cursor or limit");
-    growbuf g = {NULL, 0, 0};
-    rc = kura_audit_export(rq->store, f, from, to, grow_write, &g, p);
+    spool sp = {tmpfile(), 0};
+    if (!sp.f)
+        return kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "no temporary file for the export");
+    rc = kura_audit_export(rq->store, f, from, to, spool_write, &sp, p);
+    if (rc == 0 && fflush(sp.f) != 0)
+        rc = kura_problem_set(p, KURA_PROBLEM_UNAVAILABLE, "the export's temporary file: %s",
+                              strerror(errno));
     if (rc) {
-        free(g.data);
+        fclose(sp.f);
         return rc;
     }
-    rs->body = g.data;
-    rs->len = g.len;
+    rs->file = sp.f;
+    rs->len = sp.len;
     rs->content_type = f == KURA_AUDIT_EXPORT_CSV ? "text/csv; charset=utf-8"
                                                   : "application/x-ndjson";
     snprintf(rs->disposition, sizeof rs->disposition, "attachment; filename=\"kura-audit.%s\"",

@@ -94,6 +94,31 @@ static enum MHD_Result send_bytes(conn_ctx *c, struct MHD_Connection *conn, int 
     return ret;
 }
 
+/* Sends len bytes of an open file from its start (MHD reads it as the
+ * client takes it and closes the descriptor); the FILE is closed here. */
+static enum MHD_Result send_file(conn_ctx *c, struct MHD_Connection *conn, int status,
+                                 const char *ctype, FILE *f, size_t len, const char *disposition)
+{
+    struct MHD_Response *r = NULL;
+    enum MHD_Result ret;
+    int fd = fflush(f) == 0 ? dup(fileno(f)) : -1;
+    fclose(f);
+    if (fd >= 0 && (r = MHD_create_response_from_fd_at_offset64(len, fd, 0)) == NULL)
+        close(fd);
+    if (!r)
+        return MHD_NO;
+    add_common_headers(c->srv, r);
+    if (ctype)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    if (disposition && *disposition)
+        MHD_add_response_header(r, "Content-Disposition", disposition);
+    ret = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    c->answered = 1;
+    c->status = status;
+    return ret;
+}
+
 static enum MHD_Result send_problem(conn_ctx *c, struct MHD_Connection *conn, const kura_problem *p)
 {
     kura_problem_code code = p->code;
@@ -408,6 +433,11 @@ static enum MHD_Result respond(conn_ctx *c, struct MHD_Connection *conn, kura_re
         free(s);
         return ret;
     }
+    if (rs->file) {
+        FILE *f = rs->file;
+        rs->file = NULL;
+        return send_file(c, conn, status, rs->content_type, f, rs->len, rs->disposition);
+    }
     return send_bytes(c, conn, status, rs->content_type ? rs->content_type : "application/json",
                       rs->body ? rs->body : "", rs->len, rs->disposition, rs->set_cookie);
 }
@@ -482,6 +512,8 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
          * then releases it. The first try rolled back whole. */
         json_decref(rs.json);
         free(rs.body);
+        if (rs.file)
+            fclose(rs.file);
         memset(&rs, 0, sizeof rs);
         memset(&p, 0, sizeof p);
         c->idem.request_hash = NULL;
@@ -496,6 +528,8 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
             kura_api_idem_release(&c->rq);
         json_decref(rs.json);
         free(rs.body);
+        if (rs.file)
+            fclose(rs.file);
         if (p.code == KURA_PROBLEM_NONE)
             kura_problem_set(&p, (kura_problem_code)rc, "%s", kura_problem_meaning((kura_problem_code)rc));
         return send_problem(c, conn, &p);
@@ -503,6 +537,8 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
     ret = respond(c, conn, &rs);
     json_decref(rs.json);
     free(rs.body);
+    if (rs.file)
+        fclose(rs.file);
     return ret;
 }
 

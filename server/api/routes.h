@@ -9,6 +9,7 @@
 #define KURA_SERVER_API_ROUTES_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -71,6 +72,8 @@ typedef struct kura_resp {
     json_t *json;                   /* owned */
     char *body;                     /* owned (malloc) */
     size_t len;
+    FILE *file;                     /* owned: sent from its start, len bytes (a large
+                                       answer spooled to an unlinked temporary file) */
     const char *content_type;
     char disposition[160];          /* Content-Disposition, "" none */
     char set_cookie[300];           /* Set-Cookie, "" none */

@@ -11,6 +11,7 @@ server's answers:
   webhooks, deliveries, audit list/export/verify, lists, health, metrics,
   errors) are valid against the documented schemas (kura_api_harness).
 """
+import json
 import re
 import secrets
 
@@ -100,6 +101,20 @@ def run(srv):
     check(r.json()["height"] is None and r.json()["lag"] is None, "chain before any block: %r" % r)
     r = srv.request("GET", "/v1/audit?format=csv", auth=admin)
     check(r.headers["content-disposition"].startswith("attachment"), "export is a download")
+    # The export is spooled to a file and sent from it: whole, every line JSON,
+    # one per audit row plus the trailer with the chain's head.
+    r = srv.request("GET", "/v1/audit?format=jsonl", auth=admin)
+    lines = r.body.decode().split("\n")
+    check(lines[-1] == "" and int(r.headers["content-length"]) == len(r.body), "export: whole, LF-terminated")
+    rows = [json.loads(x) for x in lines[:-1]]
+    listed, cursor = 0, None
+    while True:
+        page = srv.request("GET", "/v1/audit?limit=500" + ("&cursor=" + cursor if cursor else ""), auth=admin).json()
+        listed += len(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    check(len(rows) == listed + 1, "export: %d lines for %d rows and a trailer" % (len(rows), listed))
     r = srv.request("GET", "/metrics", auth=admin)
     text = r.body.decode()
     check('kura_http_requests_total{method="POST",route="/v1/users",status="201"} 5' in text, "metrics: requests by route")
