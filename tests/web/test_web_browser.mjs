@@ -136,6 +136,11 @@ policySigs.forEach((sig, i) => fs.writeFileSync(path.join(work, `policy.admin${i
 const now = () => Math.floor(Date.now() / 1000);
 for (const s of ["A", "B", "C"]) cold(s, ["--now", String(now()), "ceremony", "--descriptor", descriptor, "--policy", path.join(work, "policy"), "--wallet", "treasury-cold"], "yes\n");
 const exported = cold("A", ["export"]).trim();
+// A BIP129 (BSMS) setup of the same three devices at another account: their
+// signed key records, and the coordinator's descriptor record.
+for (const s of ["A", "B", "C"]) cold(s, ["bsms", "key", "--path", "m/48h/1h/1h/2h", "-o", path.join(work, `${s}.bsms`)]);
+const bsmsDescriptor = run(process.env.KURA_SERVER, ["bsms", "descriptor-record", "--threshold", "2", "--network", "regtest", "-o", path.join(work, "wallet.bsms"), ...["A", "B", "C"].map((s) => path.join(work, `${s}.bsms`))])
+  .split("\n").find((l) => l.startsWith("descriptor: ")).slice(12).trim();
 
 // ---- the chain: the recorded regtest chain with reorganisations, and its
 // 2-of-3 taproot wallet (watch-only; its policy signed like the first) ----
@@ -146,16 +151,21 @@ const blocksMeta = new Map(fs.readFileSync(path.join(scenario, "blocks.jsonl"), 
   return [j.hash, { height: j.height, prev: j.prev }];
 }));
 const timelineLines = fs.readFileSync(path.join(scenario, "timeline.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
-const chainDescriptor = run(process.env.KURA, ["descriptor", expected.descriptors.tr_multi]).split("\n").find((l) => l.startsWith("descriptor: ")).slice(12).trim();
-const chainPolicy = [
-  "kura-policy 1", "version: 1", "network: regtest", `wallet: deposits-hot #${chainDescriptor.split("#")[1]}`, "mode: cold",
+const canonical = (d) => run(process.env.KURA, ["descriptor", d]).split("\n").find((l) => l.startsWith("descriptor: ")).slice(12).trim();
+const chainDescriptor = canonical(expected.descriptors.tr_multi);
+const wshDescriptor = canonical(expected.descriptors.wsh_multi);
+const chainPolicyFor = (name, desc) => [
+  "kura-policy 1", "version: 1", "network: regtest", `wallet: ${name} #${desc.split("#")[1]}`, "mode: cold",
   `admin: admin-one ${pub("admin1")}`, `admin: admin-two ${pub("admin2")}`, "admin-quorum: 2",
   `approver: alice ${pub("alice")}`, `approver: bob ${pub("bob")}`,
   "tier: max 2", "initiator-may-approve: no", "allowlist-required: yes", "allowlist-delay: 86400",
   `allow: ${D1} cold storage`,
   "max-per-transfer: 1000000000", "max-per-24h: 1200000000", "max-fee: 100000", "max-fee-rate: 100", "max-lifetime: 86400", "",
 ].join("\n");
+const chainPolicy = chainPolicyFor("deposits-hot", chainDescriptor);
 const chainPolicySigs = ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: chainPolicy }));
+const wshPolicy = chainPolicyFor("deposits-wsh", wshDescriptor);
+const wshPolicySigs = ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: wshPolicy }));
 
 // web-fake-node: one JSON line in, one answer line out.
 const fakeNode = spawn(process.env.WEB_FAKE_NODE, [scenario], { env, stdio: ["pipe", "pipe", "inherit"] });
@@ -511,10 +521,30 @@ try {
   const wreg = (await api("GET", `/v1/wallets/${wid}`)).json();
   check(wreg.descriptor === descriptor && wreg.policy.text === policy && wreg.policy.signatures.length === 2, "wallet registration: both signature files added, the wallet registered from kura-cold's export");
   await shot(admin, "04b-wallet-registered");
+  // ... and one from a BSMS setup: the descriptor record and the key records
+  const bsmsPolicy = chainPolicyFor("treasury-bsms", bsmsDescriptor);
+  await go(admin, "#/wallets/new", "#reg-submit");
+  await admin.check("#reg-use-bsms");
+  await admin.fill("#reg-bsms-descriptor", fs.readFileSync(path.join(work, "wallet.bsms"), "utf8"));
+  await admin.fill("#reg-bsms-keys", ["A", "B", "C"].map((s) => fs.readFileSync(path.join(work, `${s}.bsms`), "utf8")).join(""));
+  await admin.fill("#reg-policy", bsmsPolicy);
+  await admin.fill("#reg-sigs", ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: bsmsPolicy })).join(""));
+  await admin.click("#reg-submit");
+  await admin.waitForSelector("#reg-ok, #reg-error-code");
+  {
+    const okLink = await admin.getAttribute("#reg-ok a", "href").catch(() => null);
+    const why = okLink ? "" : await admin.textContent("#reg-out");
+    const bw = okLink ? (await api("GET", `/v1/wallets/${okLink.split("#/wallets/")[1]}`)).json() : {};
+    check(okLink && bw.descriptor === bsmsDescriptor, `wallet registration from a BSMS setup (descriptor record and three key records)${why ? ": " + why : ""}`);
+  }
+  await shot(admin, "04c-wallet-registered-bsms");
   // The chain's wallet, through the API as a program would.
   const cw = await api("POST", "/v1/wallets", { descriptor: chainDescriptor, policy: chainPolicy, policy_signatures: chainPolicySigs });
   must(cw.status === 201, "the chain wallet's registration: " + new TextDecoder().decode(cw.bytes));
   const chainWid = cw.json().id;
+  const ww = await api("POST", "/v1/wallets", { descriptor: wshDescriptor, policy: wshPolicy, policy_signatures: wshPolicySigs });
+  must(ww.status === 201, "the second chain wallet's registration: " + new TextDecoder().decode(ww.bytes));
+  const wshWid = ww.json().id;
 
   // ---- the initiator: a deposit address with a hostile label, a transfer ----
   const ivy = await newPage();
@@ -768,6 +798,14 @@ try {
     const r = await ivyApi("POST", `/v1/wallets/${chainWid}/addresses`, { account: i < 5 ? HOSTILE_ACCT : "beta", label: `customer ${i}` });
     must(r.status === 201 && r.json().index === i, `chain wallet address ${i}: ${new TextDecoder().decode(r.bytes)}`);
   }
+  for (let i = 0; i < 12; i++) {
+    const r = await ivyApi("POST", `/v1/wallets/${wshWid}/addresses`, { account: "gamma" });
+    must(r.status === 201 && r.json().index === i, `wsh wallet address ${i}: ${new TextDecoder().decode(r.bytes)}`);
+  }
+  // The payment to the wsh wallet's receive 10 that a reorganisation later
+  // double-spends: the test waits for the follower to see it in the mempool.
+  const doomedTx = expected.wallets.wsh_multi.received.find((r) => r[3] === "conflicted")[0];
+  let doomedSeen = null;
   const descends = (tip, from) => {
     for (let x = tip; blocksMeta.has(x); x = blocksMeta.get(x).prev) if (x === from) return true;
     return false;
@@ -794,6 +832,21 @@ try {
       cur = line.tip;
     }
     await nodeSend(line);
+    if (line.add === doomedTx) {
+      for (let i = 0; i < 300 && !doomedSeen; i++) {
+        doomedSeen = (await api("GET", `/v1/deposits?wallet_id=${wshWid}&state=pending`)).json().items.find((d) => d.txid === doomedTx) || null;
+        if (!doomedSeen) await new Promise((r) => setTimeout(r, 100));
+      }
+      must(doomedSeen, "the follower did not see the wsh wallet's mempool payment");
+      await go(ivy, `#/deposits?wallet=${wshWid}`, "#dep-table");
+      const row = await ivy.$$eval("#dep-table tbody tr", (rs, tx) => {
+        const r = rs.find((x) => x.textContent.includes(tx));
+        return r && { state: r.querySelector(".badge")?.dataset.state, rbf: !!r.querySelector(".mark-rbf"), mempool: r.textContent.includes("in the mempool") };
+      }, doomedTx);
+      check(row && row.state === "pending" && row.rbf === doomedSeen.replaceable && row.mempool === !doomedSeen.replaceable,
+        `deposits: a payment in the mempool is pending and ${doomedSeen.replaceable ? "marked RBF-replaceable (it signals BIP125)" : "marked as in the mempool"}`);
+      await shot(ivy, "10d-deposits-mempool");
+    }
   }
   const chainNow = await followerAt(cur);
   const mempoolTx = expected.wallets.tr_multi.mempool_utxos[0][0];
@@ -807,6 +860,21 @@ try {
   const mism = expected.wallets.tr_multi.received.filter(([txid, vout, amt, st]) => !deps.some((d) => d.txid === txid && d.vout === vout && d.amount === amt && d.state === want[st]));
   check(chainNow.height === expected.final_tip.height && reorgs === 2 && mism.length === 0 && deps.length === expected.wallets.tr_multi.received.length,
     `the follower followed the recorded chain to height ${chainNow.height} through ${reorgs} reorganisations in ${Math.round((Date.now() - replayStart) / 1000)} s; the chain wallet's ${deps.length} deposits are Core's${mism.length ? " (differ: " + JSON.stringify(mism) + ")" : ""}`);
+  {
+    const wdeps = (await api("GET", `/v1/deposits?wallet_id=${wshWid}&limit=500`)).json().items;
+    const wantW = { ...want, conflicted: "replaced" };
+    const bad = expected.wallets.wsh_multi.received.filter(([txid, vout, amt, st]) => !wdeps.some((d) => d.txid === txid && d.vout === vout && d.amount === amt && d.state === wantW[st]));
+    const replaced = wdeps.find((d) => d.txid === doomedTx);
+    check(bad.length === 0 && wdeps.length === expected.wallets.wsh_multi.received.length && replaced && replaced.replaced_by,
+      `the wsh wallet's ${wdeps.length} deposits are Core's; the double-spent one is replaced (by ${replaced && replaced.replaced_by})${bad.length ? " (differ: " + JSON.stringify(bad) + ")" : ""}`);
+    await go(ivy, `#/deposits?wallet=${wshWid}`, "#dep-table");
+    const row = await ivy.$$eval("#dep-table tbody tr", (rs, tx) => {
+      const r = rs.find((x) => x.textContent.includes(tx));
+      return r && { state: r.querySelector(".badge")?.dataset.state, replaced: !!r.querySelector(".mark-replaced"), text: r.textContent };
+    }, doomedTx);
+    check(row && row.state === "replaced" && row.replaced && replaced && row.text.includes(replaced.replaced_by), "deposits: the double-spent deposit is marked replaced, with the transaction that replaced it");
+    await shot(ivy, "10e-deposits-replaced");
+  }
   const confirmedDep = deps.find((d) => d.state === "confirmed" && d.index === 0);
   const reorgedDep = deps.find((d) => d.state === "reorged");
   const mempoolDep = deps.find((d) => d.txid === mempoolTx);
@@ -1077,6 +1145,14 @@ try {
       await page.unroute("**/v1/chain");
     }
     await noScriptRan(page, "the follower's error message");
+    // a payment signalling BIP125 (the recorded chain's do not): marked
+    const rbf = { id: "dp_" + "0".repeat(28), wallet_id: chainWid, txid: "ab".repeat(32), vout: 0, address: "bcrt1qexample", branch: 0, index: 5, account: "beta", amount: 1234, state: "pending", confirmations: 0, height: null, block_hash: null, coinbase: false, replaceable: true, replaced_by: null, created_at: t, updated_at: t };
+    await page.route("**/v1/deposits?*", (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [rbf], next_cursor: null }) }));
+    await go(page, `#/deposits?wallet=${chainWid}`, "#dep-table");
+    const mark = await page.$eval("#dep-table .mark-rbf", (e) => e.textContent).catch(() => null);
+    check(mark && mark.includes("RBF"), `deposits: a pending payment that signals BIP125 is marked (${mark})`);
+    await shot(page, "24-deposit-rbf");
+    await page.unroute("**/v1/deposits?*");
     await page.context().close();
   }
   await noScriptRan(admin, "administrator's pages");
