@@ -319,6 +319,11 @@ const browser = await chromium.launch({
 const dialogs = [];
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+  // every Content-Security-Policy violation the pages cause, kept for noScriptRan
+  await ctx.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = await ctx.newPage();
   page.on("dialog", (d) => {
     dialogs.push(d.message());
@@ -367,8 +372,8 @@ async function axe(page, name) {
   check(r.length === 0, `axe-core, ${name}: no serious or critical findings${r.length ? ": " + r.join("; ") : ""}`);
 }
 async function noScriptRan(page, name) {
-  const r = await page.evaluate(() => ({ pwned: window.__pwned === 1, imgs: document.querySelectorAll("img").length, scripts: Array.from(document.scripts).filter((s) => !s.src).length }));
-  check(!r.pwned && r.imgs === 0 && r.scripts === 0 && dialogs.length === 0, `${name}: hostile markup shown as text, no script ran (no <img>, no inline <script>, no dialog)`);
+  const r = await page.evaluate(() => ({ pwned: window.__pwned === 1, imgs: document.querySelectorAll("img").length, scripts: Array.from(document.scripts).filter((s) => !s.src).length, csp: window.__csp || [] }));
+  check(!r.pwned && r.imgs === 0 && r.scripts === 0 && dialogs.length === 0 && r.csp.length === 0, `${name}: hostile markup shown as text, no script ran (no <img>, no inline <script>, no dialog, no CSP violation${r.csp.length ? ": " + r.csp.join("; ") : ""})`);
 }
 
 
@@ -446,6 +451,18 @@ try {
     const html = await resp.text();
     check(!/<script(?![^>]*\bsrc=)[^>]*>/.test(html) && !/style=/.test(html), "index.html: no inline script or style");
     await page.waitForSelector("#signin-user");
+    // the CSP violation detector noScriptRan relies on does see one
+    const seen = await page.evaluate(async () => {
+      const d = document.createElement("div");
+      d.setAttribute("style", "color: red");
+      document.body.appendChild(d);
+      await new Promise((r) => setTimeout(r, 100));
+      d.remove();
+      const n = window.__csp.length;
+      window.__csp.length = 0;
+      return n;
+    });
+    check(seen > 0, "the page's CSP refuses an inline style, and the test sees the violation");
     await shot(page, "01-sign-in");
     await axe(page, "sign-in");
     await page.context().close();
