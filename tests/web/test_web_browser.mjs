@@ -538,6 +538,7 @@ try {
   const wreg = (await api("GET", `/v1/wallets/${wid}`)).json();
   check(wreg.descriptor === descriptor && wreg.policy.text === policy && wreg.policy.signatures.length === 2, "wallet registration: both signature files added, the wallet registered from kura-cold's export");
   await shot(admin, "04b-wallet-registered");
+  await axe(admin, "wallet registered");
   // ... and one from a BSMS setup: the descriptor record and the key records
   const bsmsPolicy = chainPolicyFor("treasury-bsms", bsmsDescriptor);
   await go(admin, "#/wallets/new", "#reg-submit");
@@ -793,6 +794,7 @@ try {
   const m = /^([0-9.]+) sat\/vB \((\d+) vB\)$/.exec(rate.trim());
   check(m && Number(m[2]) > rawTx.length / 8 && Number(m[2]) < rawTx.length / 2 /* a segwit tx: vsize between a quarter and its whole size */ && Math.abs(Number(m[1]) - final.fee / Number(m[2])) < 0.01, `the fee rate from the signed transaction's vsize (${rate})`);
   await shot(ivy, "10-transfer-signed");
+  await axe(ivy, "transfer detail with its transaction on chain");
   await noScriptRan(ivy, "signed transfer");
   await go(ivy, "#/transfers", "#filter-state");
   await shot(ivy, "11-transfers-list");
@@ -946,6 +948,7 @@ try {
     check(t.includes("WAITING") || t.includes("waiting"), "wallet policy: the allowlist entry's waiting time (a day from the policy's acceptance)");
   }
   await shot(ivy, "12b-wallet-chain-policy");
+  await axe(ivy, "wallet policy with signatures and waiting times");
 
   // ---- the administrator's screens: audit, keys, webhooks ----
   await go(admin, `#/transfers/${tid}`, "#txid");
@@ -1159,6 +1162,7 @@ try {
       const noBalances = want !== "unconfigured" || !/\d+\.\d{8} BTC/.test(text);
       check(st === want && text.includes(says) && noBalances, `overview: the follower ${want} is said plainly${want === "unconfigured" ? ", and no balance is shown" : ""}`);
       await shot(page, `24-follower-${want}`);
+      if (want === "error") await axe(page, "overview, the follower failing");
       await page.unroute("**/v1/chain");
     }
     await noScriptRan(page, "the follower's error message");
