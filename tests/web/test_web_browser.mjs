@@ -1182,6 +1182,8 @@ try {
 } finally {
   await browser.close().catch(() => {});
   fakeNode.stdin.end();
+  const nodeExit = await new Promise((r) => (fakeNode.exitCode !== null ? r(fakeNode.exitCode) : fakeNode.once("exit", (c) => r(c))));
+  if (nodeExit !== 0) bad(`web-fake-node exited ${nodeExit}`);
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
   if (server.exitCode !== 0 && server.signalCode === null && server.exitCode !== null) bad(`kura-server exited ${server.exitCode} on SIGTERM`);
