@@ -46,6 +46,25 @@ static int time_param(const kura_req *rq, const char *name, int64_t *out, kura_p
     return 0;
 }
 
+/* An object filter of the audit list: absent, or 1..max bytes without
+ * control characters (ids and type names; the object id of a failed sign-in
+ * is the user name tried, which may be any UTF-8). */
+static int object_param(const kura_req *rq, const char *name, size_t max, kura_problem *p)
+{
+    const char *v = kura_req_query(rq, name);
+    size_t n;
+    if (!v)
+        return 0;
+    n = strlen(v);
+    if (n == 0 || n > max)
+        return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "%s: 1..%zu characters", name, max);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "%s: a control character",
+                                    name);
+    return 0;
+}
+
 /* An export is spooled to an unlinked temporary file, not held in memory:
  * the read transaction stays as short as writing the rows takes, and the
  * client then takes the bytes at its own pace from the file. */
@@ -68,10 +87,17 @@ int kura_h_audit_list(kura_req *rq, kura_resp *rs, kura_problem *p)
     int64_t from, to;
     const char *format = kura_req_query(rq, "format");
     int rc;
-    if ((rc = time_param(rq, "from", &from, p)) || (rc = time_param(rq, "to", &to, p)))
+    if ((rc = time_param(rq, "from", &from, p)) || (rc = time_param(rq, "to", &to, p)) ||
+        (rc = object_param(rq, "object_type", 32, p)) ||
+        (rc = object_param(rq, "object_id", 256, p)))
         return rc;
     if (!format)
-        return kura_audit_list(rq->store, from, to, NULL, NULL, rq->cursor, rq->limit, &rs->json, p);
+        return kura_audit_list(rq->store, from, to, kura_req_query(rq, "object_type"),
+                               kura_req_query(rq, "object_id"), rq->cursor, rq->limit, &rs->json,
+                               p);
+    if (kura_req_query(rq, "object_type") || kura_req_query(rq, "object_id"))
+        return kura_problem_set(p, KURA_PROBLEM_BAD_REQUEST,
+                                "an export is the whole chain: no object filter");
     kura_audit_export_format f;
     if (!strcmp(format, "jsonl"))
         f = KURA_AUDIT_EXPORT_JSONL;

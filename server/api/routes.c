@@ -36,7 +36,7 @@ static const char *const q_addresses[] = {"account", NULL};
 static const char *const q_transfers[] = {"wallet_id", "state", NULL};
 static const char *const q_deposits[] = {"wallet_id", "account", "state", NULL};
 static const char *const q_balance[] = {"account", NULL};
-static const char *const q_audit[] = {"format", "from", "to", NULL};
+static const char *const q_audit[] = {"format", "from", "to", "object_type", "object_id", NULL};
 
 const kura_route kura_routes[] = {
 /*   method    path                                   roles        scope                 flags                                   limit    types  body                          query        page handler                      operationId              summary */

@@ -5,15 +5,29 @@
 // directory), with the real kura-cold, kura-approve and ssh-keygen:
 //
 //   an administrator signs in, enrols TOTP from the page and signs in again
-//   with a code, and creates the users; an initiator allocates a deposit
-//   address (web-fund stands in for the chain follower) and requests a
+//   with a code, and creates the users; registers the wallet on its screen
+//   from `kura-cold export`, the policy file and the administrators'
+//   signature files (refused by its code with one signature, then accepted);
+//   an initiator allocates a deposit address (web-fund stands in for the
+//   chain follower for this wallet's coins) and requests a
 //   transfer, seeing the policy's tier and allowlist status first; two
 //   approvers sign the downloaded intent with kura-approve and upload the
 //   signature files (the second one with the keyboard only); the package is
 //   downloaded and its animated BBQr read back from the canvas frames (jsqr in
 //   node) to the same bytes; two kura-cold devices sign it; the signed PSBTs
 //   come back (a binary file and BBQr parts in shuffled order) and the
-//   transfer shows signed with its txid.
+//   transfer shows signed (or broadcast) with its txid and confirmations.
+//
+// The chain: kura-server follows web-fake-node (the chain tests' fake node,
+// fed with the recorded regtest chain tests/vectors/chain/reorg: Bitcoin
+// Core's blocks, two reorganisations, a mempool). A second wallet (that
+// chain's 2-of-3 taproot wallet) gets its deposit addresses; the timeline is
+// replayed; the overview shows balances and the follower's height and lag,
+// the deposits screen a confirmed deposit, a reorged-out coinbase and the
+// mempool's marks, with each account's balance; the follower's other states
+// (not configured, failing, stalled, behind) are drawn from answers the
+// test gives the page. The audit log's per-object filter, on the audit
+// screen and as the transfer's own trail.
 //
 // Also: each role sees only its screens and buttons, and a forbidden action
 // forced through the API is refused; hostile labels (markup, look-alike
@@ -22,7 +36,7 @@
 // shows every output. Screenshots of every screen go to KURA_WEB_ARTIFACTS.
 //
 // Environment (tests/web/CMakeLists.txt): KURA_SERVER KURA_COLD KURA_APPROVE
-// KURA WEB_FUND KURA_WEB_ARTIFACTS. Exit 0 passed, 1 failed, 77 skipped (no
+// KURA WEB_FUND WEB_FAKE_NODE KURA_CHAIN_VECTORS KURA_WEB_ARTIFACTS. Exit 0 passed, 1 failed, 77 skipped (no
 // chromium).
 import { execFileSync, spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -43,7 +57,7 @@ if (!fs.existsSync(CHROMIUM)) {
   console.log(`SKIPPED: test_web_browser: no Chromium at ${CHROMIUM} (scripts/install-deps installs Debian's chromium)`);
   process.exit(77);
 }
-for (const v of ["KURA_SERVER", "KURA_COLD", "KURA_APPROVE", "KURA", "WEB_FUND"]) {
+for (const v of ["KURA_SERVER", "KURA_COLD", "KURA_APPROVE", "KURA", "WEB_FUND", "WEB_FAKE_NODE", "KURA_CHAIN_VECTORS"]) {
   if (!process.env[v]) {
     console.log(`test_web_browser: $${v} is not set (run it through ctest)`);
     process.exit(2);
@@ -118,8 +132,69 @@ const policy = [
 ].join("\n");
 fs.writeFileSync(path.join(work, "policy"), policy);
 const policySigs = ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: policy }));
+policySigs.forEach((sig, i) => fs.writeFileSync(path.join(work, `policy.admin${i + 1}.sig`), sig));
 const now = () => Math.floor(Date.now() / 1000);
 for (const s of ["A", "B", "C"]) cold(s, ["--now", String(now()), "ceremony", "--descriptor", descriptor, "--policy", path.join(work, "policy"), "--wallet", "treasury-cold"], "yes\n");
+const exported = cold("A", ["export"]).trim();
+// A BIP129 (BSMS) setup of the same three devices at another account: their
+// signed key records, and the coordinator's descriptor record.
+for (const s of ["A", "B", "C"]) cold(s, ["bsms", "key", "--path", "m/48h/1h/1h/2h", "-o", path.join(work, `${s}.bsms`)]);
+const bsmsDescriptor = run(process.env.KURA_SERVER, ["bsms", "descriptor-record", "--threshold", "2", "--network", "regtest", "-o", path.join(work, "wallet.bsms"), ...["A", "B", "C"].map((s) => path.join(work, `${s}.bsms`))])
+  .split("\n").find((l) => l.startsWith("descriptor: ")).slice(12).trim();
+
+// ---- the chain: the recorded regtest chain with reorganisations, and its
+// 2-of-3 taproot wallet (watch-only; its policy signed like the first) ----
+const scenario = path.join(process.env.KURA_CHAIN_VECTORS, "reorg");
+const expected = JSON.parse(fs.readFileSync(path.join(scenario, "expected-follower.json"), "utf8"));
+const blocksMeta = new Map(fs.readFileSync(path.join(scenario, "blocks.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => {
+  const j = JSON.parse(l);
+  return [j.hash, { height: j.height, prev: j.prev }];
+}));
+const timelineLines = fs.readFileSync(path.join(scenario, "timeline.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const canonical = (d) => run(process.env.KURA, ["descriptor", d]).split("\n").find((l) => l.startsWith("descriptor: ")).slice(12).trim();
+const chainDescriptor = canonical(expected.descriptors.tr_multi);
+const wshDescriptor = canonical(expected.descriptors.wsh_multi);
+const chainPolicyFor = (name, desc) => [
+  "kura-policy 1", "version: 1", "network: regtest", `wallet: ${name} #${desc.split("#")[1]}`, "mode: cold",
+  `admin: admin-one ${pub("admin1")}`, `admin: admin-two ${pub("admin2")}`, "admin-quorum: 2",
+  `approver: alice ${pub("alice")}`, `approver: bob ${pub("bob")}`,
+  "tier: max 2", "initiator-may-approve: no", "allowlist-required: yes", "allowlist-delay: 86400",
+  `allow: ${D1} cold storage`,
+  "max-per-transfer: 1000000000", "max-per-24h: 1200000000", "max-fee: 100000", "max-fee-rate: 100", "max-lifetime: 86400", "",
+].join("\n");
+const chainPolicy = chainPolicyFor("deposits-hot", chainDescriptor);
+const chainPolicySigs = ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: chainPolicy }));
+const wshPolicy = chainPolicyFor("deposits-wsh", wshDescriptor);
+const wshPolicySigs = ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: wshPolicy }));
+
+// web-fake-node: one JSON line in, one answer line out.
+const fakeNode = spawn(process.env.WEB_FAKE_NODE, [scenario], { env, stdio: ["pipe", "pipe", "inherit"] });
+const nodeLines = [];
+let nodeWaiter = null;
+let nodeBuf = "";
+fakeNode.stdout.on("data", (d) => {
+  nodeBuf += d;
+  for (let i; (i = nodeBuf.indexOf("\n")) >= 0;) {
+    const l = nodeBuf.slice(0, i);
+    nodeBuf = nodeBuf.slice(i + 1);
+    if (nodeWaiter) {
+      const w = nodeWaiter;
+      nodeWaiter = null;
+      w(l);
+    } else nodeLines.push(l);
+  }
+});
+function nodeLine() {
+  if (nodeLines.length) return Promise.resolve(nodeLines.shift());
+  return Promise.race([new Promise((r) => (nodeWaiter = r)), new Promise((_, rej) => setTimeout(() => rej(new Fatal("web-fake-node does not answer")), 15000))]);
+}
+async function nodeSend(obj) {
+  fakeNode.stdin.write(JSON.stringify(obj) + "\n");
+  const l = await nodeLine();
+  if (!l.startsWith("ok")) throw new Fatal(`web-fake-node: ${JSON.stringify(obj).slice(0, 80)}: ${l}`);
+  return l;
+}
+const [nodeUrl, nodeUser, nodePassword] = (await nodeLine()).split(" ");
 
 // ---- kura-server ----
 const data = path.join(work, "data");
@@ -127,7 +202,8 @@ const pwfile = path.join(work, "pw");
 const PW = "web test password 1";
 fs.writeFileSync(pwfile, PW + "\n");
 run(process.env.KURA_SERVER, ["user", "add", "admin", "--role", "administrator", "--password-file", pwfile, "--data-dir", data]);
-fs.writeFileSync(path.join(work, "kura.conf"), `web_root = ${path.join(webDir, "dist")}\nexpiry_interval = 3600\n`);
+fs.writeFileSync(path.join(work, "kura.conf"), `web_root = ${path.join(webDir, "dist")}\nexpiry_interval = 3600\n` +
+  `node_url = ${nodeUrl}\nnode_user = ${nodeUser}\nnode_password = ${nodePassword}\nnode_poll_interval_ms = 200\n`);
 const portFile = path.join(work, "port");
 const serverLog = fs.openSync(path.join(artifacts, "kura-server.log"), "w");
 const server = spawn(process.env.KURA_SERVER, ["serve", "--config", path.join(work, "kura.conf"), "--data-dir", data, "--listen", "127.0.0.1:0", "--port-file", portFile], { env, stdio: ["ignore", serverLog, serverLog] });
@@ -243,6 +319,11 @@ const browser = await chromium.launch({
 const dialogs = [];
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+  // every Content-Security-Policy violation the pages cause, kept for noScriptRan
+  await ctx.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = await ctx.newPage();
   page.on("dialog", (d) => {
     dialogs.push(d.message());
@@ -291,8 +372,8 @@ async function axe(page, name) {
   check(r.length === 0, `axe-core, ${name}: no serious or critical findings${r.length ? ": " + r.join("; ") : ""}`);
 }
 async function noScriptRan(page, name) {
-  const r = await page.evaluate(() => ({ pwned: window.__pwned === 1, imgs: document.querySelectorAll("img").length, scripts: Array.from(document.scripts).filter((s) => !s.src).length }));
-  check(!r.pwned && r.imgs === 0 && r.scripts === 0 && dialogs.length === 0, `${name}: hostile markup shown as text, no script ran (no <img>, no inline <script>, no dialog)`);
+  const r = await page.evaluate(() => ({ pwned: window.__pwned === 1, imgs: document.querySelectorAll("img").length, scripts: Array.from(document.scripts).filter((s) => !s.src).length, csp: window.__csp || [] }));
+  check(!r.pwned && r.imgs === 0 && r.scripts === 0 && dialogs.length === 0 && r.csp.length === 0, `${name}: hostile markup shown as text, no script ran (no <img>, no inline <script>, no dialog, no CSP violation${r.csp.length ? ": " + r.csp.join("; ") : ""})`);
 }
 
 
@@ -370,6 +451,18 @@ try {
     const html = await resp.text();
     check(!/<script(?![^>]*\bsrc=)[^>]*>/.test(html) && !/style=/.test(html), "index.html: no inline script or style");
     await page.waitForSelector("#signin-user");
+    // the CSP violation detector noScriptRan relies on does see one
+    const seen = await page.evaluate(async () => {
+      const d = document.createElement("div");
+      d.setAttribute("style", "color: red");
+      document.body.appendChild(d);
+      await new Promise((r) => setTimeout(r, 100));
+      d.remove();
+      const n = window.__csp.length;
+      window.__csp.length = 0;
+      return n;
+    });
+    check(seen > 0, "the page's CSP refuses an inline style, and the test sees the violation");
     await shot(page, "01-sign-in");
     await axe(page, "sign-in");
     await page.context().close();
@@ -417,17 +510,69 @@ try {
   await shot(admin, "04-users");
   await axe(admin, "users");
 
-  // The wallet, registered as the ceremony's operator would (no screen for it).
-  const w = await api("POST", "/v1/wallets", { descriptor, policy, policy_signatures: policySigs });
-  must(w.status === 201, "wallet registration: " + new TextDecoder().decode(w.bytes));
-  const wid = w.json().id;
+  // ---- the wallet, registered on its screen: `kura-cold export`, the policy
+  // file and the administrators' signature files ----
+  await go(admin, "#/wallets", "#wallet-register-link");
+  await admin.click("#wallet-register-link");
+  await admin.waitForSelector("#reg-submit");
+  await admin.fill("#reg-descriptor", exported + "\n");
+  await admin.setInputFiles("#reg-policy-file", path.join(work, "policy"));
+  await admin.setInputFiles("#reg-sig-files", path.join(work, "policy.admin1.sig"));
+  await admin.waitForSelector("#policy-sig-status");
+  const preview = await admin.textContent("#reg-preview");
+  check(preview.includes("quorum not named") && preview.includes(ALLOW_LABEL) && preview.includes("admin-one") && (await admin.$$("#reg-preview .sig-problem")).length === 0,
+    "wallet registration: the policy is read for people as it is given (the allowlist label with markup as text), its one signature named as admin-one's, the quorum not yet named");
+  await admin.click("#reg-submit");
+  await admin.waitForSelector("#reg-error-code");
+  const refusal = (await admin.textContent("#reg-error-code")).trim();
+  check(refusal === "POLICY_SIGNATURES", `wallet registration with one of two administrators' signatures: refused and shown by its code (${refusal})`);
+  await shot(admin, "04a-wallet-register-refused");
+  await noScriptRan(admin, "wallet registration");
+  await axe(admin, "wallet registration");
+  check((await api("GET", "/v1/wallets")).json().items.length === 0, "the refused registration registered nothing");
+  await admin.setInputFiles("#reg-sig-files", path.join(work, "policy.admin2.sig"));
+  await admin.waitForFunction(() => document.querySelector("#policy-sig-status")?.textContent.includes("quorum named") && !document.querySelector("#policy-sig-status")?.textContent.includes("not"));
+  await admin.click("#reg-submit");
+  await admin.waitForSelector("#reg-ok");
+  const wid = (await admin.getAttribute("#reg-ok a", "href")).split("#/wallets/")[1];
+  const wreg = (await api("GET", `/v1/wallets/${wid}`)).json();
+  check(wreg.descriptor === descriptor && wreg.policy.text === policy && wreg.policy.signatures.length === 2, "wallet registration: both signature files added, the wallet registered from kura-cold's export");
+  await shot(admin, "04b-wallet-registered");
+  await axe(admin, "wallet registered");
+  // ... and one from a BSMS setup: the descriptor record and the key records
+  const bsmsPolicy = chainPolicyFor("treasury-bsms", bsmsDescriptor);
+  await go(admin, "#/wallets/new", "#reg-submit");
+  await admin.check("#reg-use-bsms");
+  await admin.fill("#reg-bsms-descriptor", fs.readFileSync(path.join(work, "wallet.bsms"), "utf8"));
+  await admin.fill("#reg-bsms-keys", ["A", "B", "C"].map((s) => fs.readFileSync(path.join(work, `${s}.bsms`), "utf8")).join(""));
+  await admin.fill("#reg-policy", bsmsPolicy);
+  await admin.fill("#reg-sigs", ["admin1", "admin2"].map((k) => run("ssh-keygen", ["-Y", "sign", "-f", `keys/${k}`, "-n", "kura-policy-v1"], { input: bsmsPolicy })).join(""));
+  await admin.click("#reg-submit");
+  await admin.waitForSelector("#reg-ok, #reg-error-code");
+  {
+    const okLink = await admin.getAttribute("#reg-ok a", "href").catch(() => null);
+    const why = okLink ? "" : await admin.textContent("#reg-out");
+    const bw = okLink ? (await api("GET", `/v1/wallets/${okLink.split("#/wallets/")[1]}`)).json() : {};
+    check(okLink && bw.descriptor === bsmsDescriptor, `wallet registration from a BSMS setup (descriptor record and three key records)${why ? ": " + why : ""}`);
+  }
+  await shot(admin, "04c-wallet-registered-bsms");
+  // The chain's wallet, through the API as a program would.
+  const cw = await api("POST", "/v1/wallets", { descriptor: chainDescriptor, policy: chainPolicy, policy_signatures: chainPolicySigs });
+  must(cw.status === 201, "the chain wallet's registration: " + new TextDecoder().decode(cw.bytes));
+  const chainWid = cw.json().id;
+  const ww = await api("POST", "/v1/wallets", { descriptor: wshDescriptor, policy: wshPolicy, policy_signatures: wshPolicySigs });
+  must(ww.status === 201, "the second chain wallet's registration: " + new TextDecoder().decode(ww.bytes));
+  const wshWid = ww.json().id;
 
   // ---- the initiator: a deposit address with a hostile label, a transfer ----
   const ivy = await newPage();
   await signIn(ivy, "ivy", PW);
   await shot(ivy, "05-overview-initiator");
-  const overviewText = await ivy.textContent("main");
-  check(overviewText.includes("The chain follower is not connected") && !/\d+\.\d{8} BTC/.test(overviewText.split("Balances and chain")[1] || ""), "overview: no balances invented; says the chain follower is not connected");
+  {
+    const st = await ivy.getAttribute("#follower-state", "data-state");
+    const hgt = (await ivy.textContent("#follower-height")).trim();
+    check(st === "ok" && hgt === "0", `overview: the follower follows the node at its genesis block (state ${st}, height ${hgt})`);
+  }
   await go(ivy, "#/deposits", "#dep-allocate");
   const HOSTILE_DEP = "<img src=x onerror=window.__pwned=1> раypal ехchange " + "W".repeat(180);
   await ivy.fill("#dep-label", HOSTILE_DEP);
@@ -626,22 +771,36 @@ try {
   } finally {
     await camBrowser.close();
   }
-  await ivy.waitForTimeout(800);
+  // The server's chain worker broadcasts a signed transfer to the node
+  // (the fake node takes it): signed, then broadcast.
+  let final = null;
+  for (let i = 0; i < 50; i++) {
+    final = (await api("GET", `/v1/transfers/${tid}`)).json();
+    if (final.state !== "signed") break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   await go(ivy, `#/transfers/${tid}`, "#txid");
   const state = await ivy.getAttribute(".title-row .badge", "data-state");
-  const final = (await api("GET", `/v1/transfers/${tid}`)).json();
-  check(state === "signed" && final.state === "signed" && (await ivy.textContent("#txid")).trim() === final.txid, "the transfer shows signed, with its txid");
+  check(["signed", "broadcast"].includes(final.state) && state === final.state && (await ivy.textContent("#txid")).trim() === final.txid, `the transfer shows ${final.state}, with its txid`);
+  {
+    const onChain = (await api("GET", `/v1/transfers/${tid}/chain`)).json();
+    const conf = (await ivy.textContent("#tx-confirmations")).trim();
+    const text = await ivy.textContent("main");
+    check(onChain.txid === final.txid && onChain.confirmations === 0 && conf === "0" && (final.state !== "broadcast" || text.includes(`broadcast ${onChain.broadcasts} time`)),
+      `transfer detail: the transaction id and its confirmations from the chain route (${conf}; ${final.state}, broadcast ${onChain.broadcasts} times)`);
+  }
   const rate = (await ivy.textContent("#fee-rate")) || "";
   const rawTx = (await api("GET", `/v1/transfers/${tid}/tx`)).json().hex;
   const m = /^([0-9.]+) sat\/vB \((\d+) vB\)$/.exec(rate.trim());
   check(m && Number(m[2]) > rawTx.length / 8 && Number(m[2]) < rawTx.length / 2 /* a segwit tx: vsize between a quarter and its whole size */ && Math.abs(Number(m[1]) - final.fee / Number(m[2])) < 0.01, `the fee rate from the signed transaction's vsize (${rate})`);
   await shot(ivy, "10-transfer-signed");
+  await axe(ivy, "transfer detail with its transaction on chain");
   await noScriptRan(ivy, "signed transfer");
   await go(ivy, "#/transfers", "#filter-state");
   await shot(ivy, "11-transfers-list");
-  await ivy.selectOption("#filter-state", "signed");
+  await ivy.selectOption("#filter-state", final.state);
   await ivy.click("form.filters button[type=submit]");
-  await ivy.waitForFunction(() => location.hash.includes("state=signed"));
+  await ivy.waitForFunction((st) => location.hash.includes(`state=${st}`), final.state);
   await ivy.waitForSelector("table caption");
   check((await ivy.textContent("table caption")).startsWith("1 transfer"), "transfers list: the state filter (through the API's ?state=)");
   await go(ivy, `#/wallets/${wid}`);
@@ -650,11 +809,178 @@ try {
   await noScriptRan(ivy, "wallet policy");
   await axe(ivy, "wallet policy");
 
+  // ---- the chain: the chain wallet's deposit addresses, the recorded chain
+  // replayed to the follower, balances, deposits with reorg and RBF marks ----
+  const ivyApi = await apiSession("ivy", PW);
+  const HOSTILE_ACCT = "<img src=x onerror=window.__pwned=1>alpha";
+  for (let i = 0; i < 13; i++) {
+    const r = await ivyApi("POST", `/v1/wallets/${chainWid}/addresses`, { account: i < 5 ? HOSTILE_ACCT : "beta", label: `customer ${i}` });
+    must(r.status === 201 && r.json().index === i, `chain wallet address ${i}: ${new TextDecoder().decode(r.bytes)}`);
+  }
+  for (let i = 0; i < 12; i++) {
+    const r = await ivyApi("POST", `/v1/wallets/${wshWid}/addresses`, { account: "gamma" });
+    must(r.status === 201 && r.json().index === i, `wsh wallet address ${i}: ${new TextDecoder().decode(r.bytes)}`);
+  }
+  // The payment to the wsh wallet's receive 10 that a reorganisation later
+  // double-spends: the test waits for the follower to see it in the mempool.
+  const doomedTx = expected.wallets.wsh_multi.received.find((r) => r[3] === "conflicted")[0];
+  let doomedSeen = null;
+  const descends = (tip, from) => {
+    for (let x = tip; blocksMeta.has(x); x = blocksMeta.get(x).prev) if (x === from) return true;
+    return false;
+  };
+  async function followerAt(tip) {
+    for (let i = 0; i < 600; i++) {
+      const c = (await api("GET", "/v1/chain")).json();
+      if (c.tip === tip && c.lag === 0) return c;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Fatal(`the follower did not reach ${tip}: ${JSON.stringify((await api("GET", "/v1/chain")).json())}`);
+  }
+  const replayStart = Date.now();
+  let cur = null, reorgs = 0;
+  for (const line of timelineLines) {
+    if (line.poll) continue;
+    if (line.tip) {
+      // Before the node's best chain leaves the follower's, the follower
+      // must have followed it (else there is nothing to reorganise).
+      if (cur && !descends(line.tip, cur)) {
+        await followerAt(cur);
+        reorgs += 1;
+      }
+      cur = line.tip;
+    }
+    await nodeSend(line);
+    if (line.add === doomedTx) {
+      for (let i = 0; i < 300 && !doomedSeen; i++) {
+        doomedSeen = (await api("GET", `/v1/deposits?wallet_id=${wshWid}&state=pending`)).json().items.find((d) => d.txid === doomedTx) || null;
+        if (!doomedSeen) await new Promise((r) => setTimeout(r, 100));
+      }
+      must(doomedSeen, "the follower did not see the wsh wallet's mempool payment");
+      await go(ivy, `#/deposits?wallet=${wshWid}`, "#dep-table");
+      const row = await ivy.$$eval("#dep-table tbody tr", (rs, tx) => {
+        const r = rs.find((x) => x.textContent.includes(tx));
+        return r && { state: r.querySelector(".badge")?.dataset.state, rbf: !!r.querySelector(".mark-rbf"), mempool: r.textContent.includes("in the mempool") };
+      }, doomedTx);
+      check(row && row.state === "pending" && row.rbf === doomedSeen.replaceable && row.mempool === !doomedSeen.replaceable,
+        `deposits: a payment in the mempool is pending and ${doomedSeen.replaceable ? "marked RBF-replaceable (it signals BIP125)" : "marked as in the mempool"}`);
+      await shot(ivy, "10d-deposits-mempool");
+    }
+  }
+  const chainNow = await followerAt(cur);
+  const mempoolTx = expected.wallets.tr_multi.mempool_utxos[0][0];
+  let deps = [];
+  for (let i = 0; i < 300; i++) {
+    deps = (await api("GET", `/v1/deposits?wallet_id=${chainWid}&limit=500`)).json().items;
+    if (deps.some((d) => d.txid === mempoolTx)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const want = { confirmed: "confirmed", "reorged-out": "reorged", mempool: "pending" };
+  const mism = expected.wallets.tr_multi.received.filter(([txid, vout, amt, st]) => !deps.some((d) => d.txid === txid && d.vout === vout && d.amount === amt && d.state === want[st]));
+  check(chainNow.height === expected.final_tip.height && reorgs === 2 && mism.length === 0 && deps.length === expected.wallets.tr_multi.received.length,
+    `the follower followed the recorded chain to height ${chainNow.height} through ${reorgs} reorganisations in ${Math.round((Date.now() - replayStart) / 1000)} s; the chain wallet's ${deps.length} deposits are Core's${mism.length ? " (differ: " + JSON.stringify(mism) + ")" : ""}`);
+  {
+    const wdeps = (await api("GET", `/v1/deposits?wallet_id=${wshWid}&limit=500`)).json().items;
+    const wantW = { ...want, conflicted: "replaced" };
+    const bad = expected.wallets.wsh_multi.received.filter(([txid, vout, amt, st]) => !wdeps.some((d) => d.txid === txid && d.vout === vout && d.amount === amt && d.state === wantW[st]));
+    const replaced = wdeps.find((d) => d.txid === doomedTx);
+    check(bad.length === 0 && wdeps.length === expected.wallets.wsh_multi.received.length && replaced && replaced.replaced_by,
+      `the wsh wallet's ${wdeps.length} deposits are Core's; the double-spent one is replaced (by ${replaced && replaced.replaced_by})${bad.length ? " (differ: " + JSON.stringify(bad) + ")" : ""}`);
+    await go(ivy, `#/deposits?wallet=${wshWid}`, "#dep-table");
+    const row = await ivy.$$eval("#dep-table tbody tr", (rs, tx) => {
+      const r = rs.find((x) => x.textContent.includes(tx));
+      return r && { state: r.querySelector(".badge")?.dataset.state, replaced: !!r.querySelector(".mark-replaced"), text: r.textContent };
+    }, doomedTx);
+    check(row && row.state === "replaced" && row.replaced && replaced && row.text.includes(replaced.replaced_by), "deposits: the double-spent deposit is marked replaced, with the transaction that replaced it");
+    await shot(ivy, "10e-deposits-replaced");
+  }
+  const confirmedDep = deps.find((d) => d.state === "confirmed" && d.index === 0);
+  const reorgedDep = deps.find((d) => d.state === "reorged");
+  const mempoolDep = deps.find((d) => d.txid === mempoolTx);
+  must(confirmedDep && reorgedDep && mempoolDep, "the chain wallet lacks a confirmed, a reorged or a mempool deposit");
+  const bal = (await api("GET", `/v1/wallets/${chainWid}/balance`)).json();
+  // the overview: balances and the follower's height and lag
+  await go(ivy, "#/", "#follower-height");
+  {
+    const rows = await ivy.$$eval("table tr", (rs) => rs.map((r) => r.textContent));
+    const row = rows.find((r) => r.includes("deposits-hot")) || "";
+    const fh = (await ivy.textContent("#follower-height")).trim();
+    const lag = (await ivy.textContent("#follower-lag")).trim();
+    const b = (n) => `${Math.floor(n / 1e8)}.${String(n % 1e8).padStart(8, "0")} BTC`;
+    check(bal.confirmed === expected.wallets.tr_multi.balance_sat && row.includes(b(bal.confirmed)) && row.includes(b(bal.pending)) && bal.pending === mempoolDep.amount,
+      `overview: the chain wallet's balance, ${b(bal.confirmed)} confirmed (Core's) and ${b(bal.pending)} pending (the mempool's)`);
+    check(fh === String(expected.final_tip.height) && lag === "0 blocks" && (await ivy.getAttribute("#follower-state", "data-state")) === "ok", `overview: the follower's height ${fh} and lag ${lag}`);
+  }
+  await shot(ivy, "10a-overview-balances");
+  await axe(ivy, "overview with balances");
+  // the deposits screen: accounts and their balances, deposits with marks
+  await go(ivy, `#/deposits?wallet=${chainWid}`, "#dep-table");
+  {
+    const rows = await ivy.$$eval("#dep-table tbody tr", (rs) => rs.map((r) => ({ text: r.textContent, state: r.querySelector(".badge")?.dataset.state, conf: r.querySelector(".dep-conf")?.textContent, reorg: !!r.querySelector(".mark-reorged"), rbf: !!r.querySelector(".mark-rbf"), replaced: !!r.querySelector(".mark-replaced") })));
+    const c = rows.find((r) => r.text.includes(confirmedDep.txid));
+    const g = rows.find((r) => r.text.includes(reorgedDep.txid));
+    const mp = rows.find((r) => r.text.includes(mempoolDep.txid));
+    check(c && c.state === "confirmed" && c.conf === String(confirmedDep.confirmations) && confirmedDep.confirmations === expected.final_tip.height - 107 + 1 && !c.reorg,
+      `deposits: a confirmed deposit with its ${c && c.conf} confirmations`);
+    check(g && g.state === "reorged" && g.reorg && g.conf === "0 (unconfirmed)", "deposits: the coinbase reorganised out of the chain is marked reorged");
+    check(mp && mp.state === "pending" && mp.rbf === mempoolDep.replaceable, `deposits: the mempool's deposit is pending${mempoolDep.replaceable ? ", marked RBF-replaceable" : ""}`);
+    const acct = await ivy.$$eval(".acct-name", (es) => es.map((e) => [e.textContent, e.closest("tr").textContent]));
+    const alpha = acct.find(([n]) => n === HOSTILE_ACCT);
+    const beta = acct.find(([n]) => n === "beta");
+    check(alpha && alpha[1].includes("1.50000000 BTC") && beta && beta[1].includes("0.30000000 BTC") && beta[1].includes("0.05000000 BTC"),
+      "deposits: each account's balance (what its deposits credited; the reorged coinbase not counted), the hostile account name as text");
+  }
+  await shot(ivy, "10b-deposits-chain");
+  await noScriptRan(ivy, "deposits with hostile account names");
+  await axe(ivy, "deposits");
+  await ivy.selectOption("#dep-f-state", "reorged");
+  await ivy.click("#dep-filter");
+  await ivy.waitForFunction(() => location.hash.includes("state=reorged"));
+  await ivy.waitForSelector("#dep-table");
+  {
+    const n = await ivy.$$eval("#dep-table tbody tr", (rs) => rs.map((r) => r.querySelector(".badge")?.dataset.state));
+    check(n.length === 1 && n[0] === "reorged", `deposits: the state filter (through /v1/deposits?state=) shows the reorged one only (${n})`);
+  }
+  await shot(ivy, "10c-deposits-reorged");
+  await go(ivy, `#/wallets/${chainWid}`, "#wallet-balance");
+  {
+    const t = await ivy.textContent("main");
+    check(t.includes("WAITING") || t.includes("waiting"), "wallet policy: the allowlist entry's waiting time (a day from the policy's acceptance)");
+  }
+  await shot(ivy, "12b-wallet-chain-policy");
+  await axe(ivy, "wallet policy with signatures and waiting times");
+
   // ---- the administrator's screens: audit, keys, webhooks ----
   await go(admin, `#/transfers/${tid}`, "#txid");
-  const tl = await admin.textContent(".timeline");
-  check(tl.includes("transfer") && (await admin.textContent("main")).includes("from the audit log"), "transfer detail: the timeline from the audit rows of this transfer");
+  {
+    const trail = (await api("GET", `/v1/audit?object_type=transfer&object_id=${tid}&limit=500`)).json().items;
+    const items = await admin.$$eval("#timeline li", (ls) => ls.map((l) => l.textContent));
+    const src = await admin.textContent("#timeline-source");
+    check(trail.length >= 5 && items.length === trail.length && src.includes(`${trail.length} rows about this transfer`) && trail.every((r, i) => items[i].includes(r.action) && items[i].includes(`#${r.seq}`)),
+      `transfer detail: its own audit trail (GET /v1/audit?object_type=transfer&object_id=), ${trail.length} rows in order`);
+  }
   await shot(admin, "13-transfer-admin-timeline");
+  await admin.click(`a[href="#/audit?object_type=transfer&object_id=${tid}"]`);
+  await admin.waitForSelector("#audit-object-note");
+  {
+    const objs = await admin.$$eval("main table tbody tr", (rs) => rs.map((r) => r.children[4]?.textContent || ""));
+    const all = (await api("GET", "/v1/audit?limit=500")).json().items;
+    check(objs.length > 0 && objs.every((o) => o.startsWith("transfer " + tid.slice(0, 12))) && objs.length < all.length && (await admin.inputValue("#audit-object-id")) === tid,
+      `audit: the per-object filter shows the transfer's ${objs.length} rows only (of ${all.length})`);
+  }
+  await shot(admin, "14a-audit-object-filter");
+  await axe(admin, "audit (object filter)");
+  // the filter from the form: one user's trail
+  const ivyId = (await ivyApi("GET", "/v1/session")).json().principal.id;
+  await go(admin, "#/audit", "#audit-filter");
+  await admin.selectOption("#audit-object-type", "user");
+  await admin.fill("#audit-object-id", ivyId);
+  await admin.click("#audit-filter");
+  await admin.waitForSelector("#audit-object-note");
+  {
+    const objs = await admin.$$eval("main table tbody tr", (rs) => rs.map((r) => r.children[4]?.textContent || ""));
+    check(objs.length >= 1 && objs.every((o) => o.startsWith("user ")), `audit: the object filter from the form (user ${ivyId}: ${objs.length} rows)`);
+  }
   await go(admin, "#/audit", "#audit-verify");
   await admin.click("#audit-verify");
   await admin.waitForSelector("#audit-verified");
@@ -703,7 +1029,6 @@ try {
     viewer: ["Overview", "Transfers", "Deposits", "Wallets & policy", "My account"],
   };
   // A second transfer awaiting approval, to see each role's buttons on it.
-  const ivyApi = await apiSession("ivy", PW);
   const t2 = await ivyApi("POST", "/v1/transfers", { wallet_id: wid, outputs: [{ address: D1, amount: 1000000, label: "second" }], max_fee: 20000, expires_in: 7200 });
   must(t2.status === 201, "second transfer: " + new TextDecoder().decode(t2.bytes));
   const tid2 = t2.json().id;
@@ -721,7 +1046,8 @@ try {
     for (const s of Object.keys(want)) got[s] = await has(s);
     check(JSON.stringify(got) === JSON.stringify(want), `${role}: on a transfer awaiting approval, only its buttons (${JSON.stringify(got)})`);
     await go(page, `#/transfers/${tid}`, "#intent-sha");
-    check((await has("#dl-package")) === (role === "initiator" || role === "administrator"), `${role}: the package and signed-PSBT upload ${role === "initiator" || role === "administrator" ? "shown" : "hidden"} on an approved/signed transfer`);
+    const carries = (role === "initiator" || role === "administrator") && final.state === "signed";
+    check((await has("#dl-package")) === carries, `${role}: the package and signed-PSBT upload ${carries ? "shown" : "hidden"} on a ${final.state} transfer`);
     await shot(page, `19-role-${role}-transfer`);
     // forced through the API from this very page (its cookie and CSRF token)
     const forced = await page.evaluate(async ([t, w]) => {
@@ -732,6 +1058,8 @@ try {
         approve: await post(`/v1/transfers/${t}/approvals`, { signature: "x" }),
         users: await post("/v1/users", { username: "mallory", password: "a long password 9", role: "administrator" }),
         audit: (await fetch("/v1/audit")).status,
+        auditObject: (await fetch(`/v1/audit?object_type=transfer&object_id=${t}`)).status,
+        wallet: await post("/v1/wallets", { policy: "kura-policy 1\n", policy_signatures: [] }),
       };
     }, [tid2, wid]);
     const refused = {
@@ -739,9 +1067,18 @@ try {
       approve: role !== "approver",
       users: role !== "administrator",
       audit: !["administrator", "auditor"].includes(role),
+      auditObject: !["administrator", "auditor"].includes(role),
+      wallet: role !== "administrator",
     };
     const wrong = Object.entries(refused).filter(([k, r]) => r && forced[k] !== 403);
     check(wrong.length === 0, `${role}: forbidden actions forced through the API are refused with 403 (${JSON.stringify(forced)})`);
+    // wallet registration: the button and the screen are the administrator's
+    await go(page, "#/wallets", "#page-title");
+    const regLink = await has("#wallet-register-link");
+    await go(page, "#/wallets/new", "#page-title");
+    const regForm = await has("#reg-submit");
+    check(regLink === (role === "administrator") && regForm === (role === "administrator") && (role === "administrator" || (await page.textContent("main")).includes("does not use this screen")),
+      `${role}: the wallet registration ${role === "administrator" ? "button and screen" : "is neither shown nor usable by its address"}`);
     if (role === "approver") {
       // rejecting needs a reason; a reason holding markup is shown as text
       await go(page, `#/transfers/${tid2}`, "#upload-approval");
@@ -787,13 +1124,66 @@ try {
     await shot(phone, "20-phone-transfer");
     await go(phone, "#/transfers", "#filter-state");
     await shot(phone, "21-phone-transfers");
+    await go(phone, `#/deposits?wallet=${chainWid}`, "#dep-table");
+    const d = await phone.evaluate(() => ({
+      scrollW: document.documentElement.scrollWidth,
+      marks: Array.from(document.querySelectorAll("#dep-table .mark-reorged")).map((e) => {
+        const b = e.getBoundingClientRect();
+        return b.width > 0 && b.left >= 0 && b.right <= 390;
+      }),
+    }));
+    check(d.scrollW <= 390 && d.marks.length === 1 && d.marks.every(Boolean), `390 px wide: the deposits screen fits (page width ${d.scrollW}), its reorg mark on screen`);
+    await shot(phone, "22-phone-deposits");
+    await go(phone, "#/", "#follower-height");
+    const ow = await phone.evaluate(() => document.documentElement.scrollWidth);
+    check(ow <= 390, `390 px wide: the overview with balances and the follower fits (page width ${ow})`);
+    await shot(phone, "23-phone-overview");
     await phone.context().close();
+  }
+
+  // ---- the follower's states the recorded chain does not reach, drawn from
+  // answers the test gives the page for GET /v1/chain ----
+  {
+    const page = await newPage();
+    await signIn(page, "vera", PW);
+    const t = now();
+    const good = { height: 119, tip: "00".repeat(32), node_height: 119, node_tip: "00".repeat(32), node_chain: "regtest", lag: 0, fee_rate: 12345, checked_at: t, last_error: null, leader: { holder: "h:1", expires_at: t + 30 } };
+    const cases = {
+      unconfigured: [{ height: null, tip: null, node_height: null, node_tip: "", node_chain: "", lag: null, fee_rate: 0, checked_at: 0, last_error: null, leader: null }, "No chain follower is configured"],
+      error: [{ ...good, last_error: "<script>window.__pwned=1</script> connection refused" }, "The chain follower is failing: <script>window.__pwned=1</script> connection refused"],
+      stalled: [{ ...good, checked_at: t - 3600, leader: null }, "The chain follower has stalled"],
+      behind: [{ ...good, height: 100, lag: 19 }, "The chain follower is 19 blocks behind the node"],
+    };
+    for (const [want, [body, says]] of Object.entries(cases)) {
+      await page.route("**/v1/chain", (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(body) }));
+      await go(page, "#/", "#follower-state");
+      const st = await page.getAttribute("#follower-state", "data-state");
+      const text = await page.textContent("main");
+      const noBalances = want !== "unconfigured" || !/\d+\.\d{8} BTC/.test(text);
+      check(st === want && text.includes(says) && noBalances, `overview: the follower ${want} is said plainly${want === "unconfigured" ? ", and no balance is shown" : ""}`);
+      await shot(page, `24-follower-${want}`);
+      if (want === "error") await axe(page, "overview, the follower failing");
+      await page.unroute("**/v1/chain");
+    }
+    await noScriptRan(page, "the follower's error message");
+    // a payment signalling BIP125 (the recorded chain's do not): marked
+    const rbf = { id: "dp_" + "0".repeat(28), wallet_id: chainWid, txid: "ab".repeat(32), vout: 0, address: "bcrt1qexample", branch: 0, index: 5, account: "beta", amount: 1234, state: "pending", confirmations: 0, height: null, block_hash: null, coinbase: false, replaceable: true, replaced_by: null, created_at: t, updated_at: t };
+    await page.route("**/v1/deposits?*", (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: [rbf], next_cursor: null }) }));
+    await go(page, `#/deposits?wallet=${chainWid}`, "#dep-table");
+    const mark = await page.$eval("#dep-table .mark-rbf", (e) => e.textContent).catch(() => null);
+    check(mark && mark.includes("RBF"), `deposits: a pending payment that signals BIP125 is marked (${mark})`);
+    await shot(page, "24-deposit-rbf");
+    await page.unroute("**/v1/deposits?*");
+    await page.context().close();
   }
   await noScriptRan(admin, "administrator's pages");
 } catch (e) {
   bad(`the story stopped: ${e instanceof Fatal ? e.message : e.stack || e}`);
 } finally {
   await browser.close().catch(() => {});
+  fakeNode.stdin.end();
+  const nodeExit = await new Promise((r) => (fakeNode.exitCode !== null ? r(fakeNode.exitCode) : fakeNode.once("exit", (c) => r(c))));
+  if (nodeExit !== 0) bad(`web-fake-node exited ${nodeExit}`);
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
   if (server.exitCode !== 0 && server.signalCode === null && server.exitCode !== null) bad(`kura-server exited ${server.exitCode} on SIGTERM`);

@@ -36,6 +36,7 @@ const STATE_TONE: Record<string, string> = {
   expired: "muted",
   failed: "bad",
   replaced: "muted",
+  reorged: "bad",
   delivered: "ok",
   pending: "warn",
 };

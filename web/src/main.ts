@@ -6,7 +6,7 @@ import { qrCanvas } from "./qr";
 import { Me, Role, button, card, errorText, may, notice, page, status } from "./ui";
 import { overview } from "./screens/overview";
 import { transferList, transferDetail, transferNew } from "./screens/transfers";
-import { walletList, walletDetail, deposits } from "./screens/wallets";
+import { walletList, walletDetail, walletRegister, deposits } from "./screens/wallets";
 import { auditScreen, usersScreen, keysScreen, webhooksScreen } from "./screens/admin";
 
 const root = document.getElementById("app")!;
@@ -78,7 +78,10 @@ async function screenFor(m: Me, hash: string): Promise<HTMLElement> {
     return transferList(m, q);
   }
   if (seg[0] === "deposits") return deposits(m, q);
-  if (seg[0] === "wallets") return seg[1] ? walletDetail(m, seg[1]) : walletList(m);
+  if (seg[0] === "wallets") {
+    if (seg[1] === "new") return may(m, "registerWallet") ? walletRegister(m) : denied();
+    return seg[1] ? walletDetail(m, seg[1]) : walletList(m);
+  }
   if (seg[0] === "audit") return may(m, "audit") ? auditScreen(m, q) : denied();
   if (seg[0] === "admin") {
     if (!may(m, "peopleRead")) return denied();

@@ -22,6 +22,7 @@ export const MAY = {
   audit: ["administrator", "auditor"],
   peopleRead: ["administrator", "auditor"],
   peopleWrite: ["administrator"],
+  registerWallet: ["administrator"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export function may(me: Me, what: keyof typeof MAY): boolean {

@@ -15,30 +15,39 @@ function toUnix(d: string): number | null {
   return Number.isFinite(t) ? Math.floor(t / 1000) : null;
 }
 
+const OBJECT_TYPES = ["transfer", "wallet", "policy", "deposit", "user", "api_key", "webhook", "session", "journal"];
+
 export async function auditScreen(_m: Me, q: URLSearchParams): Promise<HTMLElement> {
   const from = toUnix(q.get("from") || "");
   const to = toUnix(q.get("to") || "");
   const rng = new URLSearchParams();
   if (from !== null) rng.set("from", String(from));
   if (to !== null) rng.set("to", String(to + 86400));
+  // The object filter is the server's (GET /v1/audit?object_type=&object_id=,
+  // paged by cursor); action and actor filter what came back.
+  const objType = q.get("object_type") || "";
+  const objId = (q.get("object_id") || "").trim();
+  const sq = new URLSearchParams(rng);
+  if (objType) sq.set("object_type", objType);
+  if (objId) sq.set("object_id", objId);
   const [rows, people, keys] = await Promise.all([
-    all<any>("/v1/audit" + (rng.toString() ? "?" + rng : ""), 5000),
+    all<any>("/v1/audit" + (sq.toString() ? "?" + sq : ""), 5000),
     all<any>("/v1/users", 5000),
     all<any>("/v1/api-keys", 5000),
   ]);
   // actors are ids: show the person's or the key's name beside them
   const names = new Map<string, string>([...people.map((u: any) => [u.id, u.username] as [string, string]), ...keys.map((k: any) => [k.id, `key ${k.name}`] as [string, string])]);
-  const actor = (id: string) => (names.has(id) ? h("span", { title: id }, names.get(id)!) : h("span", { class: "mono small" }, id));
+  const actor = (id: string) => (names.has(id) ? h("span", { title: id, class: "label-text" }, names.get(id)!) : h("span", { class: "mono small" }, id));
   const fAction = (q.get("action") || "").toLowerCase();
   const fActor = (q.get("actor") || "").toLowerCase();
-  const fObject = (q.get("object") || "").toLowerCase();
-  const shown = rows.filter((r) => (!fAction || r.action.toLowerCase().includes(fAction)) && (!fActor || `${r.actor} ${names.get(r.actor) || ""}`.toLowerCase().includes(fActor)) && (!fObject || `${r.object_type} ${r.object_id}`.toLowerCase().includes(fObject)));
+  const shown = rows.filter((r) => (!fAction || r.action.toLowerCase().includes(fAction)) && (!fActor || `${r.actor} ${names.get(r.actor) || ""}`.toLowerCase().includes(fActor)));
   const inputs = {
     from: h("input", { type: "date", id: "audit-from", value: q.get("from") || "" }) as HTMLInputElement,
     to: h("input", { type: "date", id: "audit-to", value: q.get("to") || "" }) as HTMLInputElement,
     action: h("input", { type: "text", id: "audit-action", value: q.get("action") || "", placeholder: "transfer.approved" }) as HTMLInputElement,
     actor: h("input", { type: "text", id: "audit-actor", value: q.get("actor") || "" }) as HTMLInputElement,
-    object: h("input", { type: "text", id: "audit-object", value: q.get("object") || "", placeholder: "transfer id, user id…" }) as HTMLInputElement,
+    object_type: h("select", { id: "audit-object-type" }, h("option", { value: "" }, "any type"), OBJECT_TYPES.map((t) => h("option", { value: t, selected: t === objType }, t))) as HTMLSelectElement,
+    object_id: h("input", { type: "text", id: "audit-object-id", value: objId, placeholder: "tr_…, wl_…, us_…", maxlength: 256 }) as HTMLInputElement,
   };
   const filters = h("form", {
     class: "filters",
@@ -46,10 +55,15 @@ export async function auditScreen(_m: Me, q: URLSearchParams): Promise<HTMLEleme
     onsubmit: (ev: Event) => {
       ev.preventDefault();
       const p = new URLSearchParams();
-      for (const [k, el] of Object.entries(inputs)) if (el.value) p.set(k, el.value);
+      for (const [k, el] of Object.entries(inputs)) if (el.value.trim()) p.set(k, el.value.trim());
       location.hash = "#/audit" + (p.toString() ? "?" + p : "");
     },
-  }, field("From (UTC day)", inputs.from), field("To (UTC day)", inputs.to), field("Action", inputs.action), field("Actor", inputs.actor), field("Object", inputs.object), h("button", { type: "submit", class: "btn btn-secondary" }, "Filter"));
+  }, field("From (UTC day)", inputs.from), field("To (UTC day)", inputs.to), field("Action", inputs.action), field("Actor", inputs.actor),
+    field("Object type", inputs.object_type), field("Object id", inputs.object_id), h("button", { type: "submit", class: "btn btn-secondary", id: "audit-filter" }, "Filter"));
+  const objectNote = objType || objId
+    ? notice("info", h("span", { id: "audit-object-note" }, `The trail of ${objType || "any object"}${objId ? " " : ""}`, objId ? h("span", { class: "mono label-text" }, objId) : null, `: ${rows.length} row${rows.length === 1 ? "" : "s"}, in the chain's order. `),
+        objType === "transfer" && objId ? link(`#/transfers/${encodeURIComponent(objId)}`, "Open the transfer") : null, " ", link("#/audit", "Clear the filter"))
+    : null;
   const verifyOut = status();
   const verify = button("Verify the whole chain", async (ev) => {
     await act(ev.currentTarget as HTMLButtonElement, verifyOut, async () => {
@@ -74,9 +88,11 @@ export async function auditScreen(_m: Me, q: URLSearchParams): Promise<HTMLEleme
     "Audit log",
     card("Integrity", h("div", { class: "btn-row" }, verify, exp("jsonl"), exp("csv")), verifyOut, exportOut),
     filters,
+    objectNote,
     table(["#", "When", "Actor", "Action", "Object", "Hash"], shown.slice(-1000).reverse().map((r) => [
       h("span", { class: "mono" }, String(r.seq)), time(r.at), actor(r.actor), h("span", { class: "mono" }, r.action),
-      r.object_type === "transfer" ? link(`#/transfers/${r.object_id}`, h("span", { class: "mono" }, `${r.object_type} ${short(r.object_id, 12)}`)) : h("span", { class: "mono" }, `${r.object_type} ${short(r.object_id, 12)}`),
+      h("span", null, r.object_type === "transfer" ? link(`#/transfers/${r.object_id}`, h("span", { class: "mono" }, `${r.object_type} ${short(r.object_id, 12)}`)) : h("span", { class: "mono label-text" }, `${r.object_type} ${short(r.object_id, 12)}`),
+        r.object_id && !objId ? [" ", h("a", { href: `#/audit?object_type=${encodeURIComponent(r.object_type)}&object_id=${encodeURIComponent(r.object_id)}`, class: "small trail-link", "aria-label": `The trail of ${r.object_type} ${r.object_id}` }, "trail")] : null),
       h("span", { class: "mono muted", title: r.hash }, short(r.hash, 12)),
     ]), `${shown.length} of ${rows.length} rows`),
   );

@@ -1,9 +1,11 @@
-// overview.ts — what needs me, wallets and their balances (when the chain
-// follower reports them), the follower's height, webhook failures.
+// overview.ts — what needs me, wallets and their balances (confirmed,
+// pending) from the chain follower, its height and lag (or why there is
+// none), webhook failures.
 import { all, get } from "../api";
 import { h } from "../dom";
 import { amount, badge, short, time } from "../format";
 import { Me, card, link, may, notice, page, table } from "../ui";
+import { Balance, chainStatus, followerBadge, followerFacts, followerNotice, followerState } from "../chain";
 
 interface Wallet {
   id: string;
@@ -12,16 +14,11 @@ interface Wallet {
   kind: string;
   threshold: number;
   policy_version: number;
-  // The chain follower adds these; until then the server sends none.
-  balance?: { confirmed: number; pending: number };
 }
 
 export async function overview(m: Me): Promise<HTMLElement> {
-  const [wallets, transfers, health] = await Promise.all([
-    all<Wallet>("/v1/wallets"),
-    all<any>("/v1/transfers", 500),
-    get<Record<string, unknown>>("/healthz").catch(() => ({}) as Record<string, unknown>),
-  ]);
+  const [wallets, transfers, chain] = await Promise.all([all<Wallet>("/v1/wallets"), all<any>("/v1/transfers", 500), chainStatus()]);
+  const balances = await Promise.all(wallets.map((w) => get<Balance>(`/v1/wallets/${w.id}/balance`).catch(() => null)));
   const mine = transfers.filter((t) => {
     if (m.role === "approver") return t.state === "awaiting_approval" && !t.approvals.some((a: any) => a.approver === m.approver_name);
     if (m.role === "initiator") return t.state === "approved" || t.state === "awaiting_signatures";
@@ -31,17 +28,28 @@ export async function overview(m: Me): Promise<HTMLElement> {
   const awaitingWhat =
     m.role === "approver" ? "Transfers waiting for your approval" : m.role === "viewer" || m.role === "auditor" ? null : "Transfers waiting for signatures from the signers";
 
-  // Balances: only what the server reports. No field, no number.
-  const anyBalance = wallets.some((w) => w.balance);
-  const follower = (health.follower || health.chain) as { height?: number; lag?: number } | undefined;
+  // Balances: only what the server reports; with no follower, no number.
+  const st = followerState(chain);
+  const known = st !== "unconfigured" && chain !== null && chain.height !== null;
   const chainCard = card(
-    "Balances and chain",
-    anyBalance
-      ? table(["Wallet", "Confirmed", "Pending"], wallets.map((w) => [link(`#/wallets/${w.id}`, w.name), amount(w.balance?.confirmed), amount(w.balance?.pending)]))
-      : notice("info", h("strong", null, "The chain follower is not connected. "), "This server reports no balances, deposits or block height yet, so none are shown."),
-    follower && typeof follower.height === "number"
-      ? h("p", null, "Follower height ", h("span", { class: "mono" }, String(follower.height)), typeof follower.lag === "number" ? ` (${follower.lag} blocks behind)` : "")
-      : null,
+    "Chain follower",
+    h("p", null, "State: ", followerBadge(st)),
+    followerNotice(chain, st),
+    followerFacts(chain),
+  );
+  const balanceCard = card(
+    "Balances",
+    known
+      ? table(
+          ["Wallet", "Confirmed", "Pending", "Coins"],
+          wallets.map((w, i) => {
+            const b = balances[i];
+            return [link(`#/wallets/${w.id}`, w.name), b ? h("span", { class: "bal-confirmed" }, amount(b.confirmed)) : "—", b ? h("span", { class: "bal-pending" }, amount(b.pending)) : "—", b ? String(b.utxo_count ?? "—") : "—"];
+          }),
+          `As of block ${chain!.height}: confirmed coins have the wallet's confirmations; pending ones are unconfirmed or below them.`,
+        )
+      : notice("info", "No balances: the server has not followed any block yet."),
+    h("p", null, link("#/deposits", "Deposits and each account's balance")),
   );
 
   let hooks: HTMLElement | null = null;
@@ -76,6 +84,7 @@ export async function overview(m: Me): Promise<HTMLElement> {
       ? card(awaitingWhat,
           table(["Transfer", "State", "Total", "Initiator", "Expires"], mine.map((t) => [link(`#/transfers/${t.id}`, h("span", { class: "mono" }, short(t.id, 14))), badge(t.state), amount(t.total), t.initiator, time(t.expires_at)])))
       : null,
+    balanceCard,
     chainCard,
     hooks,
   );

@@ -6,6 +6,7 @@ import { amount, b64, badge, btc, download, sats, sha256Hex, short, time, txVsiz
 import { Policy, allowLabel, duration, fingerprint, parsePolicy, tierFor } from "../policy";
 import { Me, act, button, card, dl, errorText, link, may, notice, page, status, table } from "../ui";
 import { airGap } from "./airgap";
+import { chainStatus, followerState } from "../chain";
 
 const STATES = ["awaiting_approval", "approved", "awaiting_signatures", "signed", "broadcast", "confirmed", "cancelled", "rejected", "expired", "failed", "replaced"];
 
@@ -77,17 +78,21 @@ export async function transferList(_m: Me, q: URLSearchParams): Promise<HTMLElem
   );
 }
 
-// The state timeline: the audit rows of this transfer when the role may read
-// the audit log (GET /v1/audit has no object filter: the rows are filtered
-// here), else what the transfer itself records.
+// The state timeline: this transfer's own audit rows (GET /v1/audit with
+// its object filter, every page) when the role may read the audit log, else
+// what the transfer itself records.
 async function timeline(m: Me, t: Transfer): Promise<HTMLElement> {
-  let rows: { at: number; what: string; who: string; seq?: number }[] = [];
+  let rows: { at: number; what: string; who: string; seq?: number; hash?: string }[] = [];
   let source = "from the transfer's own record";
   if (may(m, "audit")) {
-    const [audit, people, keys] = await Promise.all([all<any>("/v1/audit", 20000), all<any>("/v1/users", 5000), all<any>("/v1/api-keys", 5000)]);
+    const [audit, people, keys] = await Promise.all([
+      all<any>(`/v1/audit?object_type=transfer&object_id=${encodeURIComponent(t.id)}`, 5000),
+      all<any>("/v1/users", 5000),
+      all<any>("/v1/api-keys", 5000),
+    ]);
     const names = new Map<string, string>([...people.map((u: any) => [u.id, u.username] as [string, string]), ...keys.map((k: any) => [k.id, `key ${k.name}`] as [string, string])]);
-    rows = audit.filter((r) => r.object_id === t.id || r.data?.transfer_id === t.id).map((r) => ({ at: r.at, what: r.action, who: names.get(r.actor) || r.actor, seq: r.seq }));
-    source = "from the audit log";
+    rows = audit.map((r) => ({ at: r.at, what: r.action, who: names.get(r.actor) || r.actor, seq: r.seq, hash: r.hash }));
+    source = `from the audit log: ${rows.length} row${rows.length === 1 ? "" : "s"} about this transfer`;
   }
   if (!rows.length) {
     rows.push({ at: t.created_at, what: "transfer.requested", who: t.initiator });
@@ -97,17 +102,44 @@ async function timeline(m: Me, t: Transfer): Promise<HTMLElement> {
   rows.sort((a, b) => a.at - b.at || (a.seq || 0) - (b.seq || 0));
   return card(
     "Timeline",
-    h("p", { class: "hint" }, source),
-    h("ol", { class: "timeline" }, rows.map((r) => h("li", null, h("span", { class: "tl-time mono" }, time(r.at)), h("span", { class: "tl-what" }, r.what), r.who ? h("span", { class: "tl-who" }, r.who) : null))),
+    h("p", { class: "hint", id: "timeline-source" }, source),
+    h("ol", { class: "timeline", id: "timeline" }, rows.map((r) => h("li", null, h("span", { class: "tl-time mono" }, time(r.at)), h("span", { class: "tl-what" }, r.what), r.who ? h("span", { class: "tl-who label-text" }, r.who) : null,
+      r.seq ? h("span", { class: "tl-seq mono muted small", title: r.hash || "" }, `#${r.seq}`) : null))),
+    may(m, "audit") ? h("p", null, link(`#/audit?object_type=transfer&object_id=${encodeURIComponent(t.id)}`, "Open this trail in the audit log")) : null,
   );
+}
+
+interface ChainInfo {
+  transfer_id: string;
+  state: string;
+  txid: string | null;
+  height: number | null;
+  block_hash: string | null;
+  confirmations: number;
+  broadcasts: number;
+  last_broadcast_at: number | null;
+  last_error: string | null;
 }
 
 export async function transferDetail(m: Me, id: string): Promise<HTMLElement> {
   const t = await get<Transfer>(`/v1/transfers/${encodeURIComponent(id)}`);
-  const [wallet, intentBytes] = await Promise.all([
+  const [wallet, intentBytes, onChain, follower] = await Promise.all([
     get<any>(`/v1/wallets/${t.wallet_id}`),
     call<Uint8Array>("GET", `/v1/transfers/${t.id}/intent`, undefined, { accept: "bytes" }),
+    get<ChainInfo>(`/v1/transfers/${t.id}/chain`).catch(() => null),
+    chainStatus(),
   ]);
+  const fst = followerState(follower);
+  const txid = onChain?.txid || t.txid;
+  let confirmations: HTMLElement;
+  if (!txid) confirmations = h("span", { class: "muted", id: "tx-confirmations" }, "no transaction yet");
+  else if (fst === "unconfigured") confirmations = h("span", { class: "muted", id: "tx-confirmations" }, "not known: no chain follower is configured");
+  else if (onChain && onChain.height !== null)
+    confirmations = h("span", null, h("span", { class: "mono", id: "tx-confirmations" }, String(onChain.confirmations)), ` (mined in block ${onChain.height})`, fst !== "ok" ? h("span", { class: "muted" }, ` — the follower is ${fst}`) : null);
+  else
+    confirmations = h("span", null, h("span", { class: "mono", id: "tx-confirmations" }, "0"),
+      onChain && onChain.broadcasts ? ` — broadcast ${onChain.broadcasts} time${onChain.broadcasts === 1 ? "" : "s"}, last at ${time(onChain.last_broadcast_at)}; not mined yet` : " — not broadcast yet");
+  const broadcastError = onChain?.last_error ? h("span", { class: "label-text", id: "tx-broadcast-error" }, onChain.last_error) : null;
   const policy = parsePolicy(wallet.policy?.text || "");
   const intentText = new TextDecoder("utf-8", { fatal: false }).decode(intentBytes);
   const hash = await sha256Hex(intentBytes);
@@ -159,8 +191,10 @@ export async function transferDetail(m: Me, id: string): Promise<HTMLElement> {
         ["Expires", time(t.expires_at)],
         ["Approvals", `${t.approvals.length} of ${tier ? tier.approvals : "?"} required by the policy's tier`],
         ["Signed PSBTs received", String(t.signatures_received)],
-        ["Transaction id", t.txid ? h("span", { class: "mono", id: "txid" }, t.txid) : "—"],
-        ["Confirmations", h("span", { class: "muted" }, "not known: the chain follower is not connected")],
+        ["Transaction id", txid ? h("span", { class: "mono wrap", id: "txid" }, txid) : "—"],
+        ["Confirmations", confirmations],
+        onChain?.block_hash ? ["Block", h("span", { class: "mono wrap small" }, onChain.block_hash)] : ["", ""],
+        broadcastError ? ["The node's last refusal", broadcastError] : ["", ""],
         t.reason ? ["Reason", h("span", { class: "label-text" }, t.reason)] : ["", ""],
       ].filter(([k]) => k) as [string, Child][]),
     ),
