@@ -30,7 +30,7 @@ static const struct {
 } moves[] = {
     {"", {"queued"}},
     {"queued", {"batched", "cancelled"}},
-    {"batched", {"queued", "sent"}},
+    {"batched", {"queued", "sent", "failed"}},
     {"sent", {"completed", "failed"}},
     {"completed", {"sent"}},
     {"cancelled", {NULL}},
@@ -162,9 +162,19 @@ int dom_withdrawals_follow(kura_db *db, const char *actor, const kura_transfer_r
         } else if (strcmp(to, "confirmed") == 0) {
             if (strcmp(w->state, "sent") == 0)
                 rc = wd_move(db, actor, w, "completed", t->id, NULL, 0, 0, now, NULL, p, err);
-        } else if (strcmp(w->state, "batched") == 0) {
-            /* Not broadcast: nothing was paid. Back in the queue, never dropped. */
+        } else if (strcmp(w->state, "batched") == 0 && !t->package) {
+            /* Ended before its signing package left: no signature exists,
+             * nothing can be paid. Back in the queue, never dropped. */
             rc = wd_move(db, actor, w, "queued", NULL, why, 0, 0, now, NULL, p, err);
+        } else if (strcmp(w->state, "batched") == 0) {
+            /* The package left for the signers: a signed transaction paying
+             * this request may exist outside kura, and the coins it spends
+             * were released. Paying again on our own could pay twice, so a
+             * person decides (the event says why). */
+            char why2[sizeof why + 128];
+            snprintf(why2, sizeof why2, "%s (after its signing package was issued: a signed "
+                     "transaction may exist, so it is not requeued)", why);
+            rc = wd_move(db, actor, w, "failed", t->id, why2, 0, 0, now, NULL, p, err);
         } else if (strcmp(w->state, "sent") == 0 && strcmp(to, "failed") == 0) {
             /* Broadcast, then failed: whether it paid is for a person to find out. */
             rc = wd_move(db, actor, w, "failed", t->id, why, 0, 0, now, NULL, p, err);
@@ -584,6 +594,11 @@ static int batch_tx(kura_db *db, void *arg, kura_db_error *err)
         kura_transfer_request treq = {w.row.id, NULL, outs, nchosen,
                                       a->req->max_fee ? a->req->max_fee : w.policy->max_fee,
                                       a->req->expires_in};
+        if (treq.max_fee == 0) {
+            rc = kura_problem_set(a->p, KURA_PROBLEM_INVALID_AMOUNT,
+                                  "max_fee: the policy allows no fee; give one");
+            goto done;
+        }
         if ((rc = dom_transfer_create_in(db, a->who, &treq, a->now, &transfer, a->p, err)))
             goto done;
     }

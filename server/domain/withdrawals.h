@@ -12,16 +12,24 @@
  *   queued -> batched      a batch transfer was made with it (transfer_id set)
  *   queued -> cancelled    POST /v1/withdrawals/{id}/cancel (only while queued)
  *   batched -> sent        its transfer was broadcast
- *   batched -> queued      its transfer ended before broadcast (rejected,
- *                          cancelled, expired, failed): requeued, never
+ *   batched -> queued      its transfer ended before its signing package was
+ *                          issued (rejected, cancelled, expired while
+ *                          awaiting approval or approved): requeued, never
  *                          dropped; reason "transfer <id> <state>[: why]",
  *                          transfer_id cleared; the next batch takes it again
+ *   batched -> failed      its transfer ended after the package was issued
+ *                          but before broadcast: signers may hold a signed
+ *                          transaction that pays it (and its coins were
+ *                          released), so paying again on our own could pay
+ *                          twice; reason says so, a person decides
  *   sent -> completed      its transfer was confirmed
  *   completed -> sent      a reorganisation took the block away
  *   sent -> failed         its transfer failed after broadcast: the money may
  *                          or may not have moved, so it is not requeued (a
  *                          person decides); reason says which transfer
  * A broadcast transfer that is replaced (fee bump) leaves its requests sent.
+ * A batch transfer past its expiry (it reads as expired) moves its requests
+ * when it is moved to expired: by the expiry sweep or a change attempted on it.
  *
  * Every move writes, in the transaction that makes it, one audit row
  * "withdrawal.<to>" (object_type "withdrawal", data {"from", "to",

@@ -3,8 +3,9 @@
  * their batches on both backends (server/domain/withdrawals.h): every state
  * and refusal; a batch is one transfer made by the transfer path and one
  * transaction (no request batched twice, also by two batches at once);
- * requests follow their transfer (sent, completed, a reorganisation) and go
- * back to the queue when it is rejected, cancelled or expires; requests the
+ * requests follow their transfer (sent, completed, a reorganisation), go
+ * back to the queue when it is rejected, cancelled or expires before its
+ * package was issued, and fail (never paid twice) after; requests the
  * policy now refuses are skipped, not batched; the scheduled round and the
  * batcher's lease; every move one audit row and one webhook event, and the
  * audit chain's snapshots agree at the end.
@@ -799,6 +800,50 @@ static void test_follow_to_chain(void **state)
     world_close(&w);
 }
 
+/* A batch cancelled after its signing package was issued: the signers may
+ * hold a signed transaction paying these requests, so they are not
+ * requeued (paying again could pay twice) but failed, with the reason. */
+static void test_no_requeue_after_package(void **state)
+{
+    (void)state;
+    world w;
+    char a[KURA_DB_ID_SIZE], tid[KURA_DB_ID_SIZE];
+    kura_tx *f0;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    json_t *out = NULL, *j;
+    world_open(&w);
+    {
+        json_t *addr = NULL;
+        OK(kura_address_allocate(w.st, &OPS, w.wallet_id, "c", "deposit", NULL, NOW, &addr, p));
+        json_decref(addr);
+    }
+    f0 = fund(&w, 0, COIN, 0x71);
+    queue(&w, a, "p-1", A1, 100000, NULL);
+    json_decref(batch(&w, &OPS, 0, tid));
+    assert_string_equal(approve(&w, tid, "bob"), "awaiting_approval");
+    assert_string_equal(approve(&w, tid, "carol"), "approved");
+    OK(kura_transfer_package(w.st, &OPS, tid, NOW, &bytes, &len, p));
+    free(bytes);
+    OK(kura_transfer_cancel(w.st, &OPS, tid, "operator cancelled", NOW, &out, p));
+    json_decref(out);
+    j = wd_get(&w, a);
+    assert_string_equal(tu_str(j, "state"), "failed");
+    assert_string_equal(tu_str(j, "transfer_id"), tid);
+    assert_non_null(strstr(tu_str(j, "reason"), "operator cancelled"));
+    assert_non_null(strstr(tu_str(j, "reason"), "signing package"));
+    json_decref(j);
+    assert_int_equal(events(&w, a, "withdrawal.failed"), 1);
+    /* Final: not batched again, not cancellable. */
+    EXPECT(KURA_PROBLEM_NOTHING_QUEUED,
+           kura_withdrawal_batch(w.st, &OPS, &(kura_batch_request){w.wallet_id, 0, 0, 0}, NULL, NOW,
+                                 &out, p));
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_withdrawal_cancel(w.st, &OPS, a, NULL, NOW, &out, p));
+    audit_whole(&w);
+    kura_tx_free(f0);
+    world_close(&w);
+}
+
 /* ---- two batches at once ---- */
 
 #define RACE_REQUESTS 24
@@ -964,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_batch_limits_and_skips),
         cmocka_unit_test(test_requeue),
         cmocka_unit_test(test_follow_to_chain),
+        cmocka_unit_test(test_no_requeue_after_package),
         cmocka_unit_test(test_concurrent_batches),
         cmocka_unit_test(test_scheduled_round),
         cmocka_unit_test(test_batcher_lease),

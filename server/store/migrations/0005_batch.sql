@@ -4,8 +4,8 @@
 -- (server/domain/withdrawals.h).
 --
 -- state: queued -> batched -> sent -> completed; cancelled and failed end it;
--- a batch whose transfer ends before broadcast puts its requests back to
--- queued (reason says why). transfer_id: the batch transfer while batched,
+-- a batch whose transfer ends before its signing package was issued puts its
+-- requests back to queued (reason says why). transfer_id: the batch transfer while batched,
 -- sent or completed (NULL while queued or cancelled). batches: how many
 -- batch transfers the request has been part of.
 CREATE TABLE withdrawals (
