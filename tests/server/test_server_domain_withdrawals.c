@@ -844,6 +844,40 @@ static void test_no_requeue_after_package(void **state)
     world_close(&w);
 }
 
+/* The coordinator's database is not trusted: a queued request's address
+ * edited behind the server's back is named by audit verify (and what the
+ * batch would then pay is in the intent the approvers read and sign). */
+static int exec_fn(kura_db *db, void *arg, kura_db_error *err)
+{
+    count_arg *a = arg;
+    return kura_db_exec(db, NULL, a->sql, (kura_db_param[]){KURA_DB_TEXT(a->param)}, 1, err);
+}
+
+static void test_tamper_named(void **state)
+{
+    (void)state;
+    world w;
+    char id[KURA_DB_ID_SIZE];
+    json_t *report = NULL, *m;
+    size_t i;
+    int named = 0;
+    count_arg a = {"UPDATE withdrawals SET address = '" A3 "' WHERE id = $1", NULL, 0};
+    kura_db_error err = {0};
+    world_open(&w);
+    queue(&w, id, "t-1", A1, 10000, NULL);
+    audit_whole(&w);
+    a.param = id;
+    assert_int_equal(kura_store_write(w.st, exec_fn, &a, &err), 0);
+    OK(kura_audit_verify(w.st, 0, NULL, &report, p));
+    assert_false(json_is_true(json_object_get(report, "ok")));
+    json_array_foreach(json_object_get(report, "snapshot_mismatches"), i, m)
+        if (strcmp(tu_str(m, "object_type"), "withdrawal") == 0 && strcmp(tu_str(m, "object_id"), id) == 0)
+            named = 1;
+    assert_true(named);
+    json_decref(report);
+    world_close(&w);
+}
+
 /* ---- two batches at once ---- */
 
 #define RACE_REQUESTS 24
@@ -1010,6 +1044,7 @@ int main(void)
         cmocka_unit_test(test_requeue),
         cmocka_unit_test(test_follow_to_chain),
         cmocka_unit_test(test_no_requeue_after_package),
+        cmocka_unit_test(test_tamper_named),
         cmocka_unit_test(test_concurrent_batches),
         cmocka_unit_test(test_scheduled_round),
         cmocka_unit_test(test_batcher_lease),
