@@ -37,6 +37,7 @@
 #include "kura/descriptor.h"
 #include "kura/keys.h"
 #include "chain/broadcast.h"
+#include "domain/withdrawals.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_FAILED 2
@@ -350,6 +351,7 @@ static int cmd_serve(opts *o)
     kura_api_server *srv = NULL;
     kura_webhook_worker *worker = NULL;
     kura_chain_worker *chain = NULL;
+    kura_batcher *batcher = NULL;
     kura_api_config ac;
     kura_webhook_worker_options wo;
     kura_db_error err = {0};
@@ -443,6 +445,26 @@ static int cmd_serve(opts *o)
         }
         fprintf(stderr, "kura-server: following the node at %s\n", o->cfg.node_url);
     }
+    if (o->cfg.batch_interval > 0) {
+        kura_batcher_options bo;
+        char holder[64], host[40] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
+        memset(&bo, 0, sizeof bo);
+        bo.interval = o->cfg.batch_interval;
+        bo.min_requests = o->cfg.batch_min_requests;
+        bo.max_outputs = (size_t)o->cfg.batch_max_outputs;
+        bo.holder = holder;
+        if (kura_batcher_start(&batcher, st, &bo) != 0) {
+            kura_api_stop(srv);
+            kura_chain_worker_stop(chain);
+            kura_webhook_worker_stop(worker);
+            kura_store_close(st);
+            return die("batcher", "cannot start the withdrawal batcher");
+        }
+        fprintf(stderr, "kura-server: batching queued withdrawals every %lld s\n",
+                (long long)o->cfg.batch_interval);
+    }
     fprintf(stderr, "kura-server: listening on %s://%s%s%s:%u\n", o->cfg.tls_cert[0] ? "https" : "http",
             strchr(o->cfg.listen_addr, ':') ? "[" : "", o->cfg.listen_addr,
             strchr(o->cfg.listen_addr, ':') ? "]" : "", (unsigned)kura_api_port(srv));
@@ -474,6 +496,7 @@ static int cmd_serve(opts *o)
         }
     }
     kura_api_stop(srv);              /* requests in flight finish first */
+    kura_batcher_stop(batcher);
     kura_chain_worker_stop(chain);
     kura_webhook_worker_stop(worker);
     kura_store_close(st);

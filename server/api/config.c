@@ -29,6 +29,9 @@ void kura_config_defaults(kura_server_config *cfg)
     cfg->fee_ceiling = 500;
     cfg->fee_target = 6;
     cfg->rebroadcast_interval = 600;
+    cfg->batch_interval = 0;
+    cfg->batch_min_requests = 1;
+    cfg->batch_max_outputs = 250;
 }
 
 int kura_config_parse_listen(const char *s, char addr[64], uint16_t *port)
@@ -177,6 +180,15 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
     } else if (!strcmp(key, "rebroadcast_interval")) {
         if ((rc = parse_i64(v, 10, 86400, &x)) == 0)
             c->rebroadcast_interval = x;
+    } else if (!strcmp(key, "batch_interval")) {
+        if ((rc = parse_i64(v, 0, 86400, &x)) == 0)
+            c->batch_interval = x;
+    } else if (!strcmp(key, "batch_min_requests")) {
+        if ((rc = parse_i64(v, 1, 1000, &x)) == 0)
+            c->batch_min_requests = x;
+    } else if (!strcmp(key, "batch_max_outputs")) {
+        if ((rc = parse_i64(v, 1, 1000, &x)) == 0)
+            c->batch_max_outputs = x;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
     } else if (!strcmp(key, "web_root")) {

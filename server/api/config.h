@@ -39,6 +39,10 @@ typedef struct kura_server_config {
     int64_t fee_ceiling;         /* fee_ceiling: sat/vB, the highest rate used */
     int64_t fee_target;          /* fee_target: estimatesmartfee target, blocks */
     int64_t rebroadcast_interval; /* rebroadcast_interval: seconds */
+    /* Scheduled batching of queued withdrawals (domain/withdrawals.h). */
+    int64_t batch_interval;      /* batch_interval: seconds between rounds; 0: off */
+    int64_t batch_min_requests;  /* batch_min_requests: queued requests a wallet needs */
+    int64_t batch_max_outputs;   /* batch_max_outputs: requests per batch transfer */
 } kura_server_config;
 
 /* Fills cfg with the defaults (listen 127.0.0.1:8420, data_dir ./kura-data, ...). */

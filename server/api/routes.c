@@ -12,6 +12,9 @@
  *   administrator  manages users, API keys, webhooks, wallets and policies;
  *                    cancels transfers; downloads packages, uploads signatures;
  *                    reads the audit log and verifies it; reads /metrics
+ *   (withdrawal requests: initiators queue them and batch them, with the
+ *    transfers:create scope; initiators and administrators cancel queued
+ *    ones, transfers:cancel; readers read them, transfers:read)
  *   auditor        reads everything (audit, exports, users, keys, webhooks,
  *                    metrics) and verifies the audit chain; changes nothing
  * An API key acts with its role AND needs the route's scope; routes marked
@@ -37,6 +40,7 @@ static const char *const q_transfers[] = {"wallet_id", "state", NULL};
 static const char *const q_deposits[] = {"wallet_id", "account", "state", NULL};
 static const char *const q_balance[] = {"account", NULL};
 static const char *const q_audit[] = {"format", "from", "to", "object_type", "object_id", NULL};
+static const char *const q_withdrawals[] = {"state", NULL};
 
 const kura_route kura_routes[] = {
 /*   method    path                                   roles        scope                 flags                                   limit    types  body                          query        page handler                      operationId              summary */
@@ -67,6 +71,11 @@ const kura_route kura_routes[] = {
     {"POST",   "/v1/transfers/{id}/cancel",           R_ADMIN,     S(TRANSFERS_CANCEL),  0,                                      0,       JSON,  &kura_body_reason_optional,   NULL,        0, kura_h_transfer_cancel,      "cancelTransfer",        "Cancel a transfer before broadcast"},
     {"GET",    "/v1/transfers/{id}/tx",               R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         NULL,        0, kura_h_transfer_tx,          "getTransferTx",         "The finalized raw transaction"},
     {"GET",    "/v1/transfers/{id}/chain",            R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         NULL,        0, kura_h_transfer_chain,       "getTransferChain",      "The transfer on chain: mined where, confirmations, broadcasts"},
+    {"POST",   "/v1/wallets/{id}/withdrawals",        R_INIT,      S(TRANSFERS_CREATE),  KURA_ROUTE_CREATES,                     0,       JSON,  &kura_body_withdrawal_create, NULL,        0, kura_h_withdrawal_create,    "createWithdrawal",      "Queue a withdrawal request"},
+    {"GET",    "/v1/wallets/{id}/withdrawals",        R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         q_withdrawals, 1, kura_h_withdrawal_list,    "listWithdrawals",       "List a wallet's withdrawal requests"},
+    {"POST",   "/v1/wallets/{id}/batches",            R_INIT,      S(TRANSFERS_CREATE),  KURA_ROUTE_CREATES,                     0,       JSON,  &kura_body_batch_create,      NULL,        0, kura_h_batch_create,         "createBatch",           "Batch the queued withdrawals into one transfer"},
+    {"GET",    "/v1/withdrawals/{id}",                R_READ,      S(TRANSFERS_READ),    0,                                      0,       0,     NULL,                         NULL,        0, kura_h_withdrawal_get,       "getWithdrawal",         "Get a withdrawal request"},
+    {"POST",   "/v1/withdrawals/{id}/cancel",         R_SIGNOPS,   S(TRANSFERS_CANCEL),  0,                                      0,       JSON,  &kura_body_reason_optional,   NULL,        0, kura_h_withdrawal_cancel,    "cancelWithdrawal",      "Cancel a queued withdrawal request"},
     {"GET",    "/v1/audit",                           R_ADMIN_AUD, S(AUDIT_READ),        0,                                      0,       0,     NULL,                         q_audit,     1, kura_h_audit_list,           "listAudit",             "Audit rows, or an export (?format=jsonl|csv)"},
     {"POST",   "/v1/audit/verify",                    R_ADMIN_AUD, S(AUDIT_READ),        0,                                      0,       JSON,  &kura_body_audit_verify,      NULL,        0, kura_h_audit_verify,         "verifyAudit",           "Verify the audit chain end to end"},
     {"GET",    "/v1/users",                           R_ADMIN_AUD, S(USERS_READ),        0,                                      0,       0,     NULL,                         NULL,        1, kura_h_user_list,            "listUsers",             "List users"},

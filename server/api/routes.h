@@ -161,6 +161,11 @@ int kura_h_webhook_get(kura_req *, kura_resp *, kura_problem *);
 int kura_h_webhook_delete(kura_req *, kura_resp *, kura_problem *);
 int kura_h_webhook_deliveries(kura_req *, kura_resp *, kura_problem *);
 int kura_h_webhook_redeliver(kura_req *, kura_resp *, kura_problem *);
+int kura_h_withdrawal_create(kura_req *, kura_resp *, kura_problem *);
+int kura_h_withdrawal_list(kura_req *, kura_resp *, kura_problem *);
+int kura_h_withdrawal_get(kura_req *, kura_resp *, kura_problem *);
+int kura_h_withdrawal_cancel(kura_req *, kura_resp *, kura_problem *);
+int kura_h_batch_create(kura_req *, kura_resp *, kura_problem *);
 
 /* Shared by handlers: a query parameter's value or NULL. */
 const char *kura_req_query(const kura_req *rq, const char *name);

@@ -348,6 +348,21 @@ static const kura_field_rule transfer_create_rules[] = {
     END};
 const kura_body_spec kura_body_transfer_create = {"transfer_create", transfer_create_rules};
 
+static const kura_field_rule withdrawal_create_rules[] = {
+    STR("address", 1, 1, 128, KURA_CHARSET_ASCII),
+    INT("amount", 1, 1, MAX_SATS),
+    STR("label", 0, 0, 256, KURA_CHARSET_LINE),
+    STR("external_id", 1, 1, 128, KURA_CHARSET_LINE),
+    END};
+const kura_body_spec kura_body_withdrawal_create = {"withdrawal_create", withdrawal_create_rules};
+
+static const kura_field_rule batch_create_rules[] = {
+    INT("max_outputs", 0, 1, 1000),
+    INT("max_fee", 0, 1, MAX_SATS),
+    INT("expires_in", 0, 0, 366 * 86400),
+    END};
+const kura_body_spec kura_body_batch_create = {"batch_create", batch_create_rules};
+
 static const kura_field_rule approval_rules[] = {
     STR("signature", 1, 1, 16384, KURA_CHARSET_TEXT),
     END};
@@ -422,4 +437,5 @@ const kura_body_spec *const kura_body_specs[] = {
     &kura_body_address_create, &kura_body_transfer_create, &kura_body_approval,
     &kura_body_reason_required, &kura_body_reason_optional, &kura_body_signatures,
     &kura_body_user_create, &kura_body_user_update, &kura_body_totp_confirm,
-    &kura_body_apikey_create, &kura_body_webhook_create, &kura_body_webhook_redeliver, &kura_body_audit_verify, &kura_body_empty, NULL};
+    &kura_body_apikey_create, &kura_body_webhook_create, &kura_body_webhook_redeliver, &kura_body_audit_verify, &kura_body_empty,
+    &kura_body_withdrawal_create, &kura_body_batch_create, NULL};

@@ -91,6 +91,8 @@ extern const kura_body_spec kura_body_webhook_create;
 extern const kura_body_spec kura_body_webhook_redeliver;
 extern const kura_body_spec kura_body_audit_verify;
 extern const kura_body_spec kura_body_empty;
+extern const kura_body_spec kura_body_withdrawal_create;
+extern const kura_body_spec kura_body_batch_create;
 
 /* Every spec above, for the fuzz targets and the OpenAPI check; ended by NULL. */
 extern const kura_body_spec *const kura_body_specs[];

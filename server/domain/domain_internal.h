@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "domain/people.h"
+#include "domain/transfers.h"
 #include "problem/problem.h"
 #include "kura/descriptor.h"
 #include "kura/intent.h"
@@ -23,6 +24,7 @@
 #include "store/store.h"
 #include "store/store_transfers.h"
 #include "store/store_wallets.h"
+#include "store/store_withdrawals.h"
 
 /* The process's libkura context, made once (read-only afterwards, shared by
  * every thread). NULL only if libkura cannot start (no memory, no OS random). */
@@ -104,6 +106,21 @@ int dom_address_derive(const kura_descriptor *desc, kura_network network, const 
 json_t *dom_wallet_json(const kura_wallet_row *w);
 /* The transfer resource as stored (state as in the row). */
 int dom_transfer_json(kura_db *db, const kura_transfer_row *t, json_t **out, kura_db_error *err);
+
+/* kura_transfer_create's work inside the caller's transaction (no
+ * idempotency key): the same checks, intent and creation move. */
+int dom_transfer_create_in(kura_db *db, const kura_principal *who, const kura_transfer_request *req,
+                           int64_t now, json_t **out, kura_problem *p, kura_db_error *err);
+
+/* ---- withdrawals (withdrawals.c) ---- */
+
+/* Called by dom_transfer_move after every move of transfer t to `to`: the
+ * withdrawal requests batched into t follow it (each change one audit row
+ * and one webhook event, in the caller's transaction). */
+int dom_withdrawals_follow(kura_db *db, const char *actor, const kura_transfer_row *t, const char *to,
+                           const char *reason, int64_t now, kura_problem *p, kura_db_error *err);
+int dom_withdrawal_snapshot_fn(kura_db *db, const char *object_id, json_t **out,
+                               kura_db_error *err);
 
 /* ---- the state machine (transfer_state.c) ---- */
 

@@ -202,6 +202,9 @@ int dom_transfer_move(kura_db *db, const char *actor, kura_transfer_row *t, cons
         goto done;
     if ((rc = kura_webhook_emit(db, action, t->id, snap, seq, head, now, err)))
         goto done;
+    /* A batch transfer's withdrawal requests follow it (withdrawals.c). */
+    if (!creation && (rc = dom_withdrawals_follow(db, actor, t, to, reason, now, p, err)))
+        goto done;
     if (json_out) {
         *json_out = snap;
         snap = NULL;

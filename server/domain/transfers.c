@@ -116,9 +116,8 @@ static int add_output(kura_intent *in, const kura_transfer_output_req *o, size_t
                             "output %zu: %s", i, kerr.message);
 }
 
-static int create_tx(kura_db *db, void *arg, kura_db_error *err)
+static int create_body(kura_db *db, create_arg *a, kura_db_error *err)
 {
-    create_arg *a = arg;
     const kura_transfer_request *req = a->req;
     dom_wallet w;
     kura_intent *in = NULL;
@@ -255,6 +254,24 @@ done:
     kura_intent_free(in);
     kura_transfer_row_clear(&t);
     dom_wallet_clear(&w);
+    return rc;
+}
+
+static int create_tx(kura_db *db, void *arg, kura_db_error *err)
+{
+    return create_body(db, arg, err);
+}
+
+/* The batch of withdrawals (withdrawals.c) creates its transfer inside its
+ * own transaction, by exactly this path. */
+int dom_transfer_create_in(kura_db *db, const kura_principal *who, const kura_transfer_request *req,
+                           int64_t now, json_t **out, kura_problem *p, kura_db_error *err)
+{
+    create_arg a = {who, req, NULL, now, NULL, p};
+    int rc = create_body(db, &a, err);
+    *out = rc ? NULL : a.out;
+    if (rc)
+        json_decref(a.out);
     return rc;
 }
 

@@ -231,6 +231,7 @@ void kura_domain_register_snapshots(void)
     kura_audit_register_snapshot("wallet", wallet_snapshot_fn);
     kura_audit_register_snapshot("policy", policy_snapshot_fn);
     kura_audit_register_snapshot("transfer", dom_transfer_snapshot_fn);
+    kura_audit_register_snapshot("withdrawal", dom_withdrawal_snapshot_fn);
 }
 
 /* ---- register ---- */

@@ -195,6 +195,19 @@ static void test_config(void **state)
     assert_int_equal(kura_config_parse(&c, "body_limit = 0M\n", 16, err, sizeof err), -1);
     assert_int_equal(kura_config_parse(&c, "body_limit = 1k\n", 16, err, sizeof err), 0);
     assert_int_equal(c.body_limit, 1024);
+    /* Scheduled batching of withdrawals: off by default, then set. */
+    kura_config_defaults(&c);
+    assert_int_equal(c.batch_interval, 0);
+    assert_int_equal(c.batch_min_requests, 1);
+    assert_int_equal(c.batch_max_outputs, 250);
+    assert_int_equal(kura_config_parse(&c, "batch_interval = 600\nbatch_min_requests = 20\n"
+                                           "batch_max_outputs = 100\n", 69, err, sizeof err), 0);
+    assert_int_equal(c.batch_interval, 600);
+    assert_int_equal(c.batch_min_requests, 20);
+    assert_int_equal(c.batch_max_outputs, 100);
+    assert_int_equal(kura_config_parse(&c, "batch_min_requests = 0\n", 23, err, sizeof err), -1);
+    assert_int_equal(kura_config_parse(&c, "batch_max_outputs = 1001\n", 25, err, sizeof err), -1);
+    assert_int_equal(kura_config_parse(&c, "batch_interval = -1\n", 20, err, sizeof err), -1);
 }
 
 /* The shipped example parses, and says exactly the defaults. */
