@@ -422,7 +422,7 @@ static void test_idempotent_queue(void **state)
 {
     (void)state;
     world w;
-    kura_idem idem = {"us_ops", "wd-key-1"};
+    kura_idem idem = {.principal_id = "us_ops", .key = "wd-key-1"};
     char hash[65];
     kura_idem_claim claim;
     kura_withdrawal_request req;
