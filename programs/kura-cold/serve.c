@@ -1,0 +1,347 @@
+/*
+ * programs/kura-cold/serve.c — `kura-cold serve --spool DIR`: the hot
+ * wallet's unattended signer (DESIGN "The hot signer"; docs/kura-cold.md,
+ * "serve").
+ *
+ * It has no network code: kura-server and the signer share one directory,
+ *
+ *   DIR/inbox/NAME.psbt       packages, written by kura-server (a temporary
+ *                             name starting with '.', then renamed)
+ *   DIR/outbox/NAME.psbt      the signed PSBT, for the same NAME
+ *   DIR/refused/NAME.refused  why it was refused: "kura-refusal 1", then
+ *                             "file: NAME.psbt", "code: KURA_REFUSE_<X>",
+ *                             "message: <the check's message>"
+ *
+ * Every package goes through cold_cmd_sign, the very function `kura-cold
+ * sign PACKAGE -o OUT --unattended` runs: the same state load, the same
+ * check (kura_check_package), the same hot-policy rule, the same journal
+ * order. Serve adds nothing to the decision and skips nothing of it; it only
+ * holds the keystore open (so no passphrase is read per package) and turns
+ * sign's exit into a file.
+ *
+ * Crash safety comes from sign's order: the journal entry is fsynced before
+ * the signed PSBT is linked into the outbox, so an outbox file always has its
+ * journal entry. The inbox file is removed only after its outbox or refusal
+ * file is durable; a package found in the inbox with a result already there
+ * is a crash between the two and is only removed. A crash after the journal
+ * entry and before the outbox file leaves a journaled signature that never
+ * left: the package then comes back refused as KURA_REFUSE_INTENT_REPLAY
+ * (the journal's replay rule: one intent, one signing), and the coordinator
+ * needs a new intent. Nothing is ever signed twice.
+ *
+ * Refused: a wallet whose rules in force are not hot (exit 1 at start; a
+ * cold wallet is never signed unattended). A package that cannot be handled
+ * now (exit 2 of sign: a full disk, an unreadable file) stays in the inbox
+ * and is tried again at the next poll. SIGTERM or SIGINT: the package in
+ * hand is finished, then serve exits 0.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cold.h"
+
+#define SERVE_NAME_MAX 200         /* longest NAME.psbt accepted in the inbox */
+#define SERVE_BATCH_MAX 4096       /* packages taken per pass (the rest next pass) */
+#define SERVE_POLL_MS_DEFAULT 1000
+#define SUFFIX ".psbt"
+#define SUFFIX_LEN (sizeof(SUFFIX) - 1)
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+typedef struct serve_dirs {
+    char inbox[4096], outbox[4096], refused[4096];
+} serve_dirs;
+
+/* A name serve takes: [A-Za-z0-9._-], not starting with '.', ending .psbt. */
+static int acceptable_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len <= SUFFIX_LEN || len > SERVE_NAME_MAX || n[0] == '.') return 0;
+    if (strcmp(n + len - SUFFIX_LEN, SUFFIX) != 0) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The refusal file's text from sign's last message "refused: KURA_REFUSE_X:
+ * message" (a refusal that could not be told apart is named
+ * KURA_REFUSE_? with the whole message). */
+static char *refusal_text(const char *file, size_t *len)
+{
+    const char *m = cold_last_failure(), *code = "KURA_REFUSE_?", *msg = m;
+    char codebuf[64], *text, *p;
+    size_t n;
+    int w;
+    if (strncmp(m, "refused: ", 9) == 0) {
+        const char *c = m + 9, *colon = strstr(c, ": ");
+        if (colon != NULL && (size_t)(colon - c) < sizeof(codebuf)) {
+            memcpy(codebuf, c, (size_t)(colon - c));
+            codebuf[colon - c] = '\0';
+            code = codebuf;
+            msg = colon + 2;
+        }
+    }
+    n = strlen(file) + strlen(code) + strlen(msg) + 64;
+    if ((text = malloc(n)) == NULL) return NULL;
+    w = snprintf(text, n, "kura-refusal 1\nfile: %s\ncode: %s\nmessage: ", file, code);
+    if (w < 0 || (size_t)w >= n) {
+        free(text);
+        return NULL;
+    }
+    /* One line per field: a message never spans lines. */
+    for (p = text + w; *msg != '\0'; msg++) *p++ = (*msg == '\n' || *msg == '\r') ? ' ' : *msg;
+    *p++ = '\n';
+    *p = '\0';
+    w = (int)(p - text);
+    *len = (size_t)w;
+    return text;
+}
+
+/* One package: sign it (exactly as `sign NAME -o OUT --unattended`), then
+ * the result file, then the inbox file goes. Returns COLD_EXIT_OK (done:
+ * signed or refused), or COLD_EXIT_CANNOT (left in the inbox). */
+static int serve_one(const cold_env *env, const serve_dirs *d, const char *name, int fixed_clock,
+                     size_t *signed_count, size_t *refused_count)
+{
+    char in[4096 + SERVE_NAME_MAX + 2], out[sizeof(in)], ref[sizeof(in) + 16];
+    size_t stem = strlen(name) - SUFFIX_LEN;
+    cold_args a;
+    cold_env e;
+    int rc;
+    if (snprintf(in, sizeof(in), "%s/%s", d->inbox, name) >= (int)sizeof(in) ||
+        snprintf(out, sizeof(out), "%s/%s", d->outbox, name) >= (int)sizeof(out) ||
+        snprintf(ref, sizeof(ref), "%s/%.*s.refused", d->refused, (int)stem, name) >=
+            (int)sizeof(ref))
+        return cold_fail(COLD_EXIT_CANNOT, "%s: path too long", name);
+    if (access(out, F_OK) == 0 || access(ref, F_OK) == 0) {
+        /* Done before a crash took the process between the result and this. */
+        cold_note("%s: already answered; removed from the inbox", name);
+        if (unlink(in) != 0 && errno != ENOENT)
+            return cold_fail(COLD_EXIT_CANNOT, "cannot remove %s: %s", in, strerror(errno));
+        cold_sync_dir(in);
+        return COLD_EXIT_OK;
+    }
+
+    memset(&a, 0, sizeof(a));
+    a.pos[0] = in;
+    a.npos = 1;
+    a.value[OPT_OUTPUT] = out;
+    a.value[OPT_UNATTENDED] = "";
+    e = *env;
+    e.args = &a;
+    if (!fixed_clock) {
+        time_t t = time(NULL);
+        if (t < 0 || (int64_t)t > KURA_JOURNAL_TIME_MAX)
+            return cold_fail(COLD_EXIT_CANNOT, "the system clock is out of range");
+        e.now = (int64_t)t;
+    }
+    cold_note("%s: checking", name);
+    rc = cold_cmd_sign(&e);
+    cold_command = "serve";
+    if (rc == COLD_EXIT_OK) {
+        (*signed_count)++;
+        cold_note("%s: signed, written to the outbox", name);
+    } else if (rc == COLD_EXIT_REFUSED) {
+        size_t len = 0;
+        char *text = refusal_text(name, &len);
+        if (text == NULL) return cold_fail(COLD_EXIT_CANNOT, "no memory");
+        if (cold_write_atomic(ref, (const uint8_t *)text, len, 0644, 0) != 0) {
+            int saved = errno;
+            free(text);
+            /* Journaled as refused already; the next pass refuses it again. */
+            return cold_fail(COLD_EXIT_CANNOT, "cannot write %s: %s", ref, strerror(saved));
+        }
+        free(text);
+        (*refused_count)++;
+        cold_note("%s: refused, written to the refused directory", name);
+    } else {
+        cold_note("%s: could not be handled now; left in the inbox for the next pass", name);
+        return COLD_EXIT_CANNOT;
+    }
+    cold_hook("serve-answered");
+    if (unlink(in) != 0 && errno != ENOENT)
+        return cold_fail(COLD_EXIT_CANNOT, "cannot remove %s: %s", in, strerror(errno));
+    cold_sync_dir(in);
+    return COLD_EXIT_OK;
+}
+
+/* One pass over the inbox, in name order. Returns COLD_EXIT_OK, or
+ * COLD_EXIT_CANNOT when a package was left (or the inbox unreadable). */
+static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
+                      size_t *signed_count, size_t *refused_count)
+{
+    DIR *dir = opendir(d->inbox);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = COLD_EXIT_OK;
+    if (dir == NULL) return cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", d->inbox, strerror(errno));
+    while ((de = readdir(dir)) != NULL && n < SERVE_BATCH_MAX) {
+        char path[sizeof(d->inbox) + 256];
+        struct stat sb;
+        if (!acceptable_name(de->d_name)) continue;
+        /* Regular files only: a symbolic link is not followed. */
+        if (snprintf(path, sizeof(path), "%s/%s", d->inbox, de->d_name) >= (int)sizeof(path) ||
+            lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, ncap * sizeof(*nn));
+            if (nn == NULL) {
+                rc = cold_fail(COLD_EXIT_CANNOT, "no memory");
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(de->d_name)) == NULL) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "no memory");
+            break;
+        }
+        n++;
+    }
+    closedir(dir);
+    if (n > 0) qsort(names, n, sizeof(*names), cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        if (!stopping && rc == COLD_EXIT_OK) {
+            if (serve_one(env, d, names[i], fixed_clock, signed_count, refused_count) !=
+                COLD_EXIT_OK)
+                rc = COLD_EXIT_CANNOT;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static int make_dir(char *out, size_t cap, const char *spool, const char *name)
+{
+    struct stat sb;
+    if (snprintf(out, cap, "%s/%s", spool, name) >= (int)cap)
+        return cold_fail(COLD_EXIT_CANNOT, "--spool is too long");
+    /* Group-writable: kura-server runs as another user in the same group. */
+    if (mkdir(out, 0770) != 0 && errno != EEXIST)
+        return cold_fail(COLD_EXIT_CANNOT, "cannot create %s: %s", out, strerror(errno));
+    if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cold_fail(COLD_EXIT_CANNOT, "%s is not a directory", out);
+    return COLD_EXIT_OK;
+}
+
+int cold_cmd_serve(const cold_env *env)
+{
+    const char *spool = env->args->value[OPT_SPOOL];
+    const char *poll = env->args->value[OPT_POLL_MS];
+    int once = env->args->value[OPT_ONCE] != NULL;
+    long poll_ms = SERVE_POLL_MS_DEFAULT;
+    int fixed_clock = 0, rc;
+    serve_dirs d;
+    cold_state st;
+    kura_keystore_secret *secret = NULL;
+    kura_keystore_info info;
+    cold_env e;
+    struct sigaction sa;
+    size_t signed_count = 0, refused_count = 0;
+
+    if (spool == NULL) return cold_fail(COLD_EXIT_CANNOT, "usage: kura-cold serve --spool DIR");
+    if (poll != NULL) {
+        char *end;
+        poll_ms = strtol(poll, &end, 10);
+        if (*poll == '\0' || *end != '\0' || poll_ms < 10 || poll_ms > 600000)
+            return cold_fail(COLD_EXIT_CANNOT, "--poll-ms takes 10..600000");
+    }
+    if (env->passphrase_file == NULL)
+        return cold_fail(COLD_EXIT_CANNOT, "serve runs unattended: give --passphrase-file FILE "
+                                           "(or $KURA_PASSPHRASE_FILE)");
+#ifdef KURA_TEST_HOOKS
+    fixed_clock = env->args->value[OPT_NOW] != NULL || getenv("KURA_COLD_TEST_NOW") != NULL;
+#endif
+    /* The summaries sign prints are log lines here: everything to stderr. */
+    fflush(stdout);
+    if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+        return cold_fail(COLD_EXIT_CANNOT, "cannot send output to stderr: %s", strerror(errno));
+
+    /* A cold wallet is never signed unattended: the rules in force must be
+     * hot before serve even opens the keystore. (sign checks it again for
+     * every package, with a newer policy a package brings.) */
+    memset(&st, 0, sizeof(st));
+    rc = cold_state_load(env, &st, 0);
+    if (rc != COLD_EXIT_OK) return rc;
+    if (st.rules->mode != KURA_POLICY_HOT) {
+        rc = cold_fail(COLD_EXIT_REFUSED,
+                       "refused: %s: policy version %" PRIu64 " in force is not hot (or its "
+                       "change to hot has not taken effect yet): serve signs only a hot wallet",
+                       kura_refusal_name(KURA_REFUSE_HOT_NOT_ALLOWED), st.in_force->version);
+        cold_state_free(&st);
+        return rc;
+    }
+    cold_note("wallet %s #%s on %s, policy version %" PRIu64 " (hot)", st.name, st.checksum,
+              kura_intent_chain_name(st.chain), st.in_force->version);
+    cold_state_free(&st);
+
+    /* The keystore, once: held in locked memory until serve stops. */
+    rc = cold_open_keystore(env, &secret, &info);
+    if (rc != COLD_EXIT_OK) return rc;
+
+    if ((mkdir(spool, 0770) != 0 && errno != EEXIST) ||
+        (rc = make_dir(d.inbox, sizeof(d.inbox), spool, "inbox")) != COLD_EXIT_OK ||
+        (rc = make_dir(d.outbox, sizeof(d.outbox), spool, "outbox")) != COLD_EXIT_OK ||
+        (rc = make_dir(d.refused, sizeof(d.refused), spool, "refused")) != COLD_EXIT_OK) {
+        if (rc == COLD_EXIT_OK)
+            rc = cold_fail(COLD_EXIT_CANNOT, "cannot create %s: %s", spool, strerror(errno));
+        kura_keystore_secret_free(secret);
+        return rc;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* file I/O in sign goes on; the sleep is cut short */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    e = *env;
+    e.held_secret = secret;
+    e.held_info = &info;
+    cold_note("serving %s%s", spool, once ? " (one pass)" : "");
+    for (;;) {
+        int prc = serve_pass(&e, &d, fixed_clock, &signed_count, &refused_count);
+        if (once) {
+            rc = prc;
+            break;
+        }
+        if (stopping) break;
+        {
+            struct timespec ts = {(time_t)(poll_ms / 1000), (long)(poll_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (stopping) break;
+    }
+    kura_keystore_secret_free(secret);
+    cold_note("stopped: %zu signed, %zu refused", signed_count, refused_count);
+    return rc;
+}
