@@ -239,6 +239,33 @@ static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
     return rc;
 }
 
+/* Removes the temporaries "NAME.psbt.tmp-<hex>" a crash left in the outbox
+ * (sign's file before its link). Their signature is journaled already; the
+ * package, still in the inbox, is answered again (refused as a replay). */
+static void clean_outbox(const char *outbox)
+{
+    DIR *dir = opendir(outbox);
+    struct dirent *de;
+    size_t removed = 0;
+    if (dir == NULL) return;
+    while ((de = readdir(dir)) != NULL) {
+        char path[4096 + 256];
+        struct stat sb;
+        if (de->d_name[0] == '.' || strstr(de->d_name, SUFFIX ".tmp-") == NULL) continue;
+        if (snprintf(path, sizeof(path), "%s/%s", outbox, de->d_name) >= (int)sizeof(path) ||
+            lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (unlink(path) == 0) removed++;
+    }
+    closedir(dir);
+    if (removed > 0) {
+        char any[4096 + 4];
+        cold_note("removed %zu temporary file(s) a crash left in the outbox", removed);
+        snprintf(any, sizeof(any), "%s/.", outbox); /* cold_sync_dir syncs a file's directory */
+        cold_sync_dir(any);
+    }
+}
+
 static int make_dir(char *out, size_t cap, const char *spool, const char *name)
 {
     struct stat sb;
@@ -316,6 +343,8 @@ int cold_cmd_serve(const cold_env *env)
         kura_keystore_secret_free(secret);
         return rc;
     }
+
+    clean_outbox(d.outbox);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;

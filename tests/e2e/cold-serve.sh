@@ -135,7 +135,9 @@ cp "$work/pk/torn/pkg.psbt" "$S/inbox/11-torn.psbt"
 KURA_COLD_TEST_CRASH=after-signed-journal serve --once >/dev/null 2>&1
 [ ! -e "$S/outbox/11-torn.psbt" ] && [ -e "$S/inbox/11-torn.psbt" ]; check "torn: killed after the journal, before the outbox" $?
 kc --dir "$A" journal show | grep -q "signed    intent .* sha256 $H_TORN"; check "torn: the signature is journaled" $?
-expect "torn: next pass" 0 '' -- serve --once
+ls "$S/outbox" | grep -q '^11-torn.psbt.tmp-'; check "torn: its temporary file left in the outbox" $?
+expect "torn: next pass" 0 'removed 1 temporary file' -- serve --once
+! ls "$S/outbox" | grep -q 'tmp-'; check "torn: the temporary removed" $?
 [ "$(refusal_code 11-torn)" = KURA_REFUSE_INTENT_REPLAY ] && [ ! -e "$S/outbox/11-torn.psbt" ]
 check "torn: refused as a replay, never signed a second time" $?
 
@@ -187,6 +189,8 @@ for i in $(seq 0 $((N - 1))); do
   fi
 done
 [ "$answered" = "$N" ]; check "every package answered exactly once ($answered/$N)" $?
+echo "crash test: $ok signed, $(ls "$work/sc/refused" | wc -l) refused as replays (killed between journal and outbox)"
+[ -z "$(ls -A "$work/sc/outbox" | grep -v '\.psbt$')" ]; check "no temporary left in the outbox" $?
 [ "$bad" = 0 ] && [ "$ok" -gt 0 ]; check "every signed PSBT has its journal entry ($ok signed, $bad bad)" $?
 dups=$(grep -o 'signed    intent .* sha256 [0-9a-f]*' "$work/cj" | awk '{print $NF}' | sort | uniq -d | wc -l)
 [ "$dups" = 0 ]; check "no intent journaled as signed twice" $?
