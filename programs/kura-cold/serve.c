@@ -42,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,9 +273,15 @@ static int make_dir(char *out, size_t cap, const char *spool, const char *name)
     struct stat sb;
     if (snprintf(out, cap, "%s/%s", spool, name) >= (int)cap)
         return cold_fail(COLD_EXIT_CANNOT, "--spool is too long");
-    /* Group-writable: kura-server runs as another user in the same group. */
-    if (mkdir(out, 0770) != 0 && errno != EEXIST)
+    /* Group-writable, whatever the umask, and set-group-ID so files made in
+     * it belong to its group: kura-server runs as another user of that group.
+     * A directory that exists keeps the mode its owner gave it. */
+    if (mkdir(out, 0770) == 0) {
+        if (chmod(out, 02770) != 0)
+            return cold_fail(COLD_EXIT_CANNOT, "cannot set the mode of %s: %s", out, strerror(errno));
+    } else if (errno != EEXIST) {
         return cold_fail(COLD_EXIT_CANNOT, "cannot create %s: %s", out, strerror(errno));
+    }
     if (lstat(out, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cold_fail(COLD_EXIT_CANNOT, "%s is not a directory", out);
     return COLD_EXIT_OK;
@@ -293,6 +301,7 @@ int cold_cmd_serve(const cold_env *env)
     cold_env e;
     struct sigaction sa;
     size_t signed_count = 0, refused_count = 0;
+    int lock_fd = -1;
 
     if (spool == NULL) return cold_fail(COLD_EXIT_CANNOT, "usage: kura-cold serve --spool DIR");
     if (poll != NULL) {
@@ -344,6 +353,21 @@ int cold_cmd_serve(const cold_env *env)
         return rc;
     }
 
+    /* One signer per spool: a second one would answer the same package twice
+     * (a signature from one, a replay refusal from the other). */
+    {
+        char lock_path[4096 + 16];
+        snprintf(lock_path, sizeof(lock_path), "%s/.serve.lock", spool);
+        lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "%s: %s", lock_path,
+                           lock_fd < 0 ? strerror(errno)
+                                       : "another kura-cold serve is serving this spool");
+            if (lock_fd >= 0) close(lock_fd);
+            kura_keystore_secret_free(secret);
+            return rc;
+        }
+    }
     clean_outbox(d.outbox);
 
     memset(&sa, 0, sizeof(sa));
@@ -371,6 +395,7 @@ int cold_cmd_serve(const cold_env *env)
         if (stopping) break;
     }
     kura_keystore_secret_free(secret);
+    close(lock_fd);
     cold_note("stopped: %zu signed, %zu refused", signed_count, refused_count);
     return rc;
 }

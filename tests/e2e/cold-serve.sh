@@ -72,6 +72,8 @@ cp "$work/pk/ok2/pkg.psbt" "$S/inbox/.07-writing.psbt"   # kura-server's tempora
 cp "$work/pk/ok2/pkg.psbt" "$S/inbox/08-notes.txt"      # not a package name
 
 expect "serve --once" 0 'stopped: 2 signed, 4 refused' -- serve --once
+[ "$(stat -c %a "$S/outbox")" = 2770 ] && [ "$(stat -c %a "$S/refused")" = 2770 ]
+check "outbox and refused made group-writable, set-group-ID" $?
 for n in 01-ok1 04-ok2; do
   [ -s "$S/outbox/$n.psbt" ] && "$pkg" info "$S/outbox/$n.psbt" >"$work/info"
   check "$n: signed PSBT in the outbox, its signature verifies" $?
@@ -123,6 +125,7 @@ cold_package later2 --pay "$D1:2000"
 cp "$work/pk/later2/pkg.psbt" "$S/inbox/.10-later2.psbt" && mv "$S/inbox/.10-later2.psbt" "$S/inbox/10-later2.psbt"
 for _ in $(seq 1 200); do [ -e "$S/outbox/10-later2.psbt" ] && break; sleep 0.05; done
 [ -e "$S/outbox/10-later2.psbt" ]; check "daemon: a new package signed" $?
+expect "a second serve on the same spool" 2 'another kura-cold serve is serving this spool' -- serve --once
 kill -TERM "$spid"
 wait "$spid"; check "daemon: SIGTERM, exit 0" $?
 grep -q 'stopped: 2 signed, 0 refused' "$work/daemon.err"; check "daemon: says what it did" $?
