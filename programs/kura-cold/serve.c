@@ -202,7 +202,8 @@ static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = COLD_EXIT_OK;
-    if (dir == NULL) return cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", d->inbox, strerror(errno));
+    if (dir == NULL)
+        return cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", d->inbox, strerror(errno));
     while ((de = readdir(dir)) != NULL && n < SERVE_BATCH_MAX) {
         char path[sizeof(d->inbox) + 256];
         struct stat sb;
@@ -278,7 +279,8 @@ static int make_dir(char *out, size_t cap, const char *spool, const char *name)
      * A directory that exists keeps the mode its owner gave it. */
     if (mkdir(out, 0770) == 0) {
         if (chmod(out, 02770) != 0)
-            return cold_fail(COLD_EXIT_CANNOT, "cannot set the mode of %s: %s", out, strerror(errno));
+            return cold_fail(COLD_EXIT_CANNOT, "cannot set the mode of %s: %s", out,
+                             strerror(errno));
     } else if (errno != EEXIST) {
         return cold_fail(COLD_EXIT_CANNOT, "cannot create %s: %s", out, strerror(errno));
     }

@@ -109,22 +109,36 @@ typedef struct scan_arg {
     char wallet_id[KURA_DB_ID_SIZE];
     int found, hot;
     char (*ids)[KURA_DB_ID_SIZE]; /* transfers that may need a package written */
+    int64_t *since;               /* their updated_at (how long a retry has waited) */
     size_t n, cap;
     kura_problem *p;
 } scan_arg;
 
-static int add_id(scan_arg *a, const char *id)
+static int add_id(scan_arg *a, const kura_transfer_row *t)
 {
     if (a->n == a->cap) {
         size_t ncap = a->cap ? a->cap * 2 : 16;
         char(*nids)[KURA_DB_ID_SIZE] = realloc(a->ids, ncap * sizeof *nids);
+        int64_t *nsince;
         if (!nids)
             return KURA_DB_ENOMEM;
         a->ids = nids;
+        if (!(nsince = realloc(a->since, ncap * sizeof *nsince)))
+            return KURA_DB_ENOMEM;
+        a->since = nsince;
         a->cap = ncap;
     }
-    snprintf(a->ids[a->n++], KURA_DB_ID_SIZE, "%s", id);
+    a->since[a->n] = t->updated_at;
+    snprintf(a->ids[a->n++], KURA_DB_ID_SIZE, "%s", t->id);
     return KURA_DB_OK;
+}
+
+static void scan_free(scan_arg *a)
+{
+    free(a->ids);
+    free(a->since);
+    a->ids = NULL;
+    a->since = NULL;
 }
 
 static int scan_fn(kura_db *db, void *arg, kura_db_error *err)
@@ -169,7 +183,7 @@ static int scan_fn(kura_db *db, void *arg, kura_db_error *err)
                                        err)))
         return rc;
     for (size_t i = 0; i < nts && rc == KURA_DB_OK; i++)
-        rc = add_id(a, ts[i].id);
+        rc = add_id(a, &ts[i]);
     kura_transfer_rows_free(ts, nts);
     ts = NULL;
     if (rc)
@@ -179,8 +193,9 @@ static int scan_fn(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     for (size_t i = 0; i < nts && rc == KURA_DB_OK; i++) {
         int64_t uploads = 0;
-        if ((rc = kura_store_upload_count(db, ts[i].id, &uploads, err)) == KURA_DB_OK && uploads == 0)
-            rc = add_id(a, ts[i].id);
+        if ((rc = kura_store_upload_count(db, ts[i].id, &uploads, err)) == KURA_DB_OK &&
+            uploads == 0)
+            rc = add_id(a, &ts[i]);
     }
     kura_transfer_rows_free(ts, nts);
     return rc;
@@ -385,7 +400,7 @@ static void hot_fail(kura_store *st, const char *id, const char *who, const char
 /* ---- one spool ---- */
 
 static void write_packages(kura_store *st, const kura_hot_spool *sp, scan_arg *sa, int64_t now,
-                           kura_hot_report *r)
+                           int64_t poll_s, kura_hot_report *r)
 {
     kura_principal who;
     system_principal(&who);
@@ -404,8 +419,12 @@ static void write_packages(kura_store *st, const kura_hot_spool *sp, scan_arg *s
                  * office hears it at once instead of at the expiry. */
                 hot_fail(st, id, "package", kura_problem_name(p.code), p.message, now, r);
             } else {
-                /* Funds may arrive, fees fall: tried again next pass. */
-                hot_log("%s: no package yet: %s: %s", id, kura_problem_name(p.code), p.message);
+                /* Funds may arrive, fees fall: tried again next pass, and
+                 * said when first seen and then about every five minutes. */
+                int64_t waited = now - sa->since[i], every = poll_s + 1;
+                if (waited <= every || waited % 300 < every)
+                    hot_log("%s: no package yet: %s: %s", id, kura_problem_name(p.code),
+                            p.message);
                 r->errors++;
             }
             continue;
@@ -528,16 +547,17 @@ int kura_hot_pass(kura_store *st, const kura_hot_options *o, int64_t now, kura_h
         collect(st, sp, now, r);
         rc = kura_store_read(st, scan_fn, &sa, &err);
         if (rc) {
-            free(sa.ids);
+            scan_free(&sa);
             return kura_problem_from_db(p, rc, &err, "wallet");
         }
         if (!sa.found || !sa.hot) {
-            free(sa.ids);
+            scan_free(&sa);
             r->errors++;
             continue;
         }
-        write_packages(st, sp, &sa, now, r);
-        free(sa.ids);
+        write_packages(st, sp, &sa, now,
+                       o->poll_interval_ms > 0 ? (o->poll_interval_ms + 999) / 1000 : 1, r);
+        scan_free(&sa);
     }
     return 0;
 }
@@ -569,10 +589,10 @@ static void warn_unserved(kura_hot_worker *w)
         sa.wallet = w->spools[i].wallet;
         sa.p = &p;
         if (kura_store_read(w->st, scan_fn, &sa, &err) != 0) {
-            free(sa.ids);
+            scan_free(&sa);
             continue;
         }
-        free(sa.ids);
+        scan_free(&sa);
         if ((!sa.found || !sa.hot) && !w->warned[i]) {
             hot_log("spool %s: wallet %s %s; not served", w->spools[i].dir, w->spools[i].wallet,
                     !sa.found ? "does not exist" : "has a cold policy in force");
@@ -595,7 +615,8 @@ static void *worker_main(void *arg)
         if (kura_hot_pass(w->st, &w->o, (int64_t)time(NULL), &r, &p) != 0)
             hot_log("pass: %s", p.message);
         if (r.leader != leader)
-            hot_log("%s", r.leader ? "this server serves the hot spools" : "another server serves the hot spools");
+            hot_log("%s", r.leader ? "this server serves the hot spools"
+                                   : "another server serves the hot spools");
         leader = r.leader;
         if (r.leader && r.errors)
             warn_unserved(w);

@@ -159,7 +159,8 @@ static void world_open(world *w)
     w->st = kura_test_store_open();
     for (int m = 0; m < 2; m++) {
         kura_wallet_registration reg = {NULL, descriptor, policy_text[m],
-                                        (const char *const *)policy_sigs[m], 2, 0, 0, NULL, NULL, 0};
+                                        (const char *const *)policy_sigs[m], 2, 0, 0, NULL, NULL,
+                                        0};
         json_t *out = NULL;
         char sub[3][160];
         /* The same keys registered twice would clash: the cold one only when asked. */
