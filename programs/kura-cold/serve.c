@@ -51,10 +51,15 @@
 #include <sodium.h>
 
 #include "cold.h"
+#include "kura/psbt.h"
 
 #define SERVE_NAME_MAX 200         /* longest NAME.psbt accepted in the inbox */
 #define SERVE_BATCH_MAX 4096       /* packages taken per pass (the rest next pass) */
 #define SERVE_POLL_MS_DEFAULT 1000
+#define SERVE_STAGING "serve-staging" /* in the data directory: private copies */
+/* Staged at most: one byte less than sign reads from a package file, so an
+ * oversized one reaches the check (refused as malformed, journaled). */
+#define SERVE_PACKAGE_MAX (2u * KURA_PSBT_MAX_SIZE - 1u)
 #define SUFFIX ".psbt"
 #define SUFFIX_LEN (sizeof(SUFFIX) - 1)
 
@@ -124,6 +129,53 @@ static char *refusal_text(const char *file, size_t *len)
     return text;
 }
 
+/* Copies the inbox file into the signer's own staging directory, so what
+ * sign reads is a private file: the inbox belongs to kura-server's user too,
+ * which could swap the name for a symbolic link (to the passphrase file, say)
+ * between the listing and the read. Opened without following links; a link
+ * or an oversized file is staged empty or cut, and sign refuses it as
+ * malformed. Returns COLD_EXIT_OK, or COLD_EXIT_CANNOT (left in the inbox). */
+static int stage_package(const char *in, const char *staged)
+{
+    int fd = open(in, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), out, rc = COLD_EXIT_OK;
+    uint8_t buf[65536];
+    size_t total = 0;
+    struct stat sb;
+    if (fd < 0 && errno != ELOOP)
+        return cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", in, strerror(errno));
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1; /* staged empty: refused as malformed */
+    }
+    unlink(staged);
+    out = open(staged, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (out < 0) {
+        if (fd >= 0) close(fd);
+        return cold_fail(COLD_EXIT_CANNOT, "cannot create %s: %s", staged, strerror(errno));
+    }
+    while (fd >= 0 && total < SERVE_PACKAGE_MAX) {
+        size_t want = SERVE_PACKAGE_MAX - total < sizeof(buf) ? SERVE_PACKAGE_MAX - total
+                                                               : sizeof(buf);
+        ssize_t n = read(fd, buf, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "cannot read %s: %s", in, strerror(errno));
+            break;
+        }
+        if (n == 0) break;
+        if (cold_write_all(out, buf, (size_t)n) != 0) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "cannot write %s: %s", staged, strerror(errno));
+            break;
+        }
+        total += (size_t)n;
+    }
+    if (fd >= 0) close(fd);
+    if (close(out) != 0 && rc == COLD_EXIT_OK)
+        rc = cold_fail(COLD_EXIT_CANNOT, "cannot write %s: %s", staged, strerror(errno));
+    if (rc != COLD_EXIT_OK) unlink(staged);
+    return rc;
+}
+
 /* One package: sign it (exactly as `sign NAME -o OUT --unattended`), then
  * the result file, then the inbox file goes. Returns COLD_EXIT_OK (done:
  * signed or refused), or COLD_EXIT_CANNOT (left in the inbox). */
@@ -131,6 +183,7 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
                      size_t *signed_count, size_t *refused_count)
 {
     char in[4096 + SERVE_NAME_MAX + 2], out[sizeof(in)], ref[sizeof(in) + 16];
+    char staged[4096 + SERVE_NAME_MAX + 32];
     size_t stem = strlen(name) - SUFFIX_LEN;
     cold_args a;
     cold_env e;
@@ -149,8 +202,16 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
         return COLD_EXIT_OK;
     }
 
+    if (snprintf(staged, sizeof(staged), "%s/%s/%s", env->dir, SERVE_STAGING, name) >=
+        (int)sizeof(staged))
+        return cold_fail(COLD_EXIT_CANNOT, "%s: path too long", name);
+    if ((rc = stage_package(in, staged)) != COLD_EXIT_OK) {
+        cold_note("%s: could not be handled now; left in the inbox for the next pass", name);
+        return rc;
+    }
+
     memset(&a, 0, sizeof(a));
-    a.pos[0] = in;
+    a.pos[0] = staged;
     a.npos = 1;
     a.value[OPT_OUTPUT] = out;
     a.value[OPT_UNATTENDED] = "";
@@ -165,6 +226,7 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
     cold_note("%s: checking", name);
     rc = cold_cmd_sign(&e);
     cold_command = "serve";
+    unlink(staged);
     if (rc == COLD_EXIT_OK) {
         (*signed_count)++;
         cold_note("%s: signed, written to the outbox", name);
@@ -231,11 +293,10 @@ static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
     closedir(dir);
     if (n > 0) qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
-        if (!stopping && rc == COLD_EXIT_OK) {
-            if (serve_one(env, d, names[i], fixed_clock, signed_count, refused_count) !=
-                COLD_EXIT_OK)
-                rc = COLD_EXIT_CANNOT;
-        }
+        /* One package that cannot be handled now does not hold up the rest. */
+        if (!stopping &&
+            serve_one(env, d, names[i], fixed_clock, signed_count, refused_count) != COLD_EXIT_OK)
+            rc = COLD_EXIT_CANNOT;
         free(names[i]);
     }
     free(names);
@@ -371,6 +432,18 @@ int cold_cmd_serve(const cold_env *env)
         }
     }
     clean_outbox(d.outbox);
+    {
+        char staging[4096 + 32];
+        if (snprintf(staging, sizeof(staging), "%s/%s", env->dir, SERVE_STAGING) >=
+                (int)sizeof(staging) ||
+            cold_mkdir(staging) != 0) {
+            rc = cold_fail(COLD_EXIT_CANNOT, "cannot create %s/%s: %s", env->dir, SERVE_STAGING,
+                           strerror(errno));
+            close(lock_fd);
+            kura_keystore_secret_free(secret);
+            return rc;
+        }
+    }
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;

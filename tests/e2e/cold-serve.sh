@@ -105,6 +105,13 @@ expect "already answered: only removed" 0 'already answered' -- serve --once
 [ ! -e "$S/inbox/02-over.psbt" ]; check "already answered: gone from the inbox" $?
 [ "$(kc --dir "$A" journal show | wc -l)" = "$(wc -l <"$work/journal")" ]; check "already answered: nothing journaled" $?
 
+# An oversized file is staged cut and refused as malformed (and journaled);
+# the private copies in the data directory are gone after every package.
+head -c $((32 * 1024 * 1024 + 10)) /dev/zero >"$S/inbox/02b-huge.psbt"
+expect "an oversized package" 0 'stopped: 0 signed, 1 refused' -- serve --once
+[ "$(refusal_code 02b-huge)" = KURA_REFUSE_PACKAGE_MALFORMED ]; check "oversized: KURA_REFUSE_PACKAGE_MALFORMED" $?
+[ -d "$A/serve-staging" ] && [ -z "$(ls -A "$A/serve-staging")" ]; check "the staging directory is left empty" $?
+
 # A package that cannot be read now stays for the next pass (exit 2 of --once).
 cold_package later --pay "$D2:1000"
 cp "$work/pk/later/pkg.psbt" "$S/inbox/09-later.psbt"
