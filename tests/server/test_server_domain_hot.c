@@ -262,6 +262,34 @@ static int file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* ---- counting rows ---- */
+
+typedef struct count_arg {
+    const char *sql;
+    const char *param;
+    int64_t n;
+} count_arg;
+
+static int count_fn(kura_db *db, void *arg, kura_db_error *err)
+{
+    count_arg *a = arg;
+    kura_db_result *res = NULL;
+    int rc = kura_db_exec(db, &res, a->sql, (kura_db_param[]){KURA_DB_TEXT(a->param)}, 1, err);
+    if (rc == 0)
+        rc = kura_db_result_int(&a->n, res, 0, 0);
+    kura_db_result_free(res);
+    return rc;
+}
+
+static int64_t count(world *w, const char *sql, const char *param)
+{
+    count_arg a = {sql, param, -1};
+    kura_db_error err = {0};
+    if (kura_store_read(w->st, count_fn, &a, &err) != 0)
+        fail_msg("count: %s", err.message);
+    return a.n;
+}
+
 /* ---- leases ---- */
 
 static int lease_fn(kura_db *db, void *arg, kura_db_error *err)
@@ -372,6 +400,14 @@ static void test_refused(void **state)
                                              "2900000 sat left the wallet in the last 24 hours");
     json_decref(t);
     assert_false(file_exists(spool_path(&w, "refused", id, ".refused")));
+    /* One move: one audit row (with the code) and one webhook event. */
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM audit_log WHERE object_id = $1 AND "
+                               "action = 'transfer.failed'", id), 1);
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM audit_log WHERE object_id = $1 AND "
+                               "action = 'transfer.failed' AND data LIKE "
+                               "'%KURA_REFUSE_LIMIT_ROLLING%'", id), 1);
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM webhook_events WHERE object_id = $1 AND "
+                               "type = 'transfer.failed'", id), 1);
     /* Its coin is free again: the only coin pays the next transfer. */
     approved(&w, id2, 100000);
     pass(&w, &r);
