@@ -25,9 +25,9 @@
  * file is durable; a package found in the inbox with a result already there
  * is a crash between the two and is only removed. A crash after the journal
  * entry and before the outbox file leaves a journaled signature that never
- * left: the package then comes back refused as KURA_REFUSE_INTENT_REPLAY
- * (the journal's replay rule: one intent, one signing), and the coordinator
- * needs a new intent. Nothing is ever signed twice.
+ * left: on the next start the same package has that signature re-emitted
+ * (reemit below: the same transaction, the same check), and any other
+ * transaction for the intent is refused as KURA_REFUSE_INTENT_REPLAY.
  *
  * Refused: a wallet whose rules in force are not hot (exit 1 at start; a
  * cold wallet is never signed unattended). A package that cannot be handled
@@ -51,7 +51,10 @@
 #include <sodium.h>
 
 #include "cold.h"
+#include "kura/hash.h"
+#include "kura/journal.h"
 #include "kura/psbt.h"
+#include "kura/tx.h"
 
 #define SERVE_NAME_MAX 200         /* longest NAME.psbt accepted in the inbox */
 #define SERVE_BATCH_MAX 4096       /* packages taken per pass (the rest next pass) */
@@ -74,6 +77,44 @@ static void on_stop(int sig)
 typedef struct serve_dirs {
     char inbox[4096], outbox[4096], refused[4096];
 } serve_dirs;
+
+/* The packages that may have a torn answer (journaled, not written): those
+ * in the inbox when serve started, and those it could not finish since. For
+ * them serve first tries to re-emit the journaled signature (reemit). */
+#define SERVE_RETRY_MAX 256
+typedef struct serve_retry {
+    int all;                      /* the first pass: every package */
+    char *names[SERVE_RETRY_MAX]; /* strdup'd */
+    size_t count;
+} serve_retry;
+
+static int retry_has(const serve_retry *r, const char *name)
+{
+    if (r->all) return 1;
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->names[i], name) == 0) return 1;
+    return 0;
+}
+
+static void retry_set(serve_retry *r, const char *name, int on)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->names[i], name) == 0) {
+            if (!on) {
+                free(r->names[i]);
+                r->names[i] = r->names[--r->count];
+            }
+            return;
+        }
+    if (on && r->count < SERVE_RETRY_MAX && (r->names[r->count] = strdup(name)) != NULL)
+        r->count++;
+}
+
+static void retry_free(serve_retry *r)
+{
+    for (size_t i = 0; i < r->count; i++) free(r->names[i]);
+    r->count = 0;
+}
 
 /* A name serve takes: [A-Za-z0-9._-], not starting with '.', ending .psbt. */
 static int acceptable_name(const char *n)
@@ -176,11 +217,179 @@ static int stage_package(const char *in, const char *staged)
     return rc;
 }
 
+/* ---- a torn answer: journaled, never written ----
+ *
+ * A crash (or a failed write) after the journal's `signed` entry and before
+ * the outbox file leaves a signature that never left the signer. The same
+ * package then comes back. Signing it again is not a second payment when it
+ * is the very transaction the journal records (same intent, same txid): the
+ * signature is re-emitted. It goes through the same check, kura_check_package
+ * on the signer's own state, with two differences only, both about that one
+ * entry: the replay rule lets this intent through once more for this txid,
+ * and the rolling limit does not count its own amount twice. Nothing new is
+ * journaled (the entry is there). Any other transaction for a signed intent
+ * still goes to sign, which refuses it as KURA_REFUSE_INTENT_REPLAY. */
+
+typedef struct torn_entry {
+    uint8_t intent_hash[32];
+    uint8_t txid[32];
+    int64_t time;
+    uint64_t amount, fee;
+} torn_entry;
+
+typedef struct reemit_view {
+    kura_check_journal inner; /* the signer's own callbacks (state.c) */
+    const torn_entry *torn;
+    int64_t now;
+} reemit_view;
+
+static int re_intent_signed(void *arg, const uint8_t intent_hash[32], const char *intent_id)
+{
+    const reemit_view *v = arg;
+    if (intent_hash != NULL && sodium_memcmp(intent_hash, v->torn->intent_hash, 32) == 0) return 0;
+    return v->inner.intent_signed(v->inner.arg, intent_hash, intent_id);
+}
+
+static uint64_t re_signed_since(void *arg, int64_t since)
+{
+    const reemit_view *v = arg;
+    uint64_t sum = v->inner.signed_since(v->inner.arg, since), own;
+    /* The journal's sum holds the torn entry when it lies in (since, ...]. */
+    if (sum == UINT64_MAX || v->torn->time <= since) return sum;
+    own = v->torn->amount + v->torn->fee;
+    return own <= sum ? sum - own : 0;
+}
+
+static int64_t re_allow_accepted_at(void *arg, const uint8_t *script, size_t script_len)
+{
+    const reemit_view *v = arg;
+    return v->inner.allow_accepted_at(v->inner.arg, script, script_len);
+}
+
+/* The `signed` entry of intent_hash in the journal file, into *t. Returns 1
+ * found, 0 not, -1 unreadable. */
+static int find_signed_entry(torn_entry *t, const char *dir, const uint8_t intent_hash[32])
+{
+    char path[4096];
+    uint8_t *data = NULL;
+    size_t len = 0, start = 0;
+    int found = 0;
+    if (cold_path(path, sizeof(path), dir, COLD_FILE_JOURNAL) != 0 ||
+        cold_read_file(&data, &len, path, SIZE_MAX / 2) != 0)
+        return -1;
+    for (size_t i = 0; i < len && !found; i++) {
+        kura_journal_entry e;
+        if (data[i] != '\n') continue;
+        if (kura_journal_entry_parse(&e, data + start, i - start, NULL) == KURA_OK &&
+            e.kind == KURA_JOURNAL_SIGNED && e.has_intent_hash &&
+            memcmp(e.intent_hash, intent_hash, 32) == 0) {
+            memcpy(t->intent_hash, e.intent_hash, 32);
+            memcpy(t->txid, e.txid, 32);
+            t->time = e.time;
+            t->amount = e.amount;
+            t->fee = e.fee;
+            found = 1;
+        }
+        start = i + 1;
+    }
+    free(data);
+    return found;
+}
+
+/* Returns 1 re-emitted (out written), 0 not a torn answer of this very
+ * transaction (sign decides), or COLD_EXIT_CANNOT (-) as -1. */
+static int reemit(const cold_env *e, const char *staged, const char *out, const char *name)
+{
+    cold_state st;
+    kura_psbt *psbt = NULL;
+    kura_tx *utx = NULL;
+    kura_package_view view;
+    kura_signer_state ss;
+    kura_check_result res;
+    kura_bip32_key *master = NULL;
+    kura_error err;
+    torn_entry torn;
+    reemit_view rv;
+    uint8_t *pkg = NULL, *bin = NULL, hash[32], txid[32];
+    char *b64 = NULL;
+    size_t len = 0, out_len = 0, count = 0;
+    int binary, rc = 0, crc;
+
+    memset(&st, 0, sizeof(st));
+    memset(&res, 0, sizeof(res));
+    if (cold_read_file(&pkg, &len, staged, SERVE_PACKAGE_MAX) != 0) return 0;
+    binary = len >= 5 && memcmp(pkg, "psbt\xff", 5) == 0;
+    if (binary)
+        crc = kura_psbt_parse(&psbt, pkg, len, NULL);
+    else {
+        while (len > 0 && (pkg[len - 1] == '\n' || pkg[len - 1] == '\r' || pkg[len - 1] == ' '))
+            len--;
+        crc = kura_psbt_from_base64(&psbt, (const char *)pkg, len, NULL);
+    }
+    if (crc != KURA_OK || kura_package_read(&view, psbt, NULL) != KURA_OK || view.intent == NULL)
+        goto done;
+    kura_intent_hash(hash, view.intent, view.intent_len);
+    if (find_signed_entry(&torn, e->dir, hash) != 1) goto done;
+    if (kura_psbt_unsigned_tx(&utx, psbt, NULL) != KURA_OK || kura_tx_txid(txid, utx) != KURA_OK ||
+        memcmp(txid, torn.txid, 32) != 0)
+        goto done; /* another transaction for a signed intent: sign refuses it */
+
+    if (cold_state_load(e, &st, 1) != COLD_EXIT_OK) {
+        rc = -1;
+        goto done;
+    }
+    cold_signer_state(&ss, &st, e->now);
+    rv.inner = ss.journal;
+    rv.torn = &torn;
+    rv.now = e->now;
+    ss.journal.arg = &rv;
+    ss.journal.intent_signed = re_intent_signed;
+    ss.journal.signed_since = re_signed_since;
+    ss.journal.allow_accepted_at = re_allow_accepted_at;
+    crc = kura_check_package(e->ctx, &res, &ss, psbt);
+    if (crc != KURA_OK || res.reason != KURA_REFUSE_NONE ||
+        memcmp(res.intent_hash, torn.intent_hash, 32) != 0 || st.rules->mode != KURA_POLICY_HOT ||
+        (res.new_policy != NULL && res.new_policy->mode != KURA_POLICY_HOT)) {
+        cold_note("%s: the journaled signature is not re-emitted: %s %s", name,
+                  kura_refusal_name(res.reason), res.message);
+        goto done;
+    }
+    if (cold_master_from_secret(e, &master, e->held_secret, e->held_info) != COLD_EXIT_OK) {
+        rc = -1;
+        goto done;
+    }
+    crc = e->held_info->network == st.network
+              ? kura_psbt_sign_bip32(e->ctx, psbt, &count, master, KURA_PSBT_SIGN_VERIFY, &err)
+              : KURA_EINVAL;
+    cold_master_free(master);
+    if (crc != KURA_OK) goto done; /* sign says why, and refuses */
+    crc = binary ? kura_psbt_serialize(&bin, &out_len, psbt)
+                 : kura_psbt_to_base64(&b64, &out_len, psbt);
+    if (crc != KURA_OK ||
+        cold_write_atomic(out, binary ? bin : (const uint8_t *)b64, out_len, 0644, 0) != 0) {
+        cold_fail(COLD_EXIT_CANNOT, "%s: cannot write %s: %s", name, out, strerror(errno));
+        rc = -1;
+        goto done;
+    }
+    cold_note("%s: re-emitted the signature the journal already records (a crash came between "
+              "the journal and the outbox); nothing new journaled", name);
+    rc = 1;
+done:
+    kura_check_result_clear(&res);
+    cold_state_free(&st);
+    kura_tx_free(utx);
+    kura_psbt_free(psbt);
+    free(pkg);
+    free(bin);
+    free(b64);
+    return rc;
+}
+
 /* One package: sign it (exactly as `sign NAME -o OUT --unattended`), then
  * the result file, then the inbox file goes. Returns COLD_EXIT_OK (done:
  * signed or refused), or COLD_EXIT_CANNOT (left in the inbox). */
 static int serve_one(const cold_env *env, const serve_dirs *d, const char *name, int fixed_clock,
-                     size_t *signed_count, size_t *refused_count)
+                     int retry, size_t *signed_count, size_t *refused_count)
 {
     char in[4096 + SERVE_NAME_MAX + 2], out[sizeof(in)], ref[sizeof(in) + 16];
     char staged[4096 + SERVE_NAME_MAX + 32];
@@ -224,7 +433,17 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
         e.now = (int64_t)t;
     }
     cold_note("%s: checking", name);
-    rc = cold_cmd_sign(&e);
+    rc = -2;
+    if (retry) {
+        int r = reemit(&e, staged, out, name);
+        if (r < 0) {
+            unlink(staged);
+            cold_note("%s: could not be handled now; left in the inbox for the next pass", name);
+            return COLD_EXIT_CANNOT;
+        }
+        if (r == 1) rc = COLD_EXIT_OK;
+    }
+    if (rc == -2) rc = cold_cmd_sign(&e);
     cold_command = "serve";
     unlink(staged);
     if (rc == COLD_EXIT_OK) {
@@ -257,7 +476,7 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
 /* One pass over the inbox, in name order. Returns COLD_EXIT_OK, or
  * COLD_EXIT_CANNOT when a package was left (or the inbox unreadable). */
 static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
-                      size_t *signed_count, size_t *refused_count)
+                      serve_retry *retry, size_t *signed_count, size_t *refused_count)
 {
     DIR *dir = opendir(d->inbox);
     struct dirent *de;
@@ -294,9 +513,12 @@ static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
     if (n > 0) qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
         /* One package that cannot be handled now does not hold up the rest. */
-        if (!stopping &&
-            serve_one(env, d, names[i], fixed_clock, signed_count, refused_count) != COLD_EXIT_OK)
-            rc = COLD_EXIT_CANNOT;
+        if (!stopping) {
+            int one = serve_one(env, d, names[i], fixed_clock, retry_has(retry, names[i]),
+                                signed_count, refused_count);
+            if (one != COLD_EXIT_OK) rc = COLD_EXIT_CANNOT;
+            retry_set(retry, names[i], one != COLD_EXIT_OK);
+        }
         free(names[i]);
     }
     free(names);
@@ -305,7 +527,7 @@ static int serve_pass(const cold_env *env, const serve_dirs *d, int fixed_clock,
 
 /* Removes the temporaries "NAME.psbt.tmp-<hex>" a crash left in the outbox
  * (sign's file before its link). Their signature is journaled already; the
- * package, still in the inbox, is answered again (refused as a replay). */
+ * package, still in the inbox, is answered again (re-emitted). */
 static void clean_outbox(const char *outbox)
 {
     DIR *dir = opendir(outbox);
@@ -365,6 +587,7 @@ int cold_cmd_serve(const cold_env *env)
     struct sigaction sa;
     size_t signed_count = 0, refused_count = 0;
     int lock_fd = -1;
+    serve_retry retry;
 
     if (spool == NULL) return cold_fail(COLD_EXIT_CANNOT, "usage: kura-cold serve --spool DIR");
     if (poll != NULL) {
@@ -456,8 +679,11 @@ int cold_cmd_serve(const cold_env *env)
     e.held_secret = secret;
     e.held_info = &info;
     cold_note("serving %s%s", spool, once ? " (one pass)" : "");
+    retry.all = 1;
+    retry.count = 0;
     for (;;) {
-        int prc = serve_pass(&e, &d, fixed_clock, &signed_count, &refused_count);
+        int prc = serve_pass(&e, &d, fixed_clock, &retry, &signed_count, &refused_count);
+        retry.all = 0;
         if (once) {
             rc = prc;
             break;
@@ -469,6 +695,7 @@ int cold_cmd_serve(const cold_env *env)
         }
         if (stopping) break;
     }
+    retry_free(&retry);
     kura_keystore_secret_free(secret);
     close(lock_fd);
     cold_note("stopped: %zu signed, %zu refused", signed_count, refused_count);

@@ -19,8 +19,8 @@
  *      directory fsync); an awaiting_signatures transfer without signatures
  *      and without a file in any of the three directories (a crash between
  *      the package and the file) is written again — the signer answers a
- *      package it already answered by only removing it, and refuses a second
- *      signing of one intent;
+ *      package it already answered by only removing it, and never signs two
+ *      transactions for one intent;
  *   2. every outbox file goes to kura_transfer_add_signatures, the intake of
  *      an upload (checked, combined, finalized at the threshold), then is
  *      removed; a file the intake refuses is renamed ".rejected-<name>" and

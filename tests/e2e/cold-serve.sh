@@ -9,10 +9,14 @@
 #     already answered (a crash before the inbox file went) is only removed;
 #   - serve refuses to start on a cold policy and without a passphrase file;
 #   - as a daemon it picks packages up as they come and stops on SIGTERM;
+#   - a crash between the journal entry and the outbox file: the next start
+#     re-emits the journaled signature (nothing new journaled); another
+#     transaction for that intent is still refused as a replay;
 #   - crash safety: serve killed with SIGKILL at random points, $SERVE_KILLS
-#     times (default 50) over 80 packages: every signed PSBT in the outbox
-#     has its `signed` journal entry, no intent is journaled as signed twice,
-#     every package is answered exactly once, and the journal verifies.
+#     times (default 50) over 80 packages: every package is answered exactly
+#     once and signed (torn answers re-emitted), every signed PSBT in the
+#     outbox has its `signed` journal entry, no intent is journaled as signed
+#     twice, and the journal verifies.
 cold=$1 pkg=$2
 . "$(dirname "$0")/cold-lib.sh"
 require_hooks
@@ -56,7 +60,7 @@ expect "serve with a wrong passphrase" 2 'wrong passphrase' -- \
 
 # ---- one pass: signed and refused ----
 mkdir -p "$S/inbox"
-cold_package ok1 --pay "$D1:600000"; H_OK1=$HASH
+cold_package ok1 --pay "$D1:600000" --id 11112222333344445555666677778888; H_OK1=$HASH
 cp "$work/pk/ok1/pkg.psbt" "$S/inbox/01-ok1.psbt"
 cold_package over --pay "$D1:2000000"
 cp "$work/pk/over/pkg.psbt" "$S/inbox/02-over.psbt"
@@ -67,7 +71,12 @@ cp "$work/pk/ok2/pkg.psbt" "$S/inbox/04-ok2.psbt"
 # 600000 + 900000 + 2 x 1000 fee signed today: 1000000 more passes 2500000.
 cold_package rolling --pay "$D1:1000000"
 cp "$work/pk/rolling/pkg.psbt" "$S/inbox/05-rolling.psbt"
-cp "$work/pk/ok1/pkg.psbt" "$S/inbox/06-replay.psbt"
+# The same intent as 01 in another transaction (another fee).
+mkdir -p "$work/pk/replay"
+"$pkg" make --descriptor "$DESC" --wallet test-wallet --chain regtest --out-dir "$work/pk/replay" \
+  --created $((NOW - 60)) --expires $((NOW + 3600)) --pay "$D1:600000" --fee 1500 \
+  --id 11112222333344445555666677778888 >/dev/null
+"$pkg" attach "$work/pk/replay/0.psbt" -o "$S/inbox/06-replay.psbt" --approval "$work/pk/ok1/0.intent.carol"
 cp "$work/pk/ok2/pkg.psbt" "$S/inbox/.07-writing.psbt"   # kura-server's temporary name
 cp "$work/pk/ok2/pkg.psbt" "$S/inbox/08-notes.txt"      # not a package name
 
@@ -139,17 +148,30 @@ grep -q 'stopped: 2 signed, 0 refused' "$work/daemon.err"; check "daemon: says w
 ! grep -qi 'correct horse' "$work/daemon.err"; check "daemon: no passphrase in the log" $?
 expect "journal verifies" 0 '' -- kc --dir "$A" journal verify
 
-# ---- a crash between the journal and the outbox: refused as a replay ----
-cold_package torn --pay "$D1:3000"; H_TORN=$HASH
+# ---- a crash between the journal and the outbox: the signature re-emitted ----
+cold_package torn --pay "$D1:3000" --id 0123456789abcdef0123456789abcdef; H_TORN=$HASH
 cp "$work/pk/torn/pkg.psbt" "$S/inbox/11-torn.psbt"
 KURA_COLD_TEST_CRASH=after-signed-journal serve --once >/dev/null 2>&1
 [ ! -e "$S/outbox/11-torn.psbt" ] && [ -e "$S/inbox/11-torn.psbt" ]; check "torn: killed after the journal, before the outbox" $?
 kc --dir "$A" journal show | grep -q "signed    intent .* sha256 $H_TORN"; check "torn: the signature is journaled" $?
 ls "$S/outbox" | grep -q '^11-torn.psbt.tmp-'; check "torn: its temporary file left in the outbox" $?
-expect "torn: next pass" 0 'removed 1 temporary file' -- serve --once
-! ls "$S/outbox" | grep -q 'tmp-'; check "torn: the temporary removed" $?
-[ "$(refusal_code 11-torn)" = KURA_REFUSE_INTENT_REPLAY ] && [ ! -e "$S/outbox/11-torn.psbt" ]
-check "torn: refused as a replay, never signed a second time" $?
+lines=$(kc --dir "$A" journal show | wc -l)
+expect "torn: next pass" 0 're-emitted the signature the journal already records' -- serve --once
+grep -q 'removed 1 temporary file' "$work/err"; check "torn: the temporary removed" $?
+"$pkg" info "$S/outbox/11-torn.psbt" | grep -q "^intent-sha256 $H_TORN"; check "torn: the re-emitted PSBT verifies and carries its intent" $?
+[ ! -e "$S/inbox/11-torn.psbt" ] && [ ! -e "$S/refused/11-torn.refused" ]; check "torn: answered once, not refused" $?
+[ "$(kc --dir "$A" journal show | wc -l)" = "$lines" ]; check "torn: nothing new journaled" $?
+[ "$(kc --dir "$A" journal show | grep -c "signed    intent .* sha256 $H_TORN")" = 1 ]; check "torn: one signed entry for the intent" $?
+# The same intent in another transaction (another fee): refused as a replay.
+mkdir -p "$work/pk/torn2"
+"$pkg" make --descriptor "$DESC" --wallet test-wallet --chain regtest --out-dir "$work/pk/torn2" \
+  --created $((NOW - 60)) --expires $((NOW + 3600)) --pay "$D1:3000" --fee 2000 \
+  --id 0123456789abcdef0123456789abcdef >"$work/pk/torn2/list"
+[ "$(cut -d' ' -f2 "$work/pk/torn2/list")" = "$H_TORN" ]; check "torn2: the same intent text" $?
+"$pkg" attach "$work/pk/torn2/0.psbt" -o "$S/inbox/12-torn2.psbt" --approval "$work/pk/torn/0.intent.carol"
+KURA_COLD_TEST_CRASH=after-signed-journal serve --once >/dev/null 2>&1 # a first pass: re-emit is tried
+[ "$(refusal_code 12-torn2)" = KURA_REFUSE_INTENT_REPLAY ] && [ ! -e "$S/outbox/12-torn2.psbt" ]
+check "torn2: another transaction for a signed intent is refused as a replay, never re-emitted" $?
 
 # ---- crash safety: SIGKILL at random points ----
 # Signer c, hot, with caps that never bind: only the crashes matter here.
@@ -169,14 +191,14 @@ for i in $(seq 0 $((N - 1))); do cp "$work/pk/many/$i.psbt" "$work/sc/inbox/$(pr
 kills=${SERVE_KILLS:-50}
 k=0
 while [ "$k" -lt "$kills" ] && [ -n "$(ls "$work/sc/inbox")" ]; do
-  "$cold" --passphrase-file "$work/pass" --now "$NOW" --dir "$C" serve --spool "$work/sc" --poll-ms 10 >/dev/null 2>&1 &
+  "$cold" --passphrase-file "$work/pass" --now "$NOW" --dir "$C" serve --spool "$work/sc" --poll-ms 10 >/dev/null 2>>"$work/sc-reemit.log" &
   p=$!
   sleep "0.$(printf "%03d" $((RANDOM % 120)))"
   kill -KILL "$p" 2>/dev/null
   wait "$p" 2>/dev/null
   k=$((k + 1))
 done
-kc --dir "$C" serve --spool "$work/sc" --once >/dev/null 2>"$work/final.err"; check "after $k kills: a last pass" $?
+kc --dir "$C" serve --spool "$work/sc" --once >/dev/null 2>>"$work/sc-reemit.log"; check "after $k kills: a last pass" $?
 echo "crash test: $k SIGKILLs over $N packages"
 [ -z "$(ls "$work/sc/inbox")" ]; check "every package taken from the inbox" $?
 kc --dir "$C" journal verify >/dev/null 2>&1; check "the journal verifies after the kills" $?
@@ -199,7 +221,8 @@ for i in $(seq 0 $((N - 1))); do
   fi
 done
 [ "$answered" = "$N" ]; check "every package answered exactly once ($answered/$N)" $?
-echo "crash test: $ok signed, $(ls "$work/sc/refused" | wc -l) refused as replays (killed between journal and outbox)"
+echo "crash test: $ok signed, $(grep -c 're-emitted' "$work/sc-reemit.log") re-emitted after a kill between journal and outbox"
+[ "$ok" = "$N" ]; check "every package signed: torn answers re-emitted, none refused" $?
 [ -z "$(ls -A "$work/sc/outbox" | grep -v '\.psbt$')" ]; check "no temporary left in the outbox" $?
 [ "$bad" = 0 ] && [ "$ok" -gt 0 ]; check "every signed PSBT has its journal entry ($ok signed, $bad bad)" $?
 dups=$(grep -o 'signed    intent .* sha256 [0-9a-f]*' "$work/cj" | awk '{print $NF}' | sort | uniq -d | wc -l)
