@@ -411,6 +411,13 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
         return COLD_EXIT_OK;
     }
 
+    e = *env;
+    if (!fixed_clock) {
+        time_t t = time(NULL);
+        if (t < 0 || (int64_t)t > KURA_JOURNAL_TIME_MAX)
+            return cold_fail(COLD_EXIT_CANNOT, "the system clock is out of range");
+        e.now = (int64_t)t;
+    }
     if (snprintf(staged, sizeof(staged), "%s/%s/%s", env->dir, SERVE_STAGING, name) >=
         (int)sizeof(staged))
         return cold_fail(COLD_EXIT_CANNOT, "%s: path too long", name);
@@ -424,14 +431,7 @@ static int serve_one(const cold_env *env, const serve_dirs *d, const char *name,
     a.npos = 1;
     a.value[OPT_OUTPUT] = out;
     a.value[OPT_UNATTENDED] = "";
-    e = *env;
     e.args = &a;
-    if (!fixed_clock) {
-        time_t t = time(NULL);
-        if (t < 0 || (int64_t)t > KURA_JOURNAL_TIME_MAX)
-            return cold_fail(COLD_EXIT_CANNOT, "the system clock is out of range");
-        e.now = (int64_t)t;
-    }
     cold_note("%s: checking", name);
     rc = -2;
     if (retry) {
