@@ -17,6 +17,8 @@ collects the signed PSBT through the upload's intake and finalizes it: signed.
     after the waiting period, so a withdrawal over the old cap and one to the new
     address are refused by the hot signer, and each transfer goes to failed with
     the signer's reason;
+  - the signer killed between its journal entry and the outbox file re-emits that
+    signature when restarted, and the transfer is signed;
   - after more withdrawals, the one past the rolling 24-hour limit is refused by
     the hot signer (kura-server does not know the signer's journal);
   - an address on no allowlist is refused by kura-server at the request already;
@@ -135,7 +137,7 @@ class HotStory(e.Story):
                       "1500000", "%02x" % (0x60 + i)])
 
     def serve(self):
-        self.serve_log = open(self.path("serve.log"), "wb")
+        self.serve_log = open(self.path("serve.log"), "ab")
         self.signer = subprocess.Popen([self.cold_bin, "--passphrase-file", self.passfile, "--dir", self.path("H"),
                                         "serve", "--spool", self.spool, "--poll-ms", "100"],
                                        env=self.env, stdout=self.serve_log, stderr=self.serve_log)
@@ -196,6 +198,30 @@ def story(s):
     e.expect(t["state"] == "signed", "a sweep from hot to the cold wallet's deposit address is an "
              "ordinary transfer: signed (%s)" % t["state"])
 
+    # The signer dies (SIGKILL, at the test build's named point) after its journal
+    # entry and before the outbox file; restarted, it re-emits that signature.
+    s.signer.kill()
+    s.signer.wait()
+    r = s.withdraw("hot-torn", s.dest["D1"], 100000, "withdrawal torn")
+    h.check(r.status == 201, "withdrawal hot-torn: %r" % r)
+    tid = r.json()["id"]
+    h.check(s.system_approve(tid, v1).returncode == 0, "approval of hot-torn")
+    inbox = os.path.join(s.spool, "inbox", tid + ".psbt")
+    deadline = time.time() + 30
+    while not os.path.exists(inbox) and time.time() < deadline:
+        time.sleep(0.1)
+    s.env["KURA_COLD_TEST_CRASH"] = "after-signed-journal"
+    crashed = subprocess.run([s.cold_bin, "--passphrase-file", s.passfile, "--dir", s.path("H"), "serve",
+                              "--spool", s.spool, "--once"], env=s.env, capture_output=True)
+    del s.env["KURA_COLD_TEST_CRASH"]
+    e.expect(crashed.returncode != 0 and os.path.exists(inbox) and
+             not os.path.exists(os.path.join(s.spool, "outbox", tid + ".psbt")),
+             "the hot signer killed between its journal entry and the outbox file")
+    s.serve()
+    t = s.settle(tid)
+    e.expect(t["state"] == "signed", "restarted, it re-emits the journaled signature: signed (%s)" % t["state"])
+    e.expect(b"re-emitted" in open(s.path("serve.log"), "rb").read(), "the signer says it re-emitted")
+
     r = s.withdraw("hot-nowhere", s.dest["D3"], 10000, "not listed")
     e.expect(r.status == 422 and r.error == "POLICY_LIMIT",
              "an address on no allowlist: kura-server refuses the request itself (%s)" % r.error)
@@ -233,7 +259,7 @@ def story(s):
     journal = s.cold("H", "journal", "show").stdout.decode()
     e.expect(all(c in journal for c in ("KURA_REFUSE_LIMIT_TRANSFER", "KURA_REFUSE_LIMIT_ROLLING")),
              "the hot signer's journal records its refusals")
-    e.expect(journal.count("signed    intent") == 3, "and exactly three signatures")
+    e.expect(journal.count("signed    intent") == 4, "and exactly four signatures, one for each signed transfer")
     e.expect(s.audit_verify().returncode == 0, "audit verify: the chain and every object intact")
     log = open(s.path("serve.log"), "rb").read()
     e.expect(b"e2e test passphrase" not in log, "the signer's log holds no passphrase")
