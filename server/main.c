@@ -38,6 +38,7 @@
 #include "kura/keys.h"
 #include "chain/broadcast.h"
 #include "domain/withdrawals.h"
+#include "domain/hot.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_FAILED 2
@@ -345,6 +346,33 @@ static const char *web_root(const kura_server_config *cfg)
     return NULL;
 }
 
+/* The hot wallets' spool worker (domain/hot.h), when hot_spool lines are
+ * configured; the lease inside decides which server runs it. */
+static int start_hot(opts *o, kura_store *st, kura_hot_worker **out)
+{
+    kura_hot_spool spools[KURA_CONFIG_HOT_SPOOLS_MAX];
+    kura_hot_options ho;
+    char holder[64], host[40] = "", errbuf[200];
+    *out = NULL;
+    if (o->cfg.hot_spool_count == 0)
+        return 0;
+    for (size_t i = 0; i < o->cfg.hot_spool_count; i++) {
+        spools[i].wallet = o->cfg.hot_spool_wallet[i];
+        spools[i].dir = o->cfg.hot_spool_dir[i];
+        fprintf(stderr, "kura-server: hot wallet %s: spool %s\n", spools[i].wallet, spools[i].dir);
+    }
+    gethostname(host, sizeof host - 1);
+    snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
+    memset(&ho, 0, sizeof ho);
+    ho.spools = spools;
+    ho.count = o->cfg.hot_spool_count;
+    ho.poll_interval_ms = o->cfg.hot_poll_interval_ms;
+    ho.holder = holder;
+    if (kura_hot_worker_start(out, st, &ho, errbuf, sizeof errbuf) != 0)
+        return die("hot", errbuf);
+    return 0;
+}
+
 static int cmd_serve(opts *o)
 {
     kura_store *st = NULL;
@@ -352,6 +380,7 @@ static int cmd_serve(opts *o)
     kura_webhook_worker *worker = NULL;
     kura_chain_worker *chain = NULL;
     kura_batcher *batcher = NULL;
+    kura_hot_worker *hot = NULL;
     kura_api_config ac;
     kura_webhook_worker_options wo;
     kura_db_error err = {0};
@@ -415,6 +444,12 @@ static int cmd_serve(opts *o)
         return die("serve", errbuf);
     }
     kura_api_set_webhook_worker(srv, worker);
+    if ((rc = start_hot(o, st, &hot)) != 0) {
+        kura_api_stop(srv);
+        kura_webhook_worker_stop(worker);
+        kura_store_close(st);
+        return rc;
+    }
     if (ac.web_root)
         fprintf(stderr, "kura-server: web pages from %s\n", ac.web_root);
     if (o->cfg.node_url[0]) {
@@ -439,6 +474,7 @@ static int cmd_serve(opts *o)
         co.holder = holder;
         if (kura_chain_worker_start(&chain, st, &co, &cerr) != KURA_RPC_OK) {
             kura_api_stop(srv);
+            kura_hot_worker_stop(hot);
             kura_webhook_worker_stop(worker);
             kura_store_close(st);
             return die("node", cerr.message);
@@ -457,6 +493,7 @@ static int cmd_serve(opts *o)
         bo.holder = holder;
         if (kura_batcher_start(&batcher, st, &bo) != 0) {
             kura_api_stop(srv);
+            kura_hot_worker_stop(hot);
             kura_chain_worker_stop(chain);
             kura_webhook_worker_stop(worker);
             kura_store_close(st);
@@ -497,6 +534,7 @@ static int cmd_serve(opts *o)
     }
     kura_api_stop(srv);              /* requests in flight finish first */
     kura_batcher_stop(batcher);
+    kura_hot_worker_stop(hot);
     kura_chain_worker_stop(chain);
     kura_webhook_worker_stop(worker);
     kura_store_close(st);

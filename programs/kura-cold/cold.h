@@ -15,6 +15,7 @@
  *   apply.c     policy apply
  *   bsms.c      bsms key, the ceremony's --bsms (BIP129)
  *   qr.c        qr show; BBQr in and out (sign --qr, sign --bbqr-in)
+ *   serve.c     serve --spool DIR: the hot wallet's unattended signer
  */
 #ifndef KURA_COLD_H
 #define KURA_COLD_H
@@ -86,6 +87,9 @@ enum cold_opt {
     OPT_QR,
     OPT_QR_TEXT,
     OPT_BBQR_IN,
+    OPT_SPOOL,
+    OPT_ONCE,
+    OPT_POLL_MS,
     OPT_COUNT_
 };
 
@@ -106,6 +110,10 @@ typedef struct cold_env {
     const char *passphrase_file; /* --passphrase-file, else $KURA_PASSPHRASE_FILE, else NULL */
     int64_t now;                 /* unix seconds: the clock, or --now in a test build */
     const cold_args *args;
+    /* serve: the keystore, opened once at start and held in locked memory;
+     * sign uses it instead of asking for the passphrase. NULL otherwise. */
+    const kura_keystore_secret *held_secret;
+    const kura_keystore_info *held_info;
 } cold_env;
 
 /* ---- util.c ---- */
@@ -115,6 +123,9 @@ extern const char *cold_command;
 
 /* Prints "kura-cold: <command>: <message>" to stderr and returns code. */
 int cold_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The <message> of the last cold_fail ("" before any): serve writes it into
+ * the refusal file. Never holds a secret (no message does). */
+const char *cold_last_failure(void);
 /* The same line, for a note that is not a failure. */
 void cold_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -307,6 +318,7 @@ int cold_cmd_sign(const cold_env *env);
 int cold_cmd_policy_show(const cold_env *env);
 int cold_cmd_policy_apply(const cold_env *env);
 int cold_cmd_bsms_key(const cold_env *env);
+int cold_cmd_serve(const cold_env *env);
 
 /* ---- bsms.c ---- */
 

@@ -57,6 +57,9 @@ static const struct {
     {"--qr", OPT_QR, 0},
     {"--qr-text", OPT_QR_TEXT, 0},
     {"--bbqr-in", OPT_BBQR_IN, 0},
+    {"--spool", OPT_SPOOL, 1},
+    {"--once", OPT_ONCE, 0},
+    {"--poll-ms", OPT_POLL_MS, 1},
 };
 
 #define BIT(o) (1u << (o))
@@ -87,6 +90,8 @@ static const struct {
     {"journal", "show", "journal show", cold_cmd_journal_show, BIT(OPT_RAW), 0, 0},
     {"journal", "verify", "journal verify", cold_cmd_journal_verify, 0, 0, 0},
     {"qr", "show", "qr show", cold_cmd_qr_show, BIT(OPT_QR_TEXT), 1, 0},
+    {"serve", NULL, "serve", cold_cmd_serve, BIT(OPT_SPOOL) | BIT(OPT_ONCE) | BIT(OPT_POLL_MS), 0,
+     1},
 };
 
 static void usage(FILE *f)
@@ -112,6 +117,10 @@ static void usage(FILE *f)
           "                       check, confirm, journal, sign (--unattended: hot policy only);\n"
           "                       PACKAGE may be BBQr parts, one a line; --bbqr-in reads them\n"
           "                       from stdin as typed or scanned; --qr shows OUT as a BBQr QR\n"
+          "  serve --spool DIR [--once] [--poll-ms 1000]\n"
+          "                       the hot wallet's unattended signer: packages from DIR/inbox,\n"
+          "                       signed PSBTs to DIR/outbox, refusals to DIR/refused (hot\n"
+          "                       policy only; the passphrase from --passphrase-file)\n"
           "  qr show FILE [--qr-text]\n"
           "                       a PSBT file as an animated BBQr QR code\n"
           "  policy show          the policy in force\n"

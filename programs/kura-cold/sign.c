@@ -134,16 +134,22 @@ static int sign_in_memory(const cold_env *env, const cold_state *st, kura_psbt *
     kura_error err;
     int rc, src;
     *refusal = KURA_REFUSE_NONE;
-    rc = cold_open_keystore(env, &secret, &info);
-    if (rc != COLD_EXIT_OK) return rc;
+    if (env->held_secret != NULL) {
+        /* serve: opened once at start; its owner frees it. */
+        secret = (kura_keystore_secret *)(uintptr_t)env->held_secret;
+        info = *env->held_info;
+    } else {
+        rc = cold_open_keystore(env, &secret, &info);
+        if (rc != COLD_EXIT_OK) return rc;
+    }
     if (info.network != st->network) {
-        kura_keystore_secret_free(secret);
+        if (env->held_secret == NULL) kura_keystore_secret_free(secret);
         return cold_fail(COLD_EXIT_CANNOT, "the keystore is for %s, the wallet for %s",
                          kura_network_name(info.network), kura_intent_chain_name(st->chain));
     }
     rc = cold_master_from_secret(env, &master, secret, &info);
     if (rc != COLD_EXIT_OK) {
-        kura_keystore_secret_free(secret);
+        if (env->held_secret == NULL) kura_keystore_secret_free(secret);
         return rc;
     }
     /* KURA_PSBT_SIGN_VERIFY: every new signature is verified against the key
@@ -154,7 +160,7 @@ static int sign_in_memory(const cold_env *env, const cold_state *st, kura_psbt *
     /* The memory test's control point: every secret is still here. */
     cold_hook("signed");
     cold_master_free(master);
-    kura_keystore_secret_free(secret);
+    if (env->held_secret == NULL) kura_keystore_secret_free(secret);
     if (src == KURA_ENOTFOUND) {
         *refusal = KURA_REFUSE_NOTHING_TO_SIGN;
         snprintf(why, why_len, "no input names this signer's key");

@@ -25,16 +25,27 @@
 
 const char *cold_command = "kura-cold";
 
+/* The last failure's message, for serve's refusal files. */
+static char last_failure[1024];
+
 int cold_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
+    va_start(ap, fmt);
+    vsnprintf(last_failure, sizeof(last_failure), fmt, ap);
+    va_end(ap);
     fprintf(stderr, "kura-cold: %s: ", cold_command);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return code;
+}
+
+const char *cold_last_failure(void)
+{
+    return last_failure;
 }
 
 void cold_note(const char *fmt, ...)

@@ -32,6 +32,7 @@ void kura_config_defaults(kura_server_config *cfg)
     cfg->batch_interval = 0;
     cfg->batch_min_requests = 1;
     cfg->batch_max_outputs = 250;
+    cfg->hot_poll_interval_ms = 1000;
 }
 
 int kura_config_parse_listen(const char *s, char addr[64], uint16_t *port)
@@ -189,6 +190,22 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
     } else if (!strcmp(key, "batch_max_outputs")) {
         if ((rc = parse_i64(v, 1, 1000, &x)) == 0)
             c->batch_max_outputs = x;
+    } else if (!strcmp(key, "hot_spool")) {
+        /* WALLET DIR: the wallet's id or name, a space, the spool directory. */
+        const char *sp = strchr(v, ' ');
+        size_t wl = sp ? (size_t)(sp - v) : 0, i = c->hot_spool_count;
+        while (sp && *sp == ' ')
+            sp++;
+        if (sp && wl > 0 && wl < sizeof c->hot_spool_wallet[0] && *sp &&
+            i < KURA_CONFIG_HOT_SPOOLS_MAX && !set_str(c->hot_spool_dir[i], sizeof c->hot_spool_dir[i], sp)) {
+            memcpy(c->hot_spool_wallet[i], v, wl);
+            c->hot_spool_wallet[i][wl] = '\0';
+            c->hot_spool_count++;
+            rc = 0;
+        }
+    } else if (!strcmp(key, "hot_poll_interval_ms")) {
+        if ((rc = parse_i64(v, 10, 3600000, &x)) == 0)
+            c->hot_poll_interval_ms = x;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
     } else if (!strcmp(key, "web_root")) {

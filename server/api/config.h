@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most hot_spool lines (domain/hot.h's KURA_HOT_SPOOLS_MAX). */
+#define KURA_CONFIG_HOT_SPOOLS_MAX 16
+
 typedef struct kura_server_config {
     char listen_addr[64];        /* listen = ADDR:PORT ("127.0.0.1:8420", "[::1]:8420") */
     uint16_t port;
@@ -43,6 +46,12 @@ typedef struct kura_server_config {
     int64_t batch_interval;      /* batch_interval: seconds between rounds; 0: off */
     int64_t batch_min_requests;  /* batch_min_requests: queued requests a wallet needs */
     int64_t batch_max_outputs;   /* batch_max_outputs: requests per batch transfer */
+    /* Hot wallets (domain/hot.h): "hot_spool = WALLET DIR", one line per hot
+     * wallet (WALLET its id or name; DIR what `kura-cold serve --spool` serves). */
+    size_t hot_spool_count;
+    char hot_spool_wallet[KURA_CONFIG_HOT_SPOOLS_MAX][128];
+    char hot_spool_dir[KURA_CONFIG_HOT_SPOOLS_MAX][1024];
+    int64_t hot_poll_interval_ms; /* hot_poll_interval_ms: between spool passes */
 } kura_server_config;
 
 /* Fills cfg with the defaults (listen 127.0.0.1:8420, data_dir ./kura-data, ...). */

@@ -210,6 +210,40 @@ static void test_config(void **state)
     assert_int_equal(kura_config_parse(&c, "batch_interval = -1\n", 20, err, sizeof err), -1);
 }
 
+/* hot_spool = WALLET DIR, once per hot wallet (domain/hot.h). */
+static void test_config_hot_spool(void **state)
+{
+    kura_server_config c;
+    char err[256], line[64];
+    const char *two = "hot_spool = hot-wallet /srv/kura/spool/hot\nhot_spool = wal_01 /srv/b c\n"
+                      "hot_poll_interval_ms = 250\n";
+    (void)state;
+    kura_config_defaults(&c);
+    assert_int_equal(c.hot_spool_count, 0);
+    assert_int_equal(c.hot_poll_interval_ms, 1000);
+    assert_int_equal(kura_config_parse(&c, two, strlen(two), err, sizeof err), 0);
+    assert_int_equal(c.hot_spool_count, 2);
+    assert_string_equal(c.hot_spool_wallet[0], "hot-wallet");
+    assert_string_equal(c.hot_spool_dir[0], "/srv/kura/spool/hot");
+    assert_string_equal(c.hot_spool_wallet[1], "wal_01");
+    assert_string_equal(c.hot_spool_dir[1], "/srv/b c");
+    assert_int_equal(c.hot_poll_interval_ms, 250);
+    /* A wallet without a directory, or nothing at all. */
+    assert_int_equal(kura_config_parse(&c, "hot_spool = hot-wallet\n", 23, err, sizeof err), -1);
+    assert_non_null(strstr(err, "hot_spool"));
+    assert_int_equal(kura_config_parse(&c, "hot_spool = \n", 13, err, sizeof err), -1);
+    assert_int_equal(kura_config_parse(&c, "hot_poll_interval_ms = 5\n", 25, err, sizeof err), -1);
+    /* No more than KURA_CONFIG_HOT_SPOOLS_MAX. */
+    kura_config_defaults(&c);
+    for (int i = 0; i < KURA_CONFIG_HOT_SPOOLS_MAX; i++) {
+        snprintf(line, sizeof line, "hot_spool = w%d /d%d\n", i, i);
+        assert_int_equal(kura_config_parse(&c, line, strlen(line), err, sizeof err), 0);
+    }
+    assert_int_equal(c.hot_spool_count, KURA_CONFIG_HOT_SPOOLS_MAX);
+    assert_int_equal(kura_config_parse(&c, "hot_spool = w /d\n", 17, err, sizeof err), -1);
+    assert_int_equal(c.hot_spool_count, KURA_CONFIG_HOT_SPOOLS_MAX);
+}
+
 /* The shipped example parses, and says exactly the defaults. */
 static void test_config_example(void **state)
 {
@@ -234,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_table_invariants), cmocka_unit_test(test_router),
         cmocka_unit_test(test_body_rules), cmocka_unit_test(test_fill_transfer),
         cmocka_unit_test(test_config), cmocka_unit_test(test_config_example),
+        cmocka_unit_test(test_config_hot_spool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
