@@ -1298,5 +1298,9 @@ lost:
      * leader.h broke): stop here; the next step tries again. */
     f->leader = 0;
     rep->leader = 0;
+    if (our_chain(f, -1, &ours, NULL) == KURA_RPC_OK) {
+        rep->height = ours.tip_height;
+        memcpy(rep->tip, ours.tip, sizeof rep->tip);
+    }
     return KURA_RPC_OK;
 }

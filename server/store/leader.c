@@ -24,6 +24,7 @@ struct kura_leader {
     int64_t key;          /* the advisory lock's key */
     kura_db *conn;        /* PostgreSQL: the session that holds the lock */
     int64_t expires;      /* SQLite: the lease's end, as last renewed */
+    int lost;             /* PostgreSQL: the session broke while leading */
     _Atomic int leading;
 };
 
@@ -221,6 +222,7 @@ static int pg_still(kura_leader *l, int64_t now)
         fprintf(stderr, "kura-server: leader: %s: no longer leading (%s)\n", l->name,
                 rc != KURA_DB_OK ? e.message : "the lease row names another");
         disconnect(l);
+        l->lost = 1;
         return 0;
     }
     kura_db_result_free(res);
@@ -237,9 +239,12 @@ int kura_leader_try_acquire(kura_leader *l, int64_t now, int *leading, kura_db_e
     if (!l)
         return kura_db_fail(err, KURA_DB_EINVAL, "leader: bad arguments");
     if (l->kind == KURA_DB_POSTGRES) {
-        /* A leader whose session broke tries again at once, on a new one:
-         * the lock is free unless another took it meanwhile. */
-        if (!pg_still(l, now)) {
+        /* A leader whose session broke steps back for one round (its
+         * connection may be what is failing) and lets a peer take over;
+         * after that it is a candidate like any other. */
+        if (!pg_still(l, now) && l->lost) {
+            l->lost = 0;
+        } else if (!atomic_load(&l->leading)) {
             rc = pg_acquire(l, now, err);
             if (atomic_load(&l->leading))
                 fprintf(stderr, "kura-server: leader: %s: leading (%s)\n", l->name, l->holder);

@@ -370,20 +370,29 @@ int kura_store_signin_failures(kura_db *db, const char *scope, const char *subje
 }
 
 int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, int64_t now,
-                           int64_t window, kura_db_error *err)
+                           int64_t window, int64_t *failures, kura_db_error *err)
 {
+    kura_db_result *res = NULL;
+    int rc;
+    if (failures)
+        *failures = 0;
     /* One statement, so concurrent failures on PostgreSQL count each (the
-     * conflicting insert waits for the row lock and then updates). A row
-     * from an older window starts the count again. */
-    return kura_db_exec(db, NULL,
+     * conflicting insert waits for the row lock and then updates) and each
+     * caller reads the count it made. A row from an older window starts the
+     * count again. */
+    rc = kura_db_exec(db, &res,
                         "INSERT INTO signin_attempts (scope, subject, window_start, failures) "
                         "VALUES ($1, $2, $3, 1) ON CONFLICT (scope, subject) DO UPDATE SET "
                         "failures = CASE WHEN signin_attempts.window_start = excluded.window_start "
                         "THEN signin_attempts.failures + 1 ELSE 1 END, "
-                        "window_start = excluded.window_start",
+                        "window_start = excluded.window_start RETURNING failures",
                         (kura_db_param[]){KURA_DB_TEXT(scope), KURA_DB_TEXT(subject),
                                           KURA_DB_INT(window_of(now, window))},
                         3, err);
+    if (rc == KURA_DB_OK && failures && kura_db_result_rows(res) == 1)
+        rc = get_int(failures, res, 0, 0, err);
+    kura_db_result_free(res);
+    return rc;
 }
 
 int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,

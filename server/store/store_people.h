@@ -89,9 +89,11 @@ int kura_store_session_delete_expired(kura_db *db, int64_t now, int64_t idle, ku
  * (windows start at multiples of `window`); 0 when none. */
 int kura_store_signin_failures(kura_db *db, const char *scope, const char *subject, int64_t now,
                                int64_t window, int64_t *failures, kura_db_error *err);
-/* Counts one failure in the window holding `now`. */
+/* Counts one failure in the window holding `now`; *failures (may be NULL)
+ * gets the count with this one, read in the same statement (on PostgreSQL
+ * concurrent callers wait for the row lock, so each sees its own count). */
 int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, int64_t now,
-                           int64_t window, kura_db_error *err);
+                           int64_t window, int64_t *failures, kura_db_error *err);
 /* Takes back one failure counted in the window holding `now` (sign-in
  * counts each attempt as a failure up front). */
 int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,
