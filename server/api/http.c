@@ -445,7 +445,7 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
         int st = 0;
         char *body = NULL;
         kura_idempotency_request_hash(h, method, url, c->buf, c->len);
-        rc = kura_api_idem_claim(&c->rq, h, &st, &body, &p);
+        rc = kura_api_idem_claim(&c->rq, &c->idem, h, &st, &body, &p);
         if (rc == 1) {
             ret = send_bytes(c, conn, st, "application/json", body ? body : "",
                              body ? strlen(body) : 0, NULL, NULL);

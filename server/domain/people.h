@@ -73,6 +73,9 @@ typedef struct kura_principal {
 typedef struct kura_idem {
     const char *principal_id; /* who */
     const char *key;          /* the Idempotency-Key header */
+    int64_t claimed_at;       /* the claim this request made (kura_idem_claim.claimed_at):
+                               * completing or releasing touches only that claim, not one a
+                               * retry took over meanwhile; 0: whichever claim is running */
 } kura_idem;
 
 /* ============================ roles and scopes ============================ */
@@ -293,6 +296,7 @@ typedef struct kura_idem_claim {
     kura_idem_state state;
     int http_status;        /* REPLAY: the status first given */
     char *response;         /* REPLAY: the body first given (malloc'd; kura_idem_claim_clear) */
+    int64_t claimed_at;     /* NEW: the claim's time; the caller puts it in its kura_idem */
 } kura_idem_claim;
 
 /* The request hash a claim compares: hex SHA-256 over method, NUL, path,

@@ -640,9 +640,22 @@ int kura_store_idem_replace(kura_db *db, const char *principal, const char *key,
                     5, KURA_DB_ECONFLICT, err);
 }
 
-int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t status,
-                             const char *response, kura_db_error *err)
+int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
+                             int64_t status, const char *response, kura_db_error *err)
 {
+    /* With claimed_at: only the claim this request made. A claim taken over
+     * (a retry found it running for KURA_IDEM_TAKEOVER seconds) has a new
+     * created_at, so a first request that was slow, not dead, cannot
+     * complete, and its creation rolls back instead of being made twice. */
+    if (claimed_at > 0)
+        return exec_one(db,
+                        "UPDATE idempotency_keys SET state = 'done', status = $3, response = $4 "
+                        "WHERE principal = $1 AND idem_key = $2 AND state = 'running' "
+                        "AND created_at = $5",
+                        (kura_db_param[]){KURA_DB_TEXT(principal), KURA_DB_TEXT(key),
+                                          KURA_DB_INT(status), KURA_DB_TEXT(response ? response : ""),
+                                          KURA_DB_INT(claimed_at)},
+                        5, KURA_DB_ECONFLICT, err);
     return exec_one(db,
                     "UPDATE idempotency_keys SET state = 'done', status = $3, response = $4 "
                     "WHERE principal = $1 AND idem_key = $2 AND state = 'running'",
@@ -651,9 +664,16 @@ int kura_store_idem_complete(kura_db *db, const char *principal, const char *key
                     4, KURA_DB_ECONFLICT, err);
 }
 
-int kura_store_idem_release(kura_db *db, const char *principal, const char *key,
+int kura_store_idem_release(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
                             kura_db_error *err)
 {
+    if (claimed_at > 0)
+        return kura_db_exec(db, NULL,
+                            "DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 "
+                            "AND state = 'running' AND created_at = $3",
+                            (kura_db_param[]){KURA_DB_TEXT(principal), KURA_DB_TEXT(key),
+                                              KURA_DB_INT(claimed_at)},
+                            3, err);
     return kura_db_exec(db, NULL,
                         "DELETE FROM idempotency_keys "
                         "WHERE principal = $1 AND idem_key = $2 AND state = 'running'",

@@ -155,11 +155,14 @@ int kura_store_idem_insert(kura_db *db, const char *principal, const char *key,
 int kura_store_idem_replace(kura_db *db, const char *principal, const char *key,
                             const char *request_hash, int64_t old_created_at, int64_t now,
                             kura_db_error *err);
-/* running -> done with status and response; ECONFLICT when not running. */
-int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t status,
-                             const char *response, kura_db_error *err);
-/* Deletes a running claim (none: KURA_DB_OK). */
-int kura_store_idem_release(kura_db *db, const char *principal, const char *key,
+/* running -> done with status and response; ECONFLICT when not running,
+ * or (claimed_at > 0) when the running claim is not the one made at
+ * claimed_at (another request took it over). */
+int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
+                             int64_t status, const char *response, kura_db_error *err);
+/* Deletes a running claim (claimed_at > 0: only the one made then; none:
+ * KURA_DB_OK). */
+int kura_store_idem_release(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
                             kura_db_error *err);
 
 #endif /* KURA_SERVER_STORE_PEOPLE_H */

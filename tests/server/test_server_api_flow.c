@@ -392,7 +392,7 @@ static void test_flow(void **state)
     {
         const char *body = "{\"wallet_id\":\"w\",\"outputs\":[{\"address\":\"a\",\"amount\":1}],\"max_fee\":1}";
         char hash[65];
-        kura_idem idem = {key_id, "busy"};
+        kura_idem idem = {key_id, "busy", 0};
         kura_idem_claim c;
         memset(&c, 0, sizeof c);
         kura_idempotency_request_hash(hash, "POST", "/v1/transfers", body, strlen(body));

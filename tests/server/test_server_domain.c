@@ -1203,7 +1203,7 @@ static void test_idempotency(void **state)
 {
     (void)state;
     world w;
-    kura_idem idem = {"us_ops", "key-1"};
+    kura_idem idem = {"us_ops", "key-1", 0};
     char hash[65];
     kura_idem_claim claim;
     json_t *out = NULL, *first;

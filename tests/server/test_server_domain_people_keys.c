@@ -296,7 +296,7 @@ static void test_idempotency_outcomes(void **state)
     kura_store *st = kura_test_store_open();
     kura_problem p = {0};
     kura_idem_claim c;
-    kura_idem idem = {"key_caller", "order-42"};
+    kura_idem idem = {"key_caller", "order-42", 0};
     char h1[65], h2[65];
     json_t *out = NULL;
     kura_idempotency_request_hash(h1, "POST", "/v1/users", "{\"username\":\"lena\"}", 19);
@@ -335,7 +335,7 @@ static void test_idempotency_outcomes(void **state)
                      KURA_PROBLEM_IDEMPOTENCY_KEY_REUSED);
 
     /* Keys are per principal. */
-    kura_idem other = {"key_someone_else", "order-42"};
+    kura_idem other = {"key_someone_else", "order-42", 0};
     assert_int_equal(kura_idempotency_claim(st, &other, h2, T0 + 3, &c, &p), 0);
     assert_int_equal(c.state, KURA_IDEM_NEW);
 
@@ -355,24 +355,48 @@ static void test_idempotency_outcomes(void **state)
     assert_int_equal(kura_idempotency_claim(st, &other, h1, T0 + 4 + KURA_IDEM_TAKEOVER, &c, &p), 0);
     assert_int_equal(c.state, KURA_IDEM_NEW);
     /* ... and then it is running again for others. */
-    assert_int_equal(kura_idempotency_claim(st, &other, h1, T0 + 4 + KURA_IDEM_TAKEOVER + 1, &c, &p),
-                     KURA_PROBLEM_IDEMPOTENCY_IN_PROGRESS);
+    {
+        kura_idem slow = other, retry = other;
+        slow.claimed_at = T0 + 4;
+        retry.claimed_at = c.claimed_at;
+        assert_int_equal(retry.claimed_at, T0 + 4 + KURA_IDEM_TAKEOVER);
+        assert_int_equal(kura_idempotency_claim(st, &other, h1, T0 + 4 + KURA_IDEM_TAKEOVER + 1, &c, &p),
+                         KURA_PROBLEM_IDEMPOTENCY_IN_PROGRESS);
+        /* The first request was slow, not dead (another server, stalled):
+         * its creation cannot complete the claim the retry took over, so it
+         * rolls back, and its release leaves that claim alone; the retry's
+         * creation completes it. One user, not two. */
+        assert_int_equal(kura_user_create(st, NULL, "olga", PW, KURA_ROLE_VIEWER, NULL, &slow,
+                                          T0 + 70, &out, &p),
+                         KURA_PROBLEM_CONFLICT);
+        assert_null(out);
+        assert_int_equal(kura_idempotency_release(st, &slow, &p), 0);
+        assert_int_equal(kura_user_create(st, NULL, "olga", PW, KURA_ROLE_VIEWER, NULL, &retry,
+                                          T0 + 71, &out, &p),
+                         0);
+        json_decref(out);
+        out = NULL;
+        assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "olga"), 1);
+        assert_int_equal(kura_idempotency_claim(st, &other, h1, T0 + 72, &c, &p), 0);
+        assert_int_equal(c.state, KURA_IDEM_REPLAY);
+        kura_idem_claim_clear(&c);
+    }
 
     /* A done key is forgotten after a day. */
     assert_int_equal(kura_idempotency_claim(st, &idem, h2, T0 + 2 + KURA_IDEM_TTL, &c, &p), 0);
     assert_int_equal(c.state, KURA_IDEM_NEW);
 
     /* Completing an unclaimed key rolls the creation back. */
-    kura_idem unclaimed = {"key_caller", "never-claimed"};
+    kura_idem unclaimed = {"key_caller", "never-claimed", 0};
     assert_int_equal(kura_user_create(st, NULL, "mona", PW, KURA_ROLE_VIEWER, NULL, &unclaimed, T0, &out, &p),
                      KURA_PROBLEM_CONFLICT);
     assert_null(out);
     assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "mona"), 0);
 
     /* Bad keys. */
-    kura_idem empty = {"key_caller", ""};
+    kura_idem empty = {"key_caller", "", 0};
     assert_int_equal(kura_idempotency_claim(st, &empty, h1, T0, &c, &p), KURA_PROBLEM_INVALID_FIELD);
-    kura_idem ctl = {"key_caller", "a\nb"};
+    kura_idem ctl = {"key_caller", "a\nb", 0};
     assert_int_equal(kura_idempotency_claim(st, &ctl, h1, T0, &c, &p), KURA_PROBLEM_INVALID_FIELD);
     /* NULL idem: complete is a no-op. */
     assert_int_equal(kura_idempotency_complete(NULL, NULL, 201, "{}", NULL), 0);
@@ -390,7 +414,7 @@ typedef struct racer {
 static void *racer_main(void *varg)
 {
     racer *r = varg;
-    kura_idem idem = {"key_racer", "same-key"};
+    kura_idem idem = {"key_racer", "same-key", 0};
     kura_idem_claim c;
     kura_problem p = {0};
     r->rc = kura_idempotency_claim(r->st, &idem, r->hash, T0, &c, &p);
@@ -431,7 +455,7 @@ static void test_apikey_idempotent_replay_hides_key(void **state)
     kura_principal admin = people_test_admin("usr_admin");
     kura_problem p = {0};
     kura_idem_claim c;
-    kura_idem idem = {"usr_admin", "new-key-1"};
+    kura_idem idem = {"usr_admin", "new-key-1", 0};
     char h[65];
     json_t *k = NULL;
     kura_idempotency_request_hash(h, "POST", "/v1/keys", "{}", 2);
@@ -501,7 +525,7 @@ static void test_sql_metacharacters_verbatim(void **state)
     assert_int_equal(kura_session_signin(st, "nina", "wrong password!", NULL, EVIL, T0, &tok, NULL, &p),
                      KURA_PROBLEM_BAD_CREDENTIALS);
     assert_int_equal(people_test_count(st, "SELECT failures FROM signin_attempts WHERE subject = $1", EVIL), 1);
-    kura_idem idem = {"usr_admin", EVIL};
+    kura_idem idem = {"usr_admin", EVIL, 0};
     kura_idempotency_request_hash(h, "POST", "/v1/users", EVIL, strlen(EVIL));
     assert_int_equal(kura_idempotency_claim(st, &idem, h, T0, &c, &p), 0);
     assert_int_equal(kura_user_create(st, &admin, "olga", PW, KURA_ROLE_VIEWER, NULL, &idem, T0, &out, &p), 0);
