@@ -26,6 +26,7 @@ struct kura_leader {
     int64_t expires;      /* SQLite: the lease's end, as last renewed */
     int lost;             /* PostgreSQL: the session broke while leading */
     _Atomic int leading;
+    _Atomic int fenced;   /* a fence found another named: no longer leading */
 };
 
 /* Every candidate alive in this process, for /metrics. */
@@ -109,6 +110,7 @@ int kura_leader_new(kura_leader **out, kura_store *st, const char *name, const c
         k = (k << 8) | h[i];
     memcpy(&l->key, &k, sizeof l->key);
     atomic_init(&l->leading, 0);
+    atomic_init(&l->fenced, 0);
     registry_add(l);
     *out = l;
     return KURA_DB_OK;
@@ -231,6 +233,19 @@ static int pg_still(kura_leader *l, int64_t now)
 
 /* ---- the interface ---- */
 
+/* A fence (maybe on another thread) found the row naming another: give the
+ * role up here, on the leader's thread. */
+static void fenced_out(kura_leader *l)
+{
+    if (!atomic_exchange(&l->fenced, 0))
+        return;
+    if (l->kind == KURA_DB_POSTGRES && atomic_load(&l->leading)) {
+        disconnect(l);
+        l->lost = 1;
+    }
+    atomic_store(&l->leading, 0);
+}
+
 int kura_leader_try_acquire(kura_leader *l, int64_t now, int *leading, kura_db_error *err)
 {
     int rc = KURA_DB_OK;
@@ -238,6 +253,7 @@ int kura_leader_try_acquire(kura_leader *l, int64_t now, int *leading, kura_db_e
         *leading = 0;
     if (!l)
         return kura_db_fail(err, KURA_DB_EINVAL, "leader: bad arguments");
+    fenced_out(l);
     if (l->kind == KURA_DB_POSTGRES) {
         /* A leader whose session broke steps back for one round (its
          * connection may be what is failing) and lets a peer take over;
@@ -249,6 +265,9 @@ int kura_leader_try_acquire(kura_leader *l, int64_t now, int *leading, kura_db_e
             if (atomic_load(&l->leading))
                 fprintf(stderr, "kura-server: leader: %s: leading (%s)\n", l->name, l->holder);
         }
+    } else if (atomic_load(&l->leading) && now < l->expires - l->lease_seconds / 2) {
+        /* Renewed at half time, not at every call: each renewal is a
+         * durable write, and SQLite has one writer. */
     } else {
         lease_arg a = {l, now, 0, 0};
         rc = kura_store_write(l->st, lease_fn, &a, err);
@@ -265,6 +284,7 @@ int kura_leader_still(kura_leader *l, int64_t now)
 {
     if (!l)
         return 0;
+    fenced_out(l);
     if (l->kind == KURA_DB_POSTGRES)
         return pg_still(l, now);
     /* One process: the lease holds until it runs out (renewed by
@@ -274,7 +294,7 @@ int kura_leader_still(kura_leader *l, int64_t now)
     return atomic_load(&l->leading);
 }
 
-int kura_leader_fence(kura_db *db, const kura_leader *l, kura_db_error *err)
+int kura_leader_fence(kura_db *db, kura_leader *l, kura_db_error *err)
 {
     kura_db_result *res = NULL;
     int rc;
@@ -287,9 +307,11 @@ int kura_leader_fence(kura_db *db, const kura_leader *l, kura_db_error *err)
                       "UPDATE leases SET holder = holder WHERE name = $1 AND holder = $2 "
                       "RETURNING holder",
                       (kura_db_param[]){KURA_DB_TEXT(l->name), KURA_DB_TEXT(l->holder)}, 2, err);
-    if (rc == KURA_DB_OK && kura_db_result_rows(res) != 1)
+    if (rc == KURA_DB_OK && kura_db_result_rows(res) != 1) {
+        atomic_store(&l->fenced, 1);
         rc = kura_db_fail(err, KURA_DB_ECONFLICT,
                           "leader: %s: another took the lease over; this one stops writing", l->name);
+    }
     kura_db_result_free(res);
     return rc;
 }

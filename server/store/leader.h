@@ -13,7 +13,7 @@
  * stops.
  *
  * SQLite (one process): a lease row, taken when free or expired and renewed
- * while held, for lease_seconds.
+ * while held (at half time), for lease_seconds.
  *
  * Fencing, on both: the `leases` row of the role (leases.name = the role's
  * name) names the leader (leases.holder). A new leader writes its name there
@@ -74,8 +74,9 @@ int kura_leader_still(kura_leader *l, int64_t now);
 /* Inside the caller's write transaction on db (a connection of the same
  * store): locks the role's lease row and checks it names this candidate.
  * Returns KURA_DB_OK, KURA_DB_ECONFLICT (another took over: roll back; err
- * says so), or a driver code. */
-int kura_leader_fence(kura_db *db, const kura_leader *l, kura_db_error *err);
+ * says so; the candidate's next kura_leader_try_acquire or
+ * kura_leader_still gives the role up), or a driver code. */
+int kura_leader_fence(kura_db *db, kura_leader *l, kura_db_error *err);
 
 /* Gives the role up now (at shutdown), so another takes over at once. */
 void kura_leader_release(kura_leader *l);

@@ -167,7 +167,7 @@ static int find_due_fn(kura_db *db, void *arg, kura_db_error *err)
 typedef struct lease_arg {
     const due *d;
     const char *holder;
-    const kura_leader *leader; /* NULL: no election (kura_webhook_deliver_due) */
+    kura_leader *leader;       /* NULL: no election (kura_webhook_deliver_due) */
     int64_t now_s, until_s;
     int taken; /* out */
 } lease_arg;
