@@ -749,6 +749,9 @@ def run(tmp, server_bin, tool):
         ok(not dup, "an external id made twice: %r" % dup)
         idx = [i for i, _ in stream.addresses.values()]
         ok(len(idx) == len(set(idx)), "an address index was given twice")
+        held = {(int(r[0]), r[1]) for r in db.rows(
+            "SELECT idx, address FROM addresses WHERE wallet_id = '%s' AND branch = 0" % wallet_id)}
+        ok(set(stream.addresses.values()) <= held, "an acknowledged address is not in the database")
         ok(len(stream.transfers) > 0 and len(stream.addresses) > 0, "the stream created things")
 
         # The chain: every block once, the tip Core's.
