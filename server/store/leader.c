@@ -177,8 +177,25 @@ static int pg_acquire(kura_leader *l, int64_t now, kura_db_error *err)
     kura_db_result *res = NULL;
     const char *got;
     int rc;
-    if (!l->conn && (rc = kura_store_connect(l->st, &l->conn, err)) != KURA_DB_OK)
-        return rc;
+    if (!l->conn) {
+        if ((rc = kura_store_connect(l->st, &l->conn, err)) != KURA_DB_OK)
+            return rc;
+        /* The lock lives as long as the session does on the server's side.
+         * A leader cut off by the network (no FIN, no RST) would keep it
+         * until the kernel's keepalive gave up (hours by default): the
+         * server probes this session's TCP connection instead, and ends it
+         * (freeing the lock) about 25 s after the leader went silent. No
+         * effect on a Unix socket. */
+        rc = kura_db_exec(l->conn, NULL,
+                          "SELECT set_config('tcp_keepalives_idle', '10', false), "
+                          "set_config('tcp_keepalives_interval', '5', false), "
+                          "set_config('tcp_keepalives_count', '3', false)",
+                          NULL, 0, err);
+        if (rc != KURA_DB_OK) {
+            disconnect(l);
+            return rc;
+        }
+    }
     rc = kura_db_exec(l->conn, &res, "SELECT pg_try_advisory_lock($1::bigint)",
                       (kura_db_param[]){KURA_DB_INT(l->key)}, 1, err);
     if (rc != KURA_DB_OK) {

@@ -10,7 +10,10 @@
  * SIGKILL, pg_terminate_backend, a restart of the database): that is the
  * failover, and it needs no timeout. The leader checks its connection before
  * each unit of work (kura_leader_still); a leader whose connection is gone
- * stops.
+ * stops, and steps back one round so that a peer takes over. The session
+ * asks the server to probe its TCP connection (keepalives: 10 s idle, 3
+ * probes 5 s apart), so a leader cut off by the network without a reset
+ * loses the lock within about 25 s rather than hours.
  *
  * SQLite (one process): a lease row, taken when free or expired and renewed
  * while held (at half time), for lease_seconds.
