@@ -385,6 +385,7 @@ static int cmd_serve(opts *o)
     kura_webhook_worker_options wo;
     kura_db_error err = {0};
     char errbuf[256], *cert = NULL, *key = NULL;
+    char holder[64], host[40] = "";
     size_t n;
     sigset_t sigs;
     int rc;
@@ -412,7 +413,11 @@ static int cmd_serve(opts *o)
         free(key);
         return rc;
     }
+    /* This process's name in the elections (store/leader.h): leases.holder. */
+    gethostname(host, sizeof host - 1);
+    snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
     memset(&wo, 0, sizeof wo);
+    wo.holder = holder;
     wo.poll_interval_ms = o->cfg.webhook_interval_ms;
     wo.batch = o->cfg.webhook_batch;
     wo.timeout_ms = o->cfg.webhook_timeout_ms;
@@ -455,9 +460,6 @@ static int cmd_serve(opts *o)
     if (o->cfg.node_url[0]) {
         kura_chain_worker_options co;
         kura_rpc_error cerr = {0};
-        char holder[64], host[40] = "";
-        gethostname(host, sizeof host - 1);
-        snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
         memset(&co, 0, sizeof co);
         co.rpc.url = o->cfg.node_url;
         co.rpc.cookie_file = o->cfg.node_cookie_file[0] ? o->cfg.node_cookie_file : NULL;

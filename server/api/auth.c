@@ -31,8 +31,8 @@ int kura_api_auth_key(kura_req *rq, const char *key, const char *client_addr, ku
     return rc;
 }
 
-int kura_api_idem_claim(kura_req *rq, const char *request_hash, int *status, char **body,
-                        kura_problem *p)
+int kura_api_idem_claim(kura_req *rq, kura_idem *mine, const char *request_hash, int *status,
+                        char **body, kura_problem *p)
 {
     kura_idem_claim c;
     int rc;
@@ -51,6 +51,7 @@ int kura_api_idem_claim(kura_req *rq, const char *request_hash, int *status, cha
         kura_idem_claim_clear(&c);
         return 1;
     }
+    mine->claimed_at = c.claimed_at; /* rq->idem is mine: the creation completes this claim only */
     kura_idem_claim_clear(&c);
     return 0;
 }

@@ -450,7 +450,7 @@ static enum MHD_Result claim_key(conn_ctx *c, struct MHD_Connection *conn, kura_
     int st = 0;
     char *body = NULL;
     enum MHD_Result ret;
-    int rc = kura_api_idem_claim(&c->rq, c->idem_hash, &st, &body, p);
+    int rc = kura_api_idem_claim(&c->rq, &c->idem, c->idem_hash, &st, &body, p);
     if (rc == 1) {
         ret = send_bytes(c, conn, st, "application/json", body ? body : "",
                          body ? strlen(body) : 0, NULL, NULL);
@@ -497,7 +497,7 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
         if (r->flags & KURA_ROUTE_ONE_TX) {
             /* Claimed inside the creation's own transaction: one commit. */
             c->idem.request_hash = c->idem_hash;
-            c->idem.created_at = (int64_t)time(NULL);
+            c->idem.claimed_at = (int64_t)time(NULL);
         } else if ((ret = claim_key(c, conn, &p)) != MHD_YES || c->answered) {
             return ret;
         }
@@ -517,7 +517,7 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
         memset(&rs, 0, sizeof rs);
         memset(&p, 0, sizeof p);
         c->idem.request_hash = NULL;
-        c->idem.created_at = 0;
+        c->idem.claimed_at = 0;
         if ((ret = claim_key(c, conn, &p)) != MHD_YES || c->answered)
             return ret;
         c->rq.now = (int64_t)time(NULL);

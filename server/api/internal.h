@@ -43,11 +43,12 @@ int kura_api_auth_session(kura_req *rq, const char *token, const char *client_ad
                           kura_problem *p);
 int kura_api_auth_key(kura_req *rq, const char *key, const char *client_addr, kura_problem *p);
 
-/* Idempotency-Key around a creating POST. claim: 0 NEW (go on), 1 REPLAY
+/* Idempotency-Key around a creating POST. claim: 0 NEW (go on; mine, the
+ * kura_idem rq->idem points to, gets the claim's time), 1 REPLAY
  * (status/body filled: answer them), or a problem code (IDEMPOTENCY_KEY_REUSED,
  * IDEMPOTENCY_IN_PROGRESS, ...). release: after a failed domain call. */
-int kura_api_idem_claim(kura_req *rq, const char *request_hash, int *status, char **body,
-                        kura_problem *p);
+int kura_api_idem_claim(kura_req *rq, kura_idem *mine, const char *request_hash, int *status,
+                        char **body, kura_problem *p);
 void kura_api_idem_release(kura_req *rq);
 
 /* Writes the Prometheus text of s into a malloc'd buffer. */

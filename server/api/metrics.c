@@ -4,6 +4,7 @@
  * commit counters, and the webhook worker's counters.
  */
 #include "api/internal.h"
+#include "store/leader.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,12 @@ static void route_labels(char *out, size_t n, size_t i)
         snprintf(out, n, "method=\"%s\",route=\"%s\"", kura_routes[i].method, kura_routes[i].path);
     else
         snprintf(out, n, "method=\"-\",route=\"unrouted\"");
+}
+
+/* kura_leader{role="chain-follower"} 1: which roles this process leads. */
+static void put_leader(void *ctx, const char *name, int leading)
+{
+    put(ctx, "kura_leader{role=\"%s\"} %d\n", name, leading ? 1 : 0);
 }
 
 int kura_api_metrics_text(struct kura_api_server *s, char **out, size_t *len)
@@ -131,6 +138,9 @@ int kura_api_metrics_text(struct kura_api_server *s, char **out, size_t *len)
             (unsigned long long)ws.attempts, (unsigned long long)ws.delivered,
             (unsigned long long)ws.failed, (unsigned long long)ws.errors);
     }
+    put(&o, "# HELP kura_leader 1 when this process leads the role (store/leader.h).\n"
+            "# TYPE kura_leader gauge\n");
+    kura_leader_each(put_leader, &o);
     if (o.failed) {
         free(o.data);
         return -1;

@@ -15,6 +15,7 @@
 #include "kura/block.h"
 #include "kura/watch.h"
 #include "store/db.h"
+#include "store/leader.h"
 
 /* Values in the outpoint set: an input of an unconfirmed deposit's
  * transaction (a conflict to watch for), or a coin of wallet number
@@ -36,8 +37,7 @@ typedef struct watched_addr {
 struct kura_follower {
     kura_store *st;
     kura_rpc *rpc;
-    char holder[64];
-    int64_t lease_seconds;
+    kura_leader *elect; /* the election (leader.h): one follower writes at a time */
     int64_t start_height;
     int no_mempool;
     size_t max_blocks;
@@ -50,7 +50,7 @@ struct kura_follower {
     kura_watch_result *res;
     char (*seen)[65];   /* mempool txids scanned, sorted */
     size_t nseen;
-    int leader;         /* held the lease at the last step */
+    int leader;         /* led at the last step */
     char (*wallets)[KURA_DB_ID_SIZE]; /* wallet ids, in the order first seen (never reordered) */
     int64_t (*wmax)[2];  /* per wallet: the highest index loaded per branch */
     size_t nwallets;
@@ -90,16 +90,26 @@ int kura_follower_new(kura_follower **out, kura_store *st, kura_rpc *rpc,
         return fail(err, KURA_RPC_ENOMEM, "out of memory");
     f->st = st;
     f->rpc = rpc;
-    if (opts && opts->holder && opts->holder[0]) {
-        snprintf(f->holder, sizeof f->holder, "%s", opts->holder);
-    } else {
-        uint8_t r[8];
-        char hex[17];
-        randombytes_buf(r, sizeof r);
-        sodium_bin2hex(hex, sizeof hex, r, sizeof r);
-        snprintf(f->holder, sizeof f->holder, "follower-%s", hex);
+    {
+        char holder[64];
+        kura_db_error dberr = {0};
+        if (opts && opts->holder && opts->holder[0]) {
+            snprintf(holder, sizeof holder, "%s", opts->holder);
+        } else {
+            uint8_t r[8];
+            char hex[17];
+            randombytes_buf(r, sizeof r);
+            sodium_bin2hex(hex, sizeof hex, r, sizeof r);
+            snprintf(holder, sizeof holder, "follower-%s", hex);
+        }
+        if (kura_leader_new(&f->elect, st, KURA_FOLLOWER_LEASE, holder,
+                            opts && opts->lease_seconds > 0 ? opts->lease_seconds : 30,
+                            &dberr) != KURA_DB_OK) {
+            free(f);
+            return fail(err, dberr.code == KURA_DB_ENOMEM ? KURA_RPC_ENOMEM : KURA_RPC_EINVAL,
+                        "%s", dberr.message);
+        }
     }
-    f->lease_seconds = opts && opts->lease_seconds > 0 ? opts->lease_seconds : 30;
     f->start_height = opts ? opts->start_height : -1;
     f->no_mempool = opts ? opts->no_mempool : 0;
     f->max_blocks = opts ? opts->max_blocks : 0;
@@ -117,6 +127,7 @@ void kura_follower_free(kura_follower *f)
 {
     if (!f)
         return;
+    kura_leader_free(f->elect);
     kura_watch_index_free(f->idx);
     kura_watch_outpoints_free(f->ops);
     kura_watch_result_free(f->res);
@@ -140,51 +151,12 @@ static const char *col_text(const kura_db_result *res, size_t row, size_t col)
     return s ? s : "";
 }
 
-/* ---- the lease ---- */
-
-typedef struct lease_arg {
-    kura_follower *f;
-    int64_t now;
-    int held;
-    int release;
-} lease_arg;
-
-static int lease_fn(kura_db *db, void *varg, kura_db_error *err)
-{
-    lease_arg *a = varg;
-    kura_db_result *res = NULL;
-    int rc;
-    if (a->release)
-        return kura_db_exec(db, NULL, "UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2",
-                            (kura_db_param[]){KURA_DB_TEXT(KURA_FOLLOWER_LEASE),
-                                              KURA_DB_TEXT(a->f->holder)},
-                            2, err);
-    rc = kura_db_exec(db, NULL,
-                      "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) "
-                      "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                      "expires_at = excluded.expires_at "
-                      "WHERE leases.holder = excluded.holder OR leases.expires_at <= $4",
-                      (kura_db_param[]){KURA_DB_TEXT(KURA_FOLLOWER_LEASE),
-                                        KURA_DB_TEXT(a->f->holder),
-                                        KURA_DB_INT(a->now + a->f->lease_seconds),
-                                        KURA_DB_INT(a->now)},
-                      4, err);
-    if (rc)
-        return rc;
-    rc = kura_db_exec(db, &res, "SELECT holder FROM leases WHERE name = $1",
-                      (kura_db_param[]){KURA_DB_TEXT(KURA_FOLLOWER_LEASE)}, 1, err);
-    if (rc == KURA_DB_OK)
-        a->held = strcmp(col_text(res, 0, 0), a->f->holder) == 0;
-    kura_db_result_free(res);
-    return rc;
-}
+/* ---- the election ---- */
 
 void kura_follower_release(kura_follower *f)
 {
-    lease_arg a = {f, 0, 0, 1};
-    kura_db_error e;
     if (f)
-        kura_store_write(f->st, lease_fn, &a, &e);
+        kura_leader_release(f->elect);
 }
 
 /* ---- what is watched ---- */
@@ -685,26 +657,13 @@ static int tx_spends_coins(const kura_follower *f, const kura_watch_result *r, s
     return 0;
 }
 
-/* Fencing: every write of the follower first re-reads the lease in its own
- * transaction (an UPDATE that locks the row until commit on PostgreSQL;
- * SQLite writers are serialised anyway), so a follower that was slow and
- * lost the lease to another cannot write a block after the other took over. */
+/* Fencing: every write of the follower first checks, in its own
+ * transaction, that the lease row still names it (leader.h), so a follower
+ * that was slow or lost its connection cannot write a block after another
+ * took over. */
 static int fence(kura_db *db, const kura_follower *f, kura_db_error *err)
 {
-    kura_db_result *res = NULL;
-    int rc = kura_db_exec(db, &res,
-                          "UPDATE leases SET holder = holder WHERE name = $1 AND holder = $2 "
-                          "RETURNING holder",
-                          (kura_db_param[]){KURA_DB_TEXT(KURA_FOLLOWER_LEASE), KURA_DB_TEXT(f->holder)},
-                          2, err);
-    if (rc == KURA_DB_OK && kura_db_result_rows(res) != 1) {
-        rc = KURA_DB_ECONFLICT;
-        snprintf(err->message, sizeof err->message,
-                 "another follower took the lease over; this one stops writing");
-        err->code = rc;
-    }
-    kura_db_result_free(res);
-    return rc;
+    return kura_leader_fence(db, f->elect, err);
 }
 
 /* The watched address a receipt pays, after comparing the real script with
@@ -1221,7 +1180,7 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
                        kura_rpc_error *err)
 {
     kura_follower_report dummy;
-    lease_arg la = {f, now, 0, 0};
+    int held = 0;
     load_arg ld;
     kura_rpc_chain_info info;
     kura_db_error dberr = {0};
@@ -1235,9 +1194,11 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
     rep->height = -1;
     if (!f)
         return fail(err, KURA_RPC_EINVAL, "no follower");
-    if ((rc = kura_store_write(f->st, lease_fn, &la, &dberr)))
+    if ((rc = kura_leader_try_acquire(f->elect, now, &held, &dberr))) {
+        f->leader = 0;
         return db_fail(err, rc, &dberr);
-    if (!la.held) {
+    }
+    if (!held) {
         f->leader = 0;
         return KURA_RPC_OK;
     }
@@ -1294,6 +1255,8 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
             return rc;
         if (ours.tip_height <= fork || ours.tip_height < 0)
             break;
+        if (!kura_leader_still(f->elect, now))
+            goto lost;
         if ((rc = disconnect_block(f, ours.tip, ours.tip_height, now, err)))
             goto out;
         rep->disconnected++;
@@ -1311,6 +1274,8 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
             break;
         if ((rc = kura_rpc_block_hash(f->rpc, h, hash, err)))
             goto out;
+        if (!kura_leader_still(f->elect, now))
+            goto lost;
         if ((rc = connect_block(f, hash, h, prev, now, err)))
             goto out;
         memcpy(prev, hash, sizeof prev);
@@ -1328,4 +1293,14 @@ out:
     }
     record_status(f, &info, rc ? (err ? err->message : "error") : "", now);
     return rc;
+lost:
+    /* The election was lost in the middle of the step (the session of
+     * leader.h broke): stop here; the next step tries again. */
+    f->leader = 0;
+    rep->leader = 0;
+    if (our_chain(f, -1, &ours, NULL) == KURA_RPC_OK) {
+        rep->height = ours.tip_height;
+        memcpy(rep->tip, ours.tip, sizeof rep->tip);
+    }
+    return KURA_RPC_OK;
 }

@@ -4,10 +4,14 @@
  * summary of it.
  *
  * One poll (kura_follower_step):
- *  1. the lease: the `leases` row "chain-follower" is taken (when free or
- *     expired) or renewed (when ours) for lease_seconds; a follower that
- *     does not hold it does nothing else, so one follower runs at a time
- *     among any number of kura-server processes on one database;
+ *  1. the election (store/leader.h, role "chain-follower"): a PostgreSQL
+ *     advisory lock held by a session of the follower's own (on SQLite a
+ *     lease row renewed for lease_seconds); a follower that does not lead
+ *     does nothing else, so one follower runs at a time among any number of
+ *     kura-server processes on one database. The leader checks its session
+ *     before each block and stops when it is gone; each block's transaction
+ *     is fenced (leader.h), so a leader that lost its session unnoticed
+ *     cannot write after its successor took over;
  *  2. the node: getblockchaininfo must name the wallets' chain, be out of
  *     initial block download and not pruned above the next height needed
  *     (rpc.h's stable errors; the message is kept for GET /v1/chain);
@@ -76,8 +80,8 @@
 #define KURA_FOLLOWER_EBLOCK (-21)
 
 typedef struct kura_follower_options {
-    const char *holder;      /* lease holder name (NULL: "follower-<random>") */
-    int64_t lease_seconds;   /* 0: 30 */
+    const char *holder;      /* leader.h's holder name (NULL: "follower-<random>") */
+    int64_t lease_seconds;   /* leader.h's lease_seconds; 0: 30 */
     int64_t start_height;    /* <0 (or 0 with no wallets' birth height): the wallets' lowest birth height */
     int no_mempool;          /* 1: blocks only */
     size_t max_blocks;       /* most blocks connected per step (0: no limit) */

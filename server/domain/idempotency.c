@@ -92,8 +92,10 @@ static int claim_fn(kura_db *db, void *varg, kura_db_error *err)
                                         err);
             if (rc == KURA_DB_ECONFLICT)
                 continue; /* another claimed it first (PostgreSQL): read theirs */
-            if (rc == KURA_DB_OK)
+            if (rc == KURA_DB_OK) {
                 a->out->state = KURA_IDEM_NEW;
+                a->out->claimed_at = a->now;
+            }
             return rc;
         }
         if (rc != KURA_DB_OK)
@@ -103,6 +105,7 @@ static int claim_fn(kura_db *db, void *varg, kura_db_error *err)
             rc = kura_store_idem_replace(db, a->idem->principal_id, a->idem->key, a->hash,
                                          row.created_at, a->now, err);
             a->out->state = rc == KURA_DB_ECONFLICT ? KURA_IDEM_RUNNING : KURA_IDEM_NEW;
+            a->out->claimed_at = rc == KURA_DB_OK ? a->now : 0;
             kura_idem_row_clear(&row);
             return rc == KURA_DB_ECONFLICT ? KURA_DB_OK : rc;
         }
@@ -119,6 +122,7 @@ static int claim_fn(kura_db *db, void *varg, kura_db_error *err)
             rc = kura_store_idem_replace(db, a->idem->principal_id, a->idem->key, a->hash,
                                          row.created_at, a->now, err);
             a->out->state = rc == KURA_DB_ECONFLICT ? KURA_IDEM_RUNNING : KURA_IDEM_NEW;
+            a->out->claimed_at = rc == KURA_DB_OK ? a->now : 0;
             if (rc == KURA_DB_ECONFLICT)
                 rc = KURA_DB_OK;
             kura_idem_row_clear(&row);
@@ -179,10 +183,11 @@ int kura_idempotency_complete(kura_db *db, const kura_idem *idem, int http_statu
     if (idem->request_hash)
         return hash_valid(idem->request_hash)
                    ? kura_store_idem_insert_done(db, idem->principal_id, idem->key,
-                                                 idem->request_hash, idem->created_at,
+                                                 idem->request_hash, idem->claimed_at,
                                                  http_status, response_json, err)
                    : KURA_DB_EINVAL;
-    return kura_store_idem_complete(db, idem->principal_id, idem->key, http_status, response_json,
+    return kura_store_idem_complete(db, idem->principal_id, idem->key, idem->claimed_at, http_status,
+                                    response_json,
                                     err);
 }
 
@@ -193,7 +198,7 @@ typedef struct release_arg {
 static int release_fn(kura_db *db, void *varg, kura_db_error *err)
 {
     release_arg *a = varg;
-    return kura_store_idem_release(db, a->idem->principal_id, a->idem->key, err);
+    return kura_store_idem_release(db, a->idem->principal_id, a->idem->key, a->idem->claimed_at, err);
 }
 
 int kura_idempotency_release(kura_store *st, const kura_idem *idem, kura_problem *p)

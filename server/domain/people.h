@@ -73,13 +73,16 @@ typedef struct kura_principal {
 typedef struct kura_idem {
     const char *principal_id; /* who */
     const char *key;          /* the Idempotency-Key header */
+    int64_t claimed_at;       /* the claim this request made (kura_idem_claim.claimed_at):
+                               * completing or releasing touches only that claim, not one a
+                               * retry took over meanwhile; 0: whichever claim is running.
+                               * Claimed inline (request_hash set): when it is inserted. */
     /* Claimed inside the creating transaction (routes flagged KURA_ROUTE_ONE_TX):
      * nothing was claimed beforehand, and kura_idempotency_complete inserts the
-     * key already done, under request_hash and created_at; a key that exists
+     * key already done, under request_hash at claimed_at; a key that exists
      * makes it fail, the whole creation rolls back, and the API asks again the
-     * classic way (claim first). NULL/0: the key was claimed before. */
+     * classic way (claim first). NULL: the key was claimed before. */
     const char *request_hash;
-    int64_t created_at;
 } kura_idem;
 
 /* ============================ roles and scopes ============================ */
@@ -300,6 +303,7 @@ typedef struct kura_idem_claim {
     kura_idem_state state;
     int http_status;        /* REPLAY: the status first given */
     char *response;         /* REPLAY: the body first given (malloc'd; kura_idem_claim_clear) */
+    int64_t claimed_at;     /* NEW: the claim's time; the caller puts it in its kura_idem */
 } kura_idem_claim;
 
 /* The request hash a claim compares: hex SHA-256 over method, NUL, path,

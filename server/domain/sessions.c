@@ -78,26 +78,25 @@ static int signin_begin_fn(kura_db *db, void *varg, kura_db_error *err)
     int rc;
     kura_user_row_clear(&a->row);
     a->found = 0;
-    rc = kura_store_signin_failures(db, "user", a->user_subject, a->now, KURA_SIGNIN_WINDOW,
-                                    &by_user, err);
-    if (rc == KURA_DB_OK)
-        rc = kura_store_signin_failures(db, "addr", a->client_addr, a->now, KURA_SIGNIN_WINDOW,
-                                        &by_addr, err);
-    if (rc != KURA_DB_OK)
-        return rc;
-    if (by_user >= KURA_SIGNIN_MAX_PER_USER || by_addr >= KURA_SIGNIN_MAX_PER_ADDR)
-        return kura_problem_set(a->p, KURA_PROBLEM_RATE_LIMITED,
-                                "too many failed sign-ins; try again in %lld seconds",
-                                (long long)(KURA_SIGNIN_WINDOW - a->now % KURA_SIGNIN_WINDOW));
     /* Counts of past windows count for nothing: drop them (by index), so
      * guessed names and addresses do not pile up. */
     rc = kura_store_signin_sweep(db, a->now - KURA_SIGNIN_WINDOW, err);
+    /* Count first, then judge by the count this attempt made: a read before
+     * the count would let simultaneous guesses (on one server's threads or
+     * on several servers) all see the same count under the limit. A refused
+     * attempt rolls its count back. */
     if (rc == KURA_DB_OK)
-        rc = kura_store_signin_fail(db, "user", a->user_subject, a->now, KURA_SIGNIN_WINDOW, err);
+        rc = kura_store_signin_fail(db, "user", a->user_subject, a->now, KURA_SIGNIN_WINDOW,
+                                    &by_user, err);
     if (rc == KURA_DB_OK)
-        rc = kura_store_signin_fail(db, "addr", a->client_addr, a->now, KURA_SIGNIN_WINDOW, err);
+        rc = kura_store_signin_fail(db, "addr", a->client_addr, a->now, KURA_SIGNIN_WINDOW,
+                                    &by_addr, err);
     if (rc != KURA_DB_OK)
         return rc;
+    if (by_user > KURA_SIGNIN_MAX_PER_USER || by_addr > KURA_SIGNIN_MAX_PER_ADDR)
+        return kura_problem_set(a->p, KURA_PROBLEM_RATE_LIMITED,
+                                "too many failed sign-ins; try again in %lld seconds",
+                                (long long)(KURA_SIGNIN_WINDOW - a->now % KURA_SIGNIN_WINDOW));
     rc = kura_store_user_by_name(db, a->username, &a->row, err);
     if (rc == KURA_DB_ENOTFOUND)
         return KURA_DB_OK;

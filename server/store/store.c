@@ -300,6 +300,15 @@ void kura_store_close(kura_store *st)
 
 kura_db_kind kura_store_kind(const kura_store *st) { return st->kind; }
 
+int kura_store_connect(kura_store *st, kura_db **out, kura_db_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!st || !out)
+        return kura_db_fail(err, KURA_DB_EINVAL, "store: bad arguments");
+    return kura_db_open(out, st->url, err);
+}
+
 int kura_store_schema_version(kura_store *st, int64_t *version, kura_db_error *err)
 {
     kura_db *db = NULL;

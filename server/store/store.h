@@ -66,6 +66,12 @@ void kura_store_close(kura_store *store);
 
 kura_db_kind kura_store_kind(const kura_store *store);
 
+/* Opens one more connection to the store's database, outside the pool, for
+ * a caller that needs a session of its own (leader.h: the session holds the
+ * leader's lock). The caller closes it with kura_db_close. Returns as
+ * kura_db_open. */
+int kura_store_connect(kura_store *store, kura_db **out, kura_db_error *err);
+
 /* The schema version the database is at, and the newest this binary knows. */
 int kura_store_schema_version(kura_store *store, int64_t *version, kura_db_error *err);
 int64_t kura_store_schema_latest(void);

@@ -370,20 +370,29 @@ int kura_store_signin_failures(kura_db *db, const char *scope, const char *subje
 }
 
 int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, int64_t now,
-                           int64_t window, kura_db_error *err)
+                           int64_t window, int64_t *failures, kura_db_error *err)
 {
+    kura_db_result *res = NULL;
+    int rc;
+    if (failures)
+        *failures = 0;
     /* One statement, so concurrent failures on PostgreSQL count each (the
-     * conflicting insert waits for the row lock and then updates). A row
-     * from an older window starts the count again. */
-    return kura_db_exec(db, NULL,
+     * conflicting insert waits for the row lock and then updates) and each
+     * caller reads the count it made. A row from an older window starts the
+     * count again. */
+    rc = kura_db_exec(db, &res,
                         "INSERT INTO signin_attempts (scope, subject, window_start, failures) "
                         "VALUES ($1, $2, $3, 1) ON CONFLICT (scope, subject) DO UPDATE SET "
                         "failures = CASE WHEN signin_attempts.window_start = excluded.window_start "
                         "THEN signin_attempts.failures + 1 ELSE 1 END, "
-                        "window_start = excluded.window_start",
+                        "window_start = excluded.window_start RETURNING failures",
                         (kura_db_param[]){KURA_DB_TEXT(scope), KURA_DB_TEXT(subject),
                                           KURA_DB_INT(window_of(now, window))},
                         3, err);
+    if (rc == KURA_DB_OK && failures && kura_db_result_rows(res) == 1)
+        rc = get_int(failures, res, 0, 0, err);
+    kura_db_result_free(res);
+    return rc;
 }
 
 int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,
@@ -645,9 +654,22 @@ int kura_store_idem_replace(kura_db *db, const char *principal, const char *key,
                     5, KURA_DB_ECONFLICT, err);
 }
 
-int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t status,
-                             const char *response, kura_db_error *err)
+int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
+                             int64_t status, const char *response, kura_db_error *err)
 {
+    /* With claimed_at: only the claim this request made. A claim taken over
+     * (a retry found it running for KURA_IDEM_TAKEOVER seconds) has a new
+     * created_at, so a first request that was slow, not dead, cannot
+     * complete, and its creation rolls back instead of being made twice. */
+    if (claimed_at > 0)
+        return exec_one(db,
+                        "UPDATE idempotency_keys SET state = 'done', status = $3, response = $4 "
+                        "WHERE principal = $1 AND idem_key = $2 AND state = 'running' "
+                        "AND created_at = $5",
+                        (kura_db_param[]){KURA_DB_TEXT(principal), KURA_DB_TEXT(key),
+                                          KURA_DB_INT(status), KURA_DB_TEXT(response ? response : ""),
+                                          KURA_DB_INT(claimed_at)},
+                        5, KURA_DB_ECONFLICT, err);
     return exec_one(db,
                     "UPDATE idempotency_keys SET state = 'done', status = $3, response = $4 "
                     "WHERE principal = $1 AND idem_key = $2 AND state = 'running'",
@@ -656,9 +678,16 @@ int kura_store_idem_complete(kura_db *db, const char *principal, const char *key
                     4, KURA_DB_ECONFLICT, err);
 }
 
-int kura_store_idem_release(kura_db *db, const char *principal, const char *key,
+int kura_store_idem_release(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
                             kura_db_error *err)
 {
+    if (claimed_at > 0)
+        return kura_db_exec(db, NULL,
+                            "DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 "
+                            "AND state = 'running' AND created_at = $3",
+                            (kura_db_param[]){KURA_DB_TEXT(principal), KURA_DB_TEXT(key),
+                                              KURA_DB_INT(claimed_at)},
+                            3, err);
     return kura_db_exec(db, NULL,
                         "DELETE FROM idempotency_keys "
                         "WHERE principal = $1 AND idem_key = $2 AND state = 'running'",

@@ -89,9 +89,11 @@ int kura_store_session_delete_expired(kura_db *db, int64_t now, int64_t idle, ku
  * (windows start at multiples of `window`); 0 when none. */
 int kura_store_signin_failures(kura_db *db, const char *scope, const char *subject, int64_t now,
                                int64_t window, int64_t *failures, kura_db_error *err);
-/* Counts one failure in the window holding `now`. */
+/* Counts one failure in the window holding `now`; *failures (may be NULL)
+ * gets the count with this one, read in the same statement (on PostgreSQL
+ * concurrent callers wait for the row lock, so each sees its own count). */
 int kura_store_signin_fail(kura_db *db, const char *scope, const char *subject, int64_t now,
-                           int64_t window, kura_db_error *err);
+                           int64_t window, int64_t *failures, kura_db_error *err);
 /* Takes back one failure counted in the window holding `now` (sign-in
  * counts each attempt as a failure up front). */
 int kura_store_signin_forgive(kura_db *db, const char *scope, const char *subject, int64_t now,
@@ -158,11 +160,14 @@ int kura_store_idem_insert_done(kura_db *db, const char *principal, const char *
 int kura_store_idem_replace(kura_db *db, const char *principal, const char *key,
                             const char *request_hash, int64_t old_created_at, int64_t now,
                             kura_db_error *err);
-/* running -> done with status and response; ECONFLICT when not running. */
-int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t status,
-                             const char *response, kura_db_error *err);
-/* Deletes a running claim (none: KURA_DB_OK). */
-int kura_store_idem_release(kura_db *db, const char *principal, const char *key,
+/* running -> done with status and response; ECONFLICT when not running,
+ * or (claimed_at > 0) when the running claim is not the one made at
+ * claimed_at (another request took it over). */
+int kura_store_idem_complete(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
+                             int64_t status, const char *response, kura_db_error *err);
+/* Deletes a running claim (claimed_at > 0: only the one made then; none:
+ * KURA_DB_OK). */
+int kura_store_idem_release(kura_db *db, const char *principal, const char *key, int64_t claimed_at,
                             kura_db_error *err);
 
 #endif /* KURA_SERVER_STORE_PEOPLE_H */

@@ -17,9 +17,13 @@
  * is retried after min(cap, base * 2^(attempts-1)) plus up to a quarter of
  * that at random, until max attempts, then `failed`. An endpoint's next event
  * waits until the one before it is delivered or failed (strict order by the
- * events' audit seq, then id). Several servers may run workers: a lease row
- * per endpoint (leases.name "webhook:<endpoint id>") lets one deliver it at
- * a time.
+ * events' audit seq, then id). Several servers may run workers: one of them
+ * is elected the dispatcher (store/leader.h, role "webhook-dispatcher";
+ * failover when its process dies or its database session drops), and the
+ * others wait; each attempt is claimed first by a lease row per endpoint
+ * (leases.name "webhook:<endpoint id>", for the attempt's timeout plus 5 s,
+ * taken only in a transaction fenced by the election), so no two
+ * dispatchers ever post the same endpoint's event at once.
  *
  * Event patterns (an endpoint's "events", space-separated): "*" (all), an
  * exact type ("transfer.approved"), or a prefix with ".*" ("transfer.*":

@@ -11,6 +11,8 @@
  */
 #include "webhook/webhook_internal.h"
 
+#include "store/leader.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -165,6 +167,7 @@ static int find_due_fn(kura_db *db, void *arg, kura_db_error *err)
 typedef struct lease_arg {
     const due *d;
     const char *holder;
+    kura_leader *leader;       /* NULL: no election (kura_webhook_deliver_due) */
     int64_t now_s, until_s;
     int taken; /* out */
 } lease_arg;
@@ -176,6 +179,10 @@ static int lease_fn(kura_db *db, void *arg, kura_db_error *err)
     char name[KURA_DB_ID_SIZE + 16];
     int rc;
     a->taken = 0;
+    /* Only the elected dispatcher claims: one that lost the election
+     * without noticing yet is refused here (leader.h). */
+    if (a->leader && (rc = kura_leader_fence(db, a->leader, err)) != KURA_DB_OK)
+        return rc;
     snprintf(name, sizeof name, "webhook:%s", a->d->endpoint_id);
     /* Take the lease if it is free, expired, or already ours. */
     rc = kura_db_exec(db, &res,
@@ -360,12 +367,15 @@ typedef struct round_stats {
     size_t attempts, delivered, failed;
 } round_stats;
 
-static int deliver_round(kura_store *st, const kura_webhook_worker_options *o, int64_t at_ms,
-                         round_stats *rs, kura_db_error *err)
+static int deliver_round(kura_store *st, const kura_webhook_worker_options *o, kura_leader *leader,
+                         int64_t at_ms, round_stats *rs, kura_db_error *err)
 {
     due_list l = {0};
     int rc;
-    int64_t lease_s = (o->timeout_ms / 1000) * 2 + 30;
+    /* An endpoint's claim outlives one attempt (its whole timeout) with a
+     * margin: a dispatcher that died while posting blocks the endpoint no
+     * longer than that, and one that is still posting is never overtaken. */
+    int64_t lease_s = (o->timeout_ms + 999) / 1000 + 5;
     memset(rs, 0, sizeof *rs);
     l.now_ms = at_ms;
     l.batch = o->batch;
@@ -375,8 +385,10 @@ static int deliver_round(kura_store *st, const kura_webhook_worker_options *o, i
         return rc;
     }
     for (size_t i = 0; i < l.count && rc == KURA_DB_OK; i++) {
-        lease_arg la = {&l.items[i], o->holder, now_ms() / 1000, 0, 0};
+        lease_arg la = {&l.items[i], o->holder, leader, now_ms() / 1000, 0, 0};
         outcome r;
+        if (leader && !kura_leader_still(leader, la.now_s))
+            break;
         la.until_s = la.now_s + lease_s;
         rc = kura_store_write(st, lease_fn, &la, err);
         if (rc != KURA_DB_OK || !la.taken)
@@ -418,7 +430,7 @@ int kura_webhook_deliver_due(kura_store *st, const kura_webhook_worker_options *
     pthread_once(&curl_once, curl_setup);
     if (!curl_ready || sodium_init() < 0)
         return kura_db_fail(err, KURA_DB_EIO, "webhook: cannot initialise libcurl");
-    rc = deliver_round(st, &o, at_ms, &rs, err);
+    rc = deliver_round(st, &o, NULL, at_ms, &rs, err);
     if (attempted)
         *attempted = rs.attempts;
     return rc;
@@ -428,6 +440,7 @@ int kura_webhook_deliver_due(kura_store *st, const kura_webhook_worker_options *
 
 struct kura_webhook_worker {
     kura_store *st;
+    kura_leader *leader; /* one dispatcher among the servers (leader.h) */
     kura_webhook_worker_options o;
     char holder[64];
     pthread_t thread;
@@ -443,9 +456,14 @@ static void *worker_main(void *arg)
     for (;;) {
         round_stats rs;
         kura_db_error err = {0};
-        int rc = deliver_round(w->st, &w->o, now_ms(), &rs, &err);
+        int leading = 0;
+        int rc = kura_leader_try_acquire(w->leader, now_ms() / 1000, &leading, &err);
         struct timespec until;
         int64_t ms;
+
+        memset(&rs, 0, sizeof rs);
+        if (rc == KURA_DB_OK && leading)
+            rc = deliver_round(w->st, &w->o, w->leader, now_ms(), &rs, &err);
 
         pthread_mutex_lock(&w->lock);
         w->stats.attempts += rs.attempts;
@@ -515,11 +533,19 @@ int kura_webhook_worker_start(kura_webhook_worker **out, kura_store *st,
         snprintf(w->holder, sizeof w->holder, "worker-%s", hex);
     }
     w->o.holder = w->holder;
+    {
+        int lrc = kura_leader_new(&w->leader, st, KURA_LEADER_WEBHOOKS, w->holder, 0, err);
+        if (lrc != KURA_DB_OK) {
+            free(w);
+            return lrc;
+        }
+    }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
+        kura_leader_free(w->leader);
         free(w);
         return kura_db_fail(err, KURA_DB_EIO, "webhook: cannot start the worker thread");
     }
@@ -546,6 +572,7 @@ void kura_webhook_worker_stop(kura_webhook_worker *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    kura_leader_free(w->leader); /* gives the role up: another takes over at once */
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w);

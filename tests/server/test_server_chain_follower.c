@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -813,6 +814,22 @@ static void test_lease_and_errors(void **state)
     assert_int_equal(rep.height, 30);
     assert_int_equal(kura_follower_step(b, clock_now + 45, &rep, &e), 0);
     assert_int_equal(rep.leader, 0);
+    if (kura_test_db_is_postgres()) {
+        /* On PostgreSQL no lease runs out: a leads while its session lives.
+         * The session is cut (as when its connection drops) and b takes
+         * over at its next step. */
+        rows_arg t = {"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                      "AND pid <> pg_backend_pid()",
+                      NULL, NULL};
+        kura_db_error terr;
+        assert_int_equal(kura_store_write(s.st, rows_fn, &t, &terr), 0);
+        assert_int_equal(kura_db_result_rows(t.res), 1);
+        kura_db_result_free(t.res);
+        /* The backend ends a moment later, and its lock with it. */
+        for (int i = 0; i < 500 && count(s.st, "SELECT COUNT(*) FROM pg_locks WHERE locktype = "
+                                               "'advisory'", NULL) != 0; i++)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
     fake_node_set_tip(&s.node, s.node.blocks[35].hash);
     assert_int_equal(kura_follower_step(b, clock_now + 51, &rep, &e), 0);
     assert_int_equal(rep.leader, 1);

@@ -478,6 +478,84 @@ static void test_two_workers_share_through_leases(void **state)
     kura_store_close(st);
 }
 
+typedef struct sql_arg {
+    const char *sql;
+    kura_db_result *res;
+} sql_arg;
+
+static int sql_fn(kura_db *db, void *arg, kura_db_error *err)
+{
+    sql_arg *a = arg;
+    return kura_db_exec(db, &a->res, a->sql, NULL, 0, err);
+}
+
+static char *dispatcher(kura_store *st)
+{
+    sql_arg a = {"SELECT holder FROM leases WHERE name = 'webhook-dispatcher'", NULL};
+    kura_db_error err;
+    char *h;
+    assert_int_equal(kura_store_read(st, sql_fn, &a, &err), 0);
+    assert_int_equal(kura_db_result_rows(a.res), 1);
+    h = strdup(kura_db_result_text(a.res, 0, 0));
+    kura_db_result_free(a.res);
+    return h;
+}
+
+/* One dispatcher is elected; when it goes (stopped, or on PostgreSQL its
+ * session cut as by a lost connection) the other takes over, and every
+ * event still goes out once, in order. */
+static void test_dispatcher_failover(void **state)
+{
+    (void)state;
+    kura_store *st = kura_test_store_open();
+    receiver r;
+    json_t *ep;
+    emit_arg e[12];
+    kura_webhook_worker *w1, *w2;
+    char *first;
+
+    receiver_start(&r);
+    ep = create_endpoint(st, r.url, "transfer.*");
+    w1 = start_worker(st, 5, 50, "server-a");
+    w2 = start_worker(st, 5, 50, "server-b");
+    for (int i = 0; i < 6; i++)
+        e[i] = emit(st, "transfer.approved", i);
+    wait_settled(st, sval(ep, "id"), 6);
+    first = dispatcher(st);
+    if (kura_test_db_is_postgres()) {
+        sql_arg a = {"SELECT pg_terminate_backend(pid) FROM pg_locks "
+                     "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
+                     NULL};
+        kura_db_error err;
+        assert_int_equal(kura_store_write(st, sql_fn, &a, &err), 0);
+        assert_int_equal(kura_db_result_rows(a.res), 1);
+        kura_db_result_free(a.res);
+    } else if (strcmp(first, "server-a") == 0) {
+        kura_webhook_worker_stop(w1);
+        w1 = NULL;
+    } else {
+        kura_webhook_worker_stop(w2);
+        w2 = NULL;
+    }
+    for (int i = 6; i < 12; i++)
+        e[i] = emit(st, "transfer.approved", i);
+    wait_settled(st, sval(ep, "id"), 12);
+    if (!kura_test_db_is_postgres()) {
+        char *second = dispatcher(st);
+        assert_string_not_equal(first, second);
+        free(second);
+    }
+    kura_webhook_worker_stop(w1);
+    kura_webhook_worker_stop(w2);
+    assert_int_equal(receiver_count(&r), 12);
+    for (int i = 0; i < 12; i++)
+        assert_string_equal(r.req[i].event_id, e[i].event_id);
+    free(first);
+    json_decref(ep);
+    receiver_stop(&r);
+    kura_store_close(st);
+}
+
 static void test_endpoints_do_not_wait_for_each_other(void **state)
 {
     (void)state;
@@ -611,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_failed_after_max_attempts_then_redeliver),
         cmocka_unit_test(test_unreachable_endpoint),
         cmocka_unit_test(test_two_workers_share_through_leases),
+        cmocka_unit_test(test_dispatcher_failover),
         cmocka_unit_test(test_endpoints_do_not_wait_for_each_other),
         cmocka_unit_test(test_endpoint_lifecycle_audited),
     };
