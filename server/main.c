@@ -485,9 +485,6 @@ static int cmd_serve(opts *o)
     }
     if (o->cfg.batch_interval > 0) {
         kura_batcher_options bo;
-        char holder[64], host[40] = "";
-        gethostname(host, sizeof host - 1);
-        snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
         memset(&bo, 0, sizeof bo);
         bo.interval = o->cfg.batch_interval;
         bo.min_requests = o->cfg.batch_min_requests;

@@ -417,7 +417,7 @@ static void test_idempotency_inline_claim(void **state)
     kura_idempotency_request_hash(h1, "POST", "/v1/users", "{\"username\":\"nina\"}", 19);
     kura_idempotency_request_hash(h2, "POST", "/v1/users", "{\"username\":\"nino\"}", 19);
     kura_idem idem = {.principal_id = "key_caller", .key = "inline-1", .request_hash = h1,
-                      .created_at = T0};
+                      .claimed_at = T0};
 
     assert_int_equal(kura_user_create(st, NULL, "nina", PW, KURA_ROLE_VIEWER, NULL, &idem, T0, &out, &p), 0);
     json_decref(out);
@@ -434,7 +434,7 @@ static void test_idempotency_inline_claim(void **state)
 
     /* The same key inline again: the creation rolls back whole. */
     kura_idem again = {.principal_id = "key_caller", .key = "inline-1", .request_hash = h2,
-                       .created_at = T0 + 2};
+                       .claimed_at = T0 + 2};
     assert_int_not_equal(kura_user_create(st, NULL, "nino", PW, KURA_ROLE_VIEWER, NULL, &again, T0 + 2, &out, &p), 0);
     assert_null(out);
     assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "nino"), 0);
@@ -443,7 +443,7 @@ static void test_idempotency_inline_claim(void **state)
     kura_idem held = {.principal_id = "key_caller", .key = "inline-2"};
     assert_int_equal(kura_idempotency_claim(st, &held, h2, T0 + 3, &c, &p), 0);
     kura_idem racing = {.principal_id = "key_caller", .key = "inline-2", .request_hash = h2,
-                        .created_at = T0 + 3};
+                        .claimed_at = T0 + 3};
     assert_int_not_equal(kura_user_create(st, NULL, "nino", PW, KURA_ROLE_VIEWER, NULL, &racing, T0 + 3, &out, &p), 0);
     assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users WHERE username = $1", "nino"), 0);
     assert_int_equal(kura_idempotency_claim(st, &held, h2, T0 + 4, &c, &p),
@@ -451,7 +451,7 @@ static void test_idempotency_inline_claim(void **state)
 
     /* A malformed hash is refused rather than stored. */
     kura_idem bad = {.principal_id = "key_caller", .key = "inline-3", .request_hash = "xyz",
-                     .created_at = T0};
+                     .claimed_at = T0};
     assert_int_not_equal(kura_user_create(st, NULL, "nino", PW, KURA_ROLE_VIEWER, NULL, &bad, T0, &out, &p), 0);
     assert_int_equal(people_test_count(st, "SELECT COUNT(*) FROM users", NULL), 1);
     kura_store_close(st);
