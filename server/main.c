@@ -437,6 +437,7 @@ static int cmd_serve(opts *o)
     ac.threads = o->cfg.threads;
     ac.log_requests = o->cfg.log_requests;
     ac.web_root = web_root(&o->cfg);
+    ac.trusted_proxies = o->cfg.trusted_proxies;
     rc = kura_api_start(&srv, st, &ac, errbuf, sizeof errbuf);
     free(cert);
     if (key) {

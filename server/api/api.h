@@ -27,6 +27,9 @@ typedef struct kura_api_config {
     const char *web_root;       /* the web pages' directory (web/dist), served at `/` for
                                  * GET/HEAD outside the route table (static.h); NULL or
                                  * "": none (copied) */
+    const char *trusted_proxies; /* space-separated CIDRs of reverse proxies whose
+                                 * X-Forwarded-For names the client (copied); NULL or
+                                 * "": none, the peer address is the client */
 } kura_api_config;
 
 #define KURA_API_DEFAULT_BODY_LIMIT ((size_t)1 << 20)

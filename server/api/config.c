@@ -2,6 +2,7 @@
  * server/api/config.c — the configuration file (config.h).
  */
 #include "api/config.h"
+#include "domain/people.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -208,6 +209,8 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
             c->hot_poll_interval_ms = x;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
+    } else if (!strcmp(key, "trusted_proxies")) {
+        rc = *v && kura_cidrs_valid(v) ? set_str(c->trusted_proxies, sizeof c->trusted_proxies, v) : -1;
     } else if (!strcmp(key, "web_root")) {
         rc = *v ? set_str(c->web_root, sizeof c->web_root, v) : -1;
     } else {

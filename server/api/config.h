@@ -29,6 +29,8 @@ typedef struct kura_server_config {
     int64_t expiry_interval;     /* expiry_interval: seconds between expiry sweeps */
     int64_t default_fee_rate;    /* default_fee_rate: sat/vB when no estimate */
     int log_requests;            /* log_requests: yes/no */
+    char trusted_proxies[1024];  /* trusted_proxies: CIDRs of reverse proxies whose
+                                  * X-Forwarded-For names the client; "": none */
     char web_root[1024];         /* web_root: the web pages' directory; "": the built
                                   * web/dist when present; "off": none */
     /* The Bitcoin Core node (server/chain/); node_url "" = no chain follower. */

@@ -145,6 +145,41 @@ static enum MHD_Result refuse(conn_ctx *c, struct MHD_Connection *conn, kura_pro
 
 /* ---- the door ---- */
 
+/* The client behind trusted reverse proxies: X-Forwarded-For read from the
+ * right (the entry the nearest proxy appended), skipping proxies we trust;
+ * the first address that is not one is the client. Entries left of it were
+ * written by the client itself and prove nothing. A malformed entry stops
+ * the walk at the last trusted hop. The peer itself must be trusted, or the
+ * header is ignored: anyone can send it. */
+static void forwarded_client(const char *trusted, const char *xff, char out[64])
+{
+    char list[1024], *end;
+    size_t n;
+    if (!xff || (n = strlen(xff)) >= sizeof list)
+        return;
+    memcpy(list, xff, n + 1);
+    end = list + n;
+    while (end > list) {
+        char *start = end, *a, *b;
+        unsigned char bin[16];
+        while (start > list && start[-1] != ',')
+            start--;
+        a = start;
+        b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        *b = '\0';
+        if (b - a >= 64 || (inet_pton(AF_INET, a, bin) != 1 && inet_pton(AF_INET6, a, bin) != 1))
+            return;
+        snprintf(out, 64, "%s", a);
+        if (!kura_cidrs_match(trusted, a))
+            return;
+        end = start > list ? start - 1 : list;
+    }
+}
+
 static void client_address(struct MHD_Connection *conn, char out[64])
 {
     const union MHD_ConnectionInfo *ci =
@@ -561,6 +596,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         c->rq.cfg = &srv->cfg;
         c->rq.server = srv;
         client_address(conn, c->client_addr);
+        if (srv->trusted_proxies && kura_cidrs_match(srv->trusted_proxies, c->client_addr))
+            forwarded_client(srv->trusted_proxies,
+                             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
+                             c->client_addr);
         snprintf(c->rq.who.client_addr, sizeof c->rq.who.client_addr, "%s", c->client_addr);
         *con_cls = c;
         return first_call(c, conn, method, url);
@@ -706,7 +745,10 @@ int kura_api_start(kura_api_server **out, kura_store *store, const kura_api_conf
     s->cfg.listen_addr = NULL;
     s->cfg.tls_cert_pem = s->cfg.tls_key_pem = NULL;
     s->cfg.web_root = NULL;
-    if (cfg->web_root && *cfg->web_root && !(s->web_root = strdup(cfg->web_root))) {
+    s->cfg.trusted_proxies = NULL;
+    if ((cfg->web_root && *cfg->web_root && !(s->web_root = strdup(cfg->web_root))) ||
+        (cfg->trusted_proxies && *cfg->trusted_proxies &&
+         !(s->trusted_proxies = strdup(cfg->trusted_proxies)))) {
         kura_api_stop(s);
         snprintf(errbuf, errlen, "out of memory");
         return -1;
@@ -772,6 +814,7 @@ void kura_api_stop(kura_api_server *s)
     }
     free(s->cert);
     free(s->web_root);
+    free(s->trusted_proxies);
     free(s->stats);
     free(s);
 }

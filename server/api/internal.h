@@ -31,6 +31,7 @@ struct kura_api_server {
     kura_api_config cfg;
     char *cert, *key;               /* copies of the PEM text (key wiped on stop) */
     char *web_root;                 /* the web pages' directory, or NULL (static.h) */
+    char *trusted_proxies;          /* CIDRs (kura_cidrs_match), or NULL: none */
     uint16_t port;
     int tls;
     struct kura_webhook_worker *worker; /* for /metrics; may be NULL */
