@@ -24,6 +24,7 @@ void kura_journal_free(kura_journal *journal)
     free(journal->spends);
     free(journal->signed_refs);
     free(journal->policies);
+    free(journal->outpoints);
     free(journal);
 }
 
@@ -289,6 +290,66 @@ int kura_journal_append_signed(kura_journal *journal, kura_journal_entry *out, i
     e.amount = amount;
     e.fee = fee;
     memcpy(e.txid, txid, 32);
+    return append_entry(journal, &e, out, err);
+}
+
+int kura_journal_append_signature(kura_journal *journal, kura_journal_entry *out, int64_t time,
+                                  const uint8_t intent_hash[32], const char *intent_id,
+                                  uint64_t amount, uint64_t fee, const uint8_t txid[32],
+                                  int bip125, const kura_journal_outpoint *inputs,
+                                  size_t input_count, kura_error *err)
+{
+    kura_journal_entry e;
+    kura_journal_signature last;
+    size_t count = 0;
+    int rc = begin(&e, out, journal, time, KURA_JOURNAL_SIGNED, err);
+    if (rc != KURA_OK) return rc;
+    if (intent_hash == NULL || intent_id == NULL || txid == NULL || inputs == NULL)
+        return kura_fail(err, KURA_EINVAL, "journal: NULL argument");
+    if (strnlen(intent_id, KURA_JOURNAL_INTENT_ID_LEN + 1) != KURA_JOURNAL_INTENT_ID_LEN)
+        return kura_fail(err, KURA_EINVAL, "journal: intent id is not 32 lower-case hex");
+    if (input_count == 0 || input_count > KURA_JOURNAL_INPUTS_MAX)
+        return kura_fail(err, KURA_EINVAL, "journal: input count must be 1..%d",
+                         KURA_JOURNAL_INPUTS_MAX);
+    if (bip125 != 0 && bip125 != 1) return kura_fail(err, KURA_EINVAL, "journal: bip125 not 0/1");
+    e.has_intent_hash = 1;
+    memcpy(e.intent_hash, intent_hash, 32);
+    memcpy(e.intent_id, intent_id, KURA_JOURNAL_INTENT_ID_LEN);
+    e.amount = amount;
+    e.fee = fee;
+    memcpy(e.txid, txid, 32);
+    e.input_count = (uint32_t)input_count;
+    e.bip125 = bip125;
+    /* A second signature of one intent is a fee bump of the latest, or
+     * nothing: decided before any entry is written. */
+    rc = kura_journal_signatures(journal, NULL, 0, &count, intent_hash);
+    if (rc != KURA_OK) return kura_fail(err, rc, "journal: NULL argument");
+    if (count > 0) {
+        kura_journal_signature *all = calloc(count, sizeof(*all));
+        if (all == NULL) return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+        (void)kura_journal_signatures(journal, all, count, &count, intent_hash);
+        last = all[count - 1];
+        free(all);
+        rc = kura_journal_bump_allowed(journal, intent_hash, fee, bip125, inputs, input_count, err);
+        if (rc != KURA_OK) return rc;
+        e.has_replaces = 1;
+        e.replaces = last.seq;
+    }
+    if (amount > KURA_JOURNAL_AMOUNT_MAX || fee > KURA_JOURNAL_AMOUNT_MAX)
+        return kura_fail(err, KURA_EINVAL, "journal: amount or fee over 21e14 sat");
+    if (journal->count > KURA_JOURNAL_ENTRIES_MAX - 1 - input_count)
+        return kura_fail(err, KURA_ERANGE, "journal: full (%d entries)", KURA_JOURNAL_ENTRIES_MAX);
+    for (size_t i = 0; i < input_count; i++) {
+        kura_journal_entry in;
+        rc = begin(&in, NULL, journal, time, KURA_JOURNAL_INPUT, err);
+        if (rc != KURA_OK) return rc;
+        in.has_intent_hash = 1;
+        memcpy(in.intent_hash, intent_hash, 32);
+        memcpy(in.outpoint_txid, inputs[i].txid, 32);
+        in.outpoint_vout = inputs[i].vout;
+        rc = append_entry(journal, &in, NULL, err);
+        if (rc != KURA_OK) return rc;
+    }
     return append_entry(journal, &e, out, err);
 }
 
