@@ -2,8 +2,9 @@
  * server/domain/transfer_chain.c — the moves the chain makes a transfer
  * take (transfers.h, "For the chain"): signed -> broadcast when the node took
  * its transaction, broadcast -> confirmed when a block of the best chain
- * holds it, confirmed -> broadcast when that block is disconnected. The
- * moves go through transfer_state.c like every other.
+ * holds it (any attempt of a fee-bumped transfer), confirmed -> broadcast
+ * when that block is disconnected. The moves go through transfer_state.c
+ * like every other.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,30 @@ int kura_transfer_chain_move(kura_db *db, const char *txid, const char *from, co
     if (rc)
         return rc;
     id = kura_db_result_text(res, 0, 0);
+    /* A fee-bumped transfer confirms with whichever of its attempts a block
+     * holds: an earlier one than its current transaction becomes its
+     * transaction again (transfer_bump.c). */
+    if (!id && strcmp(to, "confirmed") == 0) {
+        kura_db_result_free(res);
+        res = NULL;
+        rc = kura_db_exec(db, &res,
+                          "SELECT a.transfer_id, a.raw_tx, a.fee FROM transfer_attempts a JOIN "
+                          "transfers t ON t.id = a.transfer_id WHERE a.txid = $1 AND t.state = $2 "
+                          "ORDER BY a.transfer_id LIMIT 1",
+                          (kura_db_param[]){KURA_DB_TEXT(txid), KURA_DB_TEXT(from)}, 2, err);
+        if (rc)
+            return rc;
+        id = kura_db_result_text(res, 0, 0);
+        if (id) {
+            int64_t fee = 0;
+            const char *raw = kura_db_result_text(res, 0, 1);
+            kura_db_result_int(&fee, res, 0, 2);
+            if (!raw)
+                id = NULL;
+            else if ((rc = kura_store_transfer_set_tx(db, id, raw, txid, fee, now, err)))
+                goto out;
+        }
+    }
     if (!id) {
         kura_db_result_free(res);
         return KURA_DB_OK;
@@ -43,6 +68,7 @@ int kura_transfer_chain_move(kura_db *db, const char *txid, const char *from, co
             err->code = rc = KURA_DB_EINVAL;
         }
     }
+out:
     kura_transfer_row_clear(&t);
     kura_db_result_free(res);
     return rc;
