@@ -8,6 +8,10 @@
  *   ends: cancelled (any state before broadcast), rejected (before signed),
  *         expired (intent past its expiry, before broadcast), failed;
  *   broadcast -> replaced (fee bump); confirmed -> broadcast (reorganisation).
+ * A fee bump (kura_transfer_bump) is not a move: the transfer keeps its
+ * identity and stays broadcast while its new attempt is signed and sent
+ * (the earlier transaction may still confirm); `replaced` is left for a
+ * transfer whose transaction something else replaced.
  *
  * Every move writes, in the transaction that makes it, exactly one audit row
  * (action "transfer.<state>", data {"from", "to", "snapshot": <transfer>})
