@@ -37,6 +37,18 @@ static int refuse_replay(kura_check_run *run, const char *why)
                                "intent %s was signed before, and %s", run->intent->id, why);
 }
 
+/* 1 when the package's unsigned transaction is the one signed last. */
+static int same_as_last(const kura_check_run *run)
+{
+    kura_tx *utx = NULL;
+    uint8_t txid[32];
+    int same = kura_psbt_unsigned_tx(&utx, run->psbt, NULL) == KURA_OK &&
+               kura_tx_txid(txid, utx) == KURA_OK &&
+               memcmp(txid, run->prior.last_txid, 32) == 0;
+    kura_tx_free(utx);
+    return same;
+}
+
 int kura_check_i_bump_prepare(kura_check_run *run)
 {
     const kura_signer_state *st = run->state;
@@ -57,6 +69,10 @@ int kura_check_i_bump_prepare(kura_check_run *run)
      * bump (a bump carries the very intent the approvers signed). */
     if (prior->signatures == 0)
         return refuse_replay(run, "its id was signed with another intent text");
+    /* The very transaction signed last, presented again: a replay, whatever
+     * else it would pass or fail as a bump. */
+    if (same_as_last(run))
+        return refuse_replay(run, "this very transaction was signed then");
     if (!prior->inputs_known || prior->input_count == 0)
         return refuse_replay(run, "the journal does not record which coins the earlier "
                                   "signature spent, so a replacement cannot be told from a "

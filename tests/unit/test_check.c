@@ -2081,6 +2081,16 @@ static void test_bump_fee_not_higher(void **state)
     expect(&pk, KURA_REFUSE_BUMP_FEE_NOT_HIGHER);
     prior_original(&pk, 19999);
     expect(&pk, KURA_REFUSE_NONE);
+    /* The very transaction signed last, again: a replay, not a bump. */
+    {
+        kura_tx *utx = NULL;
+        prior_original(&pk, 20000);
+        assert_int_equal(kura_psbt_unsigned_tx(&utx, pk.psbt, NULL), KURA_OK);
+        assert_int_equal(kura_tx_txid(pk.jnl.prior.last_txid, utx), KURA_OK);
+        kura_tx_free(utx);
+        expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+        assert_non_null(strstr(pk.result.message, "this very transaction"));
+    }
     pkg_free(&pk);
 }
 
@@ -2121,6 +2131,16 @@ static void test_bump_not_replaceable(void **state)
     assert_int_equal(pk.result.bip125, 0);
     prior_original(&pk, 10000);
     expect(&pk, KURA_REFUSE_BUMP_NOT_REPLACEABLE);
+    /* The very (final) transaction signed before, again: a replay, not
+     * a bump that does not signal. */
+    {
+        kura_tx *utx = NULL;
+        assert_int_equal(kura_psbt_unsigned_tx(&utx, pk.psbt, NULL), KURA_OK);
+        assert_int_equal(kura_tx_txid(pk.jnl.prior.last_txid, utx), KURA_OK);
+        kura_tx_free(utx);
+        pk.jnl.prior.replaceable = 0;
+        expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    }
     pkg_free(&pk);
     /* The original did not signal. */
     pkg_init(&pk, K_WPKH);
