@@ -786,6 +786,10 @@ static void test_fee_bump(void **state)
     assert_string_equal(tu_str(out, "state"), "confirmed");
     assert_string_equal(tu_str(out, "txid"), txid1);
     assert_int_equal(json_integer_value(json_object_get(out, "fee")), fee1);
+    att = json_object_get(out, "attempts");
+    assert_string_equal(tu_str(json_array_get(att, 0), "state"), "confirmed");
+    assert_string_equal(tu_str(json_array_get(att, 1), "state"), "abandoned");
+    assert_string_equal(tu_str(json_array_get(att, 2), "state"), "replaced");
     json_decref(out);
     EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_bump(w.st, &OPS, id, 40, now, &out, p));
     {

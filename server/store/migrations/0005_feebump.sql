@@ -8,7 +8,8 @@
 --   state: broadcast (signed and sent: the original, and each bump once
 --          its signatures are in) | awaiting_signatures (a bump being
 --          signed) | abandoned (a bump superseded by a later one before it
---          was signed)
+--          was signed) | confirmed (the one a block holds) | replaced (a
+--          signed one that lost to the confirmed one)
 CREATE TABLE transfer_attempts (
     transfer_id TEXT NOT NULL REFERENCES transfers(id),
     attempt BIGINT NOT NULL,
