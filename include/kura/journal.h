@@ -288,9 +288,11 @@ typedef struct kura_journal_outpoint {
  * highest fee of the chain.
  *   bip125: 1 when some input's nSequence is below 0xfffffffe, else 0.
  *   input_count: 1..KURA_JOURNAL_INPUTS_MAX (else KURA_EINVAL).
- * `out` receives the `signed` entry. A failure after some `input` entries
- * were written (EIO) leaves them unattributed: entries are attributed only
- * to a `signed` entry right after them. */
+ * The entries go out in one write and one fsync. `out` receives the
+ * `signed` entry. A crash in the write leaves at worst complete `input`
+ * entries without their `signed` entry (they belong to no signature:
+ * entries are attributed only to a `signed` entry right after them) and a
+ * torn tail. */
 int kura_journal_append_signature(kura_journal *journal, kura_journal_entry *out, int64_t time,
                                   const uint8_t intent_hash[32], const char *intent_id,
                                   uint64_t amount, uint64_t fee, const uint8_t txid[32],

@@ -259,6 +259,83 @@ static int append_entry(kura_journal *j, kura_journal_entry *e, kura_journal_ent
     return KURA_OK;
 }
 
+/* Writes es[0..n) (kind and kind fields set; the last may be of any kind,
+ * the others `input` entries) as the next n entries with ONE write and ONE
+ * fsync, so a signature's inputs cost no more syncs than the signature. A
+ * crash leaves a prefix at worst: complete input entries that no signed
+ * entry follows (they belong to no signature) and a torn tail. The caller
+ * has checked what only the whole group can break (a bump's rules); each
+ * entry's place in the chain is checked before the write against the
+ * chain as it will be (sequence, previous hash, time, limit), and again
+ * when it is added to the summary. */
+static int append_entries(kura_journal *j, kura_journal_entry *es, size_t n, kura_error *err)
+{
+    char *buf;
+    size_t total = 0, bytes;
+    uint8_t prev[32];
+    int rc = KURA_OK;
+    if (j->fd < 0 || !j->writable)
+        return kura_fail(err, KURA_EINVAL, "journal: not open for appending");
+    if (j->poisoned)
+        return kura_fail(err, KURA_JOURNAL_EIO,
+                         "journal: an earlier append failed; reopen the journal");
+    if (n == 0 || n > KURA_JOURNAL_ENTRIES_MAX || j->count > KURA_JOURNAL_ENTRIES_MAX - n)
+        return kura_fail(err, KURA_ERANGE, "journal: full (%d entries)", KURA_JOURNAL_ENTRIES_MAX);
+    if (!kura_size_mul(n, KURA_JOURNAL_LINE_MAX, &bytes) || (buf = malloc(bytes)) == NULL)
+        return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+    memcpy(prev, j->head, 32);
+    for (size_t i = 0; i < n && rc == KURA_OK; i++) {
+        size_t len = 0;
+        es[i].seq = j->count + i;
+        memcpy(es[i].prev_hash, prev, 32);
+        rc = kura_journal_line_format(buf + total, &len, es[i].hash, &es[i], err);
+        if (rc != KURA_OK) break;
+        if (i == 0) rc = kura_journal_check_next(j, &es[0], true, err);
+        else if (es[i].time < es[i - 1].time)
+            rc = kura_fail(err, KURA_JOURNAL_EORDER, "journal: times out of order");
+        buf[total + len] = '\n';
+        total += len + 1;
+        memcpy(prev, es[i].hash, 32);
+    }
+    if (rc != KURA_OK) {
+        free(buf);
+        return rc;
+    }
+    /* Memory first, as in append_entry. */
+    if (!kura_journal_reserve_inputs(j, n) || !kura_journal_reserve(j, es[n - 1].kind)) {
+        free(buf);
+        return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+    }
+    if (kura_file_write_all(j->fd, buf, total) != 0) {
+        rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: write: %s", strerror(errno));
+        if (ftruncate(j->fd, (off_t)j->size) == 0) (void)fsync(j->fd);
+        j->poisoned = true;
+        free(buf);
+        return rc;
+    }
+    free(buf);
+    if (fsync(j->fd) != 0) {
+        j->poisoned = true;
+        return kura_fail(err, KURA_JOURNAL_EIO, "journal: fsync: %s", strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char line[KURA_JOURNAL_LINE_MAX];
+        uint8_t h[32];
+        /* Cannot fail: formatted above, memory reserved, rules checked by
+         * the caller. If it does, the summary no longer follows the file:
+         * stop this handle (the file is read again on the next open). */
+        rc = kura_journal_line_format(line, &len, h, &es[i], err);
+        if (rc == KURA_OK) rc = kura_journal_check_next(j, &es[i], true, err);
+        if (rc == KURA_OK) rc = kura_journal_add(j, &es[i], len + 1, true, err);
+        if (rc != KURA_OK) {
+            j->poisoned = true;
+            return rc == KURA_EINVAL ? KURA_JOURNAL_EIO : rc;
+        }
+    }
+    return KURA_OK;
+}
+
 static int begin(kura_journal_entry *e, kura_journal_entry *out, kura_journal *journal,
                  int64_t time, kura_journal_kind kind, kura_error *err)
 {
@@ -337,20 +414,23 @@ int kura_journal_append_signature(kura_journal *journal, kura_journal_entry *out
     }
     if (amount > KURA_JOURNAL_AMOUNT_MAX || fee > KURA_JOURNAL_AMOUNT_MAX)
         return kura_fail(err, KURA_EINVAL, "journal: amount or fee over 21e14 sat");
-    if (journal->count > KURA_JOURNAL_ENTRIES_MAX - 1 - input_count)
-        return kura_fail(err, KURA_ERANGE, "journal: full (%d entries)", KURA_JOURNAL_ENTRIES_MAX);
-    for (size_t i = 0; i < input_count; i++) {
-        kura_journal_entry in;
-        rc = begin(&in, NULL, journal, time, KURA_JOURNAL_INPUT, err);
-        if (rc != KURA_OK) return rc;
-        in.has_intent_hash = 1;
-        memcpy(in.intent_hash, intent_hash, 32);
-        memcpy(in.outpoint_txid, inputs[i].txid, 32);
-        in.outpoint_vout = inputs[i].vout;
-        rc = append_entry(journal, &in, NULL, err);
-        if (rc != KURA_OK) return rc;
+    {
+        kura_journal_entry *es = calloc(input_count + 1, sizeof(*es));
+        if (es == NULL) return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+        for (size_t i = 0; i < input_count; i++) {
+            es[i].kind = KURA_JOURNAL_INPUT;
+            es[i].time = time;
+            es[i].has_intent_hash = 1;
+            memcpy(es[i].intent_hash, intent_hash, 32);
+            memcpy(es[i].outpoint_txid, inputs[i].txid, 32);
+            es[i].outpoint_vout = inputs[i].vout;
+        }
+        es[input_count] = e;
+        rc = append_entries(journal, es, input_count + 1, err);
+        if (rc == KURA_OK && out != NULL) *out = es[input_count];
+        free(es);
+        return rc;
     }
-    return append_entry(journal, &e, out, err);
 }
 
 int kura_journal_append_refused(kura_journal *journal, kura_journal_entry *out, int64_t time,

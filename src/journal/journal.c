@@ -197,6 +197,25 @@ int kura_journal_bump_allowed(const kura_journal *j, const uint8_t intent_hash[3
     return KURA_OK;
 }
 
+bool kura_journal_reserve_inputs(kura_journal *j, size_t n)
+{
+    size_t need, ncap, bytes;
+    void *p;
+    if (!kura_size_add(j->outpoint_count, j->pending_count, &need) ||
+        !kura_size_add(need, n, &need))
+        return false;
+    if (need <= j->outpoint_cap) return true;
+    ncap = j->outpoint_cap < 16 ? 16 : j->outpoint_cap;
+    while (ncap < need)
+        if (!kura_size_mul(ncap, 2, &ncap)) return false;
+    if (!kura_size_mul(ncap, sizeof(*j->outpoints), &bytes)) return false;
+    p = realloc(j->outpoints, bytes);
+    if (p == NULL) return false;
+    j->outpoints = p;
+    j->outpoint_cap = ncap;
+    return true;
+}
+
 bool kura_journal_reserve(kura_journal *j, kura_journal_kind kind)
 {
     if (kind == KURA_JOURNAL_INPUT)

@@ -114,6 +114,10 @@ int kura_journal_bump_allowed(const kura_journal *j, const uint8_t intent_hash[3
                               int bip125, const kura_journal_outpoint *inputs, size_t input_count,
                               kura_error *err);
 
+/* Makes room in the summary for n more `input` entries. Returns false
+ * without memory (or on overflow). */
+bool kura_journal_reserve_inputs(kura_journal *j, size_t n);
+
 /* Makes room in the summary for one more entry of `kind`, so that adding it
  * after it is durably written cannot fail. Returns false without memory. */
 bool kura_journal_reserve(kura_journal *j, kura_journal_kind kind);
