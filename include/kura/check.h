@@ -133,16 +133,40 @@ typedef enum kura_refusal {
     KURA_REFUSE_DECLINED = 33,          /* the operator answered no at the confirmation */
     KURA_REFUSE_NOTHING_TO_SIGN = 34,   /* no input this signer's key can sign */
     /* 3. the intent (added later) */
-    KURA_REFUSE_POLICY_BEHIND = 35      /* the intent names a policy version newer than the
+    KURA_REFUSE_POLICY_BEHIND = 35,     /* the intent names a policy version newer than the
                                            signer's, and the package does not bring it */
+    /* 5. fee bumps of an intent signed before (docs/signer-check.md, "Fee bumps") */
+    KURA_REFUSE_BUMP_FEE_NOT_HIGHER = 36, /* a replacement whose fee is not above the highest
+                                             fee signed before for the intent */
+    KURA_REFUSE_BUMP_NOT_REPLACEABLE = 37 /* a replacement that does not signal BIP125, or of
+                                             a signature that did not */
 } kura_refusal;
 
-#define KURA_REFUSAL_COUNT 36
+#define KURA_REFUSAL_COUNT 38
 
 /* "KURA_REFUSE_OUTPUT_MISSING" etc.; "KURA_REFUSE_?" for a value out of range. */
 const char *kura_refusal_name(kura_refusal reason);
 
 /* ---- the signer's state ---- */
+
+/* One outpoint (a coin a transaction spends). */
+typedef struct kura_check_outpoint {
+    uint8_t txid[32]; /* internal byte order */
+    uint32_t vout;
+} kura_check_outpoint;
+
+/* What the journal recorded about the earlier signatures of one intent, for
+ * a fee bump (kura_check_journal.prior_signatures). */
+typedef struct kura_check_prior {
+    size_t signatures;      /* signatures of this intent hash; 0 when none */
+    int inputs_known;       /* 1 when every one of them recorded the coins it spent */
+    int replaceable;        /* 1 when every one of them signalled BIP125 */
+    uint64_t fee_max;       /* the highest fee among them */
+    uint8_t last_txid[32];  /* the latest one's txid, internal byte order */
+    uint64_t last_entry;    /* the latest one's journal entry (the one a bump replaces) */
+    uint64_t counted;       /* what signed_since(since) includes for this intent */
+    size_t input_count;     /* outpoints they spent, all of them in order, repeats included */
+} kura_check_prior;
 
 /* What the signer's journal knows, asked through callbacks so the check stays
  * free of I/O. `arg` is passed back unchanged. */
@@ -162,6 +186,15 @@ typedef struct kura_check_journal {
      * accepted at the ceremony. The check treats -1 as "accepted now" (an
      * entry of a policy update in this package). */
     int64_t (*allow_accepted_at)(void *arg, const uint8_t *script, size_t script_len);
+    /* Optional (NULL: an intent signed before is always a replay). The
+     * earlier signatures of the intent with this text hash: fills *prior
+     * and the first inputs_cap of their spent outpoints into inputs (NULL
+     * when inputs_cap is 0); `since` as for signed_since, for
+     * prior->counted. The check calls it twice: to learn input_count, then
+     * with room for them. Returns 0, or nonzero when the journal cannot
+     * answer (the check then refuses as a replay). */
+    int (*prior_signatures)(void *arg, kura_check_prior *prior, kura_check_outpoint *inputs,
+                            size_t inputs_cap, const uint8_t intent_hash[32], int64_t since);
 } kura_check_journal;
 
 /* Every pointer and callback is required; max_clock_skew >= 0; the wallet
@@ -233,6 +266,11 @@ typedef struct kura_check_result {
                                       (owned by the result; the caller journals it and
                                       makes it the policy in force); else NULL */
     char *summary;                 /* plain-language text of what will be signed (owned) */
+    int is_bump;                   /* 1 when it replaces earlier signatures of the intent */
+    uint8_t replaced_txid[32];     /* bump: the latest earlier signature's txid */
+    uint64_t replaced_fee;         /* bump: the highest earlier fee */
+    uint64_t replaced_entry;       /* bump: the latest earlier signature's journal entry */
+    int bip125;                    /* 1 when some input's nSequence is below 0xfffffffe */
 } kura_check_result;
 
 /* Frees what a result owns and clears it. NULL is a no-op. */

@@ -84,7 +84,11 @@ const char *kura_journal_status_name(int code);
 
 /* ---- limits ---- */
 
-#define KURA_JOURNAL_FORMAT_VERSION 1
+/* Version 2 added `input` entries and the signed entry's input count,
+ * BIP125 signal and replaced entry (fee bumps); version-1 journals still
+ * load, and gain version-2 entries when appended to. */
+#define KURA_JOURNAL_FORMAT_VERSION 2
+#define KURA_JOURNAL_INPUTS_MAX 10000    /* inputs one signed entry records */
 #define KURA_JOURNAL_LINE_MAX 512        /* longest line, LF included */
 #define KURA_JOURNAL_ENTRIES_MAX 1000000 /* most entries one journal holds */
 #define KURA_JOURNAL_REASON_MAX 64       /* refusal reason: [A-Za-z0-9_.:-]{1,64} */
@@ -106,8 +110,11 @@ typedef enum kura_journal_kind {
     KURA_JOURNAL_REFUSED = 2,  /* "refused": a request was refused */
     KURA_JOURNAL_POLICY = 3,   /* "policy": a policy version was accepted */
     KURA_JOURNAL_RECOVERED = 4, /* "recovered": a torn tail was cut off on recovery */
-    KURA_JOURNAL_CHANGE = 5    /* "change": the highest change index of a transaction about
-                                  to be signed (written just before its "signed" entry) */
+    KURA_JOURNAL_CHANGE = 5,   /* "change": the highest change index of a transaction about
+                                  to be signed (written before its "signed" entry) */
+    KURA_JOURNAL_INPUT = 6     /* "input": one outpoint a transaction about to be signed
+                                  spends; the N entries right before a signed entry that
+                                  counts N inputs are its inputs (format version 2) */
 } kura_journal_kind;
 
 /* Returns the kind's name as written ("signed"), or NULL outside the enum. */
@@ -119,8 +126,8 @@ typedef struct kura_journal_entry {
     int64_t time;              /* seconds since the epoch, 0..KURA_JOURNAL_TIME_MAX */
     kura_journal_kind kind;
     uint32_t format_version;   /* init: KURA_JOURNAL_FORMAT_VERSION */
-    int has_intent_hash;       /* signed: 1; refused: 0 when the intent was unreadable */
-    uint8_t intent_hash[32];   /* signed, refused: SHA-256 of the intent text */
+    int has_intent_hash;       /* signed, input: 1; refused: 0 when the intent was unreadable */
+    uint8_t intent_hash[32];   /* signed, refused, input: SHA-256 of the intent text */
     char intent_id[KURA_JOURNAL_INTENT_ID_LEN + 1]; /* signed: the intent's id */
     uint64_t amount;           /* signed: satoshis to non-change destinations */
     uint64_t fee;              /* signed: satoshis */
@@ -132,6 +139,17 @@ typedef struct kura_journal_entry {
     uint64_t discarded_len;    /* recovered: bytes cut off, 1..KURA_JOURNAL_LINE_MAX - 1 */
     uint8_t discarded_hash[32];/* recovered: SHA-256 of those bytes */
     uint32_t change_index;     /* change: 0..KURA_JOURNAL_CHANGE_INDEX_MAX */
+    uint32_t input_count;      /* signed: inputs recorded by the `input` entries right
+                                  before it, 1..KURA_JOURNAL_INPUTS_MAX; 0 for a version-1
+                                  entry (inputs not recorded) */
+    int bip125;                /* signed with inputs: 1 when the transaction signals BIP125
+                                  replaceability (an input's nSequence < 0xfffffffe) */
+    int has_replaces;          /* signed with inputs: 1 when it is a fee bump of an earlier
+                                  signature of the same intent */
+    uint64_t replaces;         /* ... the number of that earlier `signed` entry */
+    uint8_t outpoint_txid[32]; /* input: the spent outpoint's txid, internal byte order
+                                  (written reversed) */
+    uint32_t outpoint_vout;    /* input: its output index */
     uint8_t prev_hash[32];     /* hash of the entry before; zeros for init */
     uint8_t hash[32];          /* SHA-256 of the line up to (not including) " <hash>" */
 } kura_journal_entry;
@@ -249,6 +267,38 @@ int kura_journal_append_signed(kura_journal *journal, kura_journal_entry *out, i
                                uint64_t amount, uint64_t fee, const uint8_t txid[32],
                                kura_error *err);
 
+/* One outpoint a signed transaction spends. */
+typedef struct kura_journal_outpoint {
+    uint8_t txid[32]; /* internal byte order */
+    uint32_t vout;
+} kura_journal_outpoint;
+
+/* Records a signature with the outpoints its transaction spends (format
+ * version 2): one `input` entry per element of inputs[0..input_count), in
+ * that order, then the `signed` entry counting them. When the journal
+ * already records a signature of intent_hash, the new one must be a fee
+ * bump of it (docs/journal-format.md, "Fee bumps"), and its entry names the
+ * latest earlier signature of the intent as the one it replaces: every
+ * earlier signature of the intent recorded its inputs and signalled BIP125,
+ * the new transaction spends every one of their inputs (so at most one of
+ * them can confirm), signals BIP125 itself (bip125 = 1), and pays a fee
+ * strictly above each of theirs; otherwise KURA_JOURNAL_EREPLAY and nothing
+ * is written. In the rolling limit the intent then counts once: the
+ * replaced entry stops counting and the new one counts its amount and the
+ * highest fee of the chain.
+ *   bip125: 1 when some input's nSequence is below 0xfffffffe, else 0.
+ *   input_count: 1..KURA_JOURNAL_INPUTS_MAX (else KURA_EINVAL).
+ * The entries go out in one write and one fsync. `out` receives the
+ * `signed` entry. A crash in the write leaves at worst complete `input`
+ * entries without their `signed` entry (they belong to no signature:
+ * entries are attributed only to a `signed` entry right after them) and a
+ * torn tail. */
+int kura_journal_append_signature(kura_journal *journal, kura_journal_entry *out, int64_t time,
+                                  const uint8_t intent_hash[32], const char *intent_id,
+                                  uint64_t amount, uint64_t fee, const uint8_t txid[32],
+                                  int bip125, const kura_journal_outpoint *inputs,
+                                  size_t input_count, kura_error *err);
+
 /* Records a refusal: the intent's hash (NULL when the request was too broken
  * to name one) and a stable reason code (such as "KURA_POLICY_EQUORUM"). */
 int kura_journal_append_refused(kura_journal *journal, kura_journal_entry *out, int64_t time,
@@ -282,8 +332,32 @@ int kura_journal_head(const kura_journal *journal, uint64_t *count, uint8_t hash
 int kura_journal_find_signed(const kura_journal *journal, uint64_t *seq,
                              const uint8_t intent_hash[32]);
 
+/* One signature of an intent as the journal recorded it. Pointers point
+ * into the journal's summary and stay valid until the next append or free. */
+typedef struct kura_journal_signature {
+    uint64_t seq;            /* its `signed` entry */
+    int64_t time;
+    uint64_t amount;
+    uint64_t fee;
+    uint8_t txid[32];        /* internal byte order */
+    int bip125;              /* 1 signals, 0 final, -1 not recorded (version-1 entry) */
+    const kura_journal_outpoint *inputs; /* NULL when not recorded (version 1) */
+    size_t input_count;
+    int has_replaces;        /* 1 when it is a fee bump of entry `replaces` */
+    uint64_t replaces;
+} kura_journal_signature;
+
+/* The signatures recorded for intent_hash, in entry order: the first
+ * out_len of them into out[] (out may be NULL when out_len is 0) and how
+ * many there are in *count. Returns KURA_OK (count 0 when never signed) or
+ * KURA_EINVAL (NULL journal, hash or count; NULL out with out_len > 0). */
+int kura_journal_signatures(const kura_journal *journal, kura_journal_signature *out,
+                            size_t out_len, size_t *count, const uint8_t intent_hash[32]);
+
 /* The rolling limit: the sums of `amount` and `fee` (each may be NULL) over
- * the `signed` entries with now - 86400 < time <= now, an entry exactly
+ * the `signed` entries with now - 86400 < time <= now (a fee bump counts
+ * its intent once: at the time of the latest signature of the chain, with
+ * the chain's highest fee; the entries it replaced count 0), an entry exactly
  * 86400 s old being out. Entries with time > now (possible only if the clock
  * was set back) count too, so that setting the clock back never frees limit.
  * Sums saturate at UINT64_MAX. Returns KURA_OK, or KURA_EINVAL (NULL journal,

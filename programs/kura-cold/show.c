@@ -68,8 +68,18 @@ static void print_entry(const kura_journal_entry *e)
         cold_hex32(a, e->intent_hash);
         for (size_t i = 0; i < 32; i++) txid_be[i] = e->txid[31 - i];
         cold_hex32(b, txid_be);
-        printf("intent %s sha256 %s amount %" PRIu64 " fee %" PRIu64 " txid %s\n", e->intent_id,
+        printf("intent %s sha256 %s amount %" PRIu64 " fee %" PRIu64 " txid %s", e->intent_id,
                a, e->amount, e->fee, b);
+        if (e->input_count > 0)
+            printf(" inputs %" PRIu32 " %s", e->input_count, e->bip125 ? "rbf" : "final");
+        if (e->has_replaces) printf(" FEE BUMP replaces entry %" PRIu64, e->replaces);
+        printf("\n");
+        break;
+    case KURA_JOURNAL_INPUT:
+        cold_hex32(a, e->intent_hash);
+        for (size_t i = 0; i < 32; i++) txid_be[i] = e->outpoint_txid[31 - i];
+        cold_hex32(b, txid_be);
+        printf("spends %s:%" PRIu32 " for intent sha256 %s\n", b, e->outpoint_vout, a);
         break;
     case KURA_JOURNAL_REFUSED:
         if (e->has_intent_hash) cold_hex32(a, e->intent_hash);

@@ -119,6 +119,16 @@ static void show_summary(const sign_ctx *s, const kura_check_result *r, int unat
                " (%s), signed by the administrators; it takes effect with this signature\n",
                s->st.in_force->version, r->new_policy->version,
                r->new_policy->mode == KURA_POLICY_HOT ? "hot" : "cold");
+    if (r->is_bump) {
+        char txid[65];
+        uint8_t be[32];
+        for (size_t i = 0; i < 32; i++) be[i] = r->replaced_txid[31 - i];
+        cold_hex32(txid, be);
+        printf("FEE BUMP:   replaces transaction %s (journal entry %" PRIu64 ")\n"
+               "            fee %" PRIu64 " sat -> %" PRIu64 " sat; it spends every coin the "
+               "earlier one did, so at most one of them can confirm\n",
+               txid, r->replaced_entry, r->replaced_fee, r->fee);
+    }
     if (unattended) printf("unattended: signing under the hot-wallet policy\n");
     fflush(stdout);
 }
@@ -201,6 +211,7 @@ int cold_cmd_sign(const cold_env *env)
     char *b64 = NULL, why[KURA_ERROR_MESSAGE_MAX];
     int rc, binary, crc;
     kura_journal_entry entry;
+    kura_journal_outpoint *inputs = NULL;
 
     memset(&s, 0, sizeof(s));
     memset(&res, 0, sizeof(res));
@@ -349,8 +360,21 @@ int cold_cmd_sign(const cold_env *env)
         rc = cold_fail(COLD_EXIT_CANNOT, "%s; nothing was signed out", err.message);
         goto done;
     }
-    crc = kura_journal_append_signed(s.st.journal, &entry, env->now, res.intent_hash,
-                                     res.intent_id, res.total_out, res.fee, txid, &err);
+    /* The coins it spends are journaled with it: a later fee bump of this
+     * intent is signed only if it spends every one of them again. */
+    if (psbt->input_count == 0 || psbt->input_count > KURA_JOURNAL_INPUTS_MAX ||
+        (inputs = calloc(psbt->input_count, sizeof(*inputs))) == NULL) {
+        rc = cold_fail(COLD_EXIT_CANNOT, "cannot record %zu inputs; nothing was signed out",
+                       psbt->input_count);
+        goto done;
+    }
+    for (size_t i = 0; i < psbt->input_count; i++) {
+        memcpy(inputs[i].txid, psbt->inputs[i].prev_txid, 32);
+        inputs[i].vout = psbt->inputs[i].prev_vout;
+    }
+    crc = kura_journal_append_signature(s.st.journal, &entry, env->now, res.intent_hash,
+                                        res.intent_id, res.total_out, res.fee, txid, res.bip125,
+                                        inputs, psbt->input_count, &err);
     if (crc == KURA_JOURNAL_EREPLAY) {
         rc = refuse(&s, KURA_REFUSE_INTENT_REPLAY, "%s", err.message);
         goto done;
@@ -410,6 +434,7 @@ done:
     free(out);
     free(b64);
     free(new_policy_text);
+    free(inputs);
     cold_state_free(&s.st);
     return rc;
 }

@@ -212,7 +212,8 @@ static int snap_add(cold_journal_snap *s, const kura_journal_entry *e)
     case KURA_JOURNAL_CHANGE:
         if ((int64_t)e->change_index > s->change_max) s->change_max = e->change_index;
         break;
-    case KURA_JOURNAL_INIT: break;
+    case KURA_JOURNAL_INIT:
+    case KURA_JOURNAL_INPUT: break;
     }
     return 0;
 }
@@ -555,6 +556,51 @@ static uint64_t cb_signed_since(void *arg, int64_t since)
     return amount + fee;
 }
 
+/* Fee bumps: the earlier signatures of an intent, from the journal's own
+ * summary (kura_journal_signatures), as the check asks for them. */
+static int cb_prior_signatures(void *arg, kura_check_prior *prior, kura_check_outpoint *inputs,
+                               size_t inputs_cap, const uint8_t intent_hash[32], int64_t since)
+{
+    const cold_state *st = arg;
+    kura_journal_signature *sigs = NULL;
+    size_t n = 0, at = 0;
+    memset(prior, 0, sizeof(*prior));
+    if (st->journal == NULL ||
+        kura_journal_signatures(st->journal, NULL, 0, &n, intent_hash) != KURA_OK)
+        return -1;
+    if (n == 0) return 0;
+    sigs = calloc(n, sizeof(*sigs));
+    if (sigs == NULL || kura_journal_signatures(st->journal, sigs, n, &n, intent_hash) != KURA_OK) {
+        free(sigs);
+        return -1;
+    }
+    prior->signatures = n;
+    prior->inputs_known = 1;
+    prior->replaceable = 1;
+    for (size_t i = 0; i < n; i++) {
+        const kura_journal_signature *g = &sigs[i];
+        if (g->inputs == NULL || g->input_count == 0) prior->inputs_known = 0;
+        if (g->bip125 != 1) prior->replaceable = 0;
+        if (g->fee > prior->fee_max) prior->fee_max = g->fee;
+        for (size_t k = 0; k < g->input_count; k++, at++)
+            if (at < inputs_cap) {
+                memcpy(inputs[at].txid, g->inputs[k].txid, 32);
+                inputs[at].vout = g->inputs[k].vout;
+            }
+    }
+    prior->input_count = at;
+    memcpy(prior->last_txid, sigs[n - 1].txid, 32);
+    prior->last_entry = sigs[n - 1].seq;
+    /* What cb_signed_since counts of this intent: the journal counts a
+     * bump chain once, at its latest signature, with its highest fee; a
+     * chain the journal does not link (version-1 duplicates) is never
+     * bumped, so its count does not matter here. */
+    if (sigs[n - 1].time > since)
+        prior->counted = sigs[n - 1].amount + prior->fee_max;
+    free(sigs);
+    return 0;
+}
+
 /* The start of the latest unbroken run of accepted policy versions whose
  * allowlist holds the script: an entry removed and later re-added waits its
  * delay again. -1 when the last accepted version does not hold it. */
@@ -588,6 +634,7 @@ void cold_signer_state(kura_signer_state *out, cold_state *st, int64_t now)
     out->journal.intent_signed = cb_intent_signed;
     out->journal.signed_since = cb_signed_since;
     out->journal.allow_accepted_at = cb_allow_accepted_at;
+    out->journal.prior_signatures = cb_prior_signatures;
     out->now = now;
     out->max_clock_skew = COLD_MAX_CLOCK_SKEW;
     /* Bounded by what this signer has itself signed (the journal), never

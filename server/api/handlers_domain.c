@@ -171,6 +171,13 @@ int kura_h_transfer_cancel(kura_req *rq, kura_resp *rs, kura_problem *p)
                                 rq->now, &rs->json, p);
 }
 
+int kura_h_transfer_bump(kura_req *rq, kura_resp *rs, kura_problem *p)
+{
+    int64_t rate = kura_api_int(rq->body, "fee_rate_sat_vb", 0);
+    return kura_transfer_bump(rq->store, &rq->who, rq->id, rate > 0 ? (uint64_t)rate : 0, rq->now,
+                              &rs->json, p);
+}
+
 int kura_h_transfer_package(kura_req *rq, kura_resp *rs, kura_problem *p)
 {
     uint8_t *psbt = NULL;

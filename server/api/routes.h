@@ -143,6 +143,7 @@ int kura_h_transfer_package(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_signatures(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_import(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_cancel(kura_req *, kura_resp *, kura_problem *);
+int kura_h_transfer_bump(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_tx(kura_req *, kura_resp *, kura_problem *);
 int kura_h_audit_list(kura_req *, kura_resp *, kura_problem *);
 int kura_h_audit_verify(kura_req *, kura_resp *, kura_problem *);

@@ -378,6 +378,11 @@ static const kura_field_rule reason_optional_rules[] = {
     END};
 const kura_body_spec kura_body_reason_optional = {"reason_optional", reason_optional_rules};
 
+static const kura_field_rule bump_rules[] = {
+    INT("fee_rate_sat_vb", 0, 1, 100000),
+    END};
+const kura_body_spec kura_body_bump = {"bump", bump_rules};
+
 static const kura_field_rule signatures_rules[] = {
     STR("psbt", 1, 1, 16u << 20, KURA_CHARSET_ASCII),
     END};
@@ -435,7 +440,7 @@ const kura_body_spec kura_body_empty = {"empty", empty_rules};
 const kura_body_spec *const kura_body_specs[] = {
     &kura_body_session_create, &kura_body_wallet_create, &kura_body_wallet_policy,
     &kura_body_address_create, &kura_body_transfer_create, &kura_body_approval,
-    &kura_body_reason_required, &kura_body_reason_optional, &kura_body_signatures,
+    &kura_body_reason_required, &kura_body_reason_optional, &kura_body_signatures, &kura_body_bump,
     &kura_body_user_create, &kura_body_user_update, &kura_body_totp_confirm,
     &kura_body_apikey_create, &kura_body_webhook_create, &kura_body_webhook_redeliver, &kura_body_audit_verify, &kura_body_empty,
     &kura_body_withdrawal_create, &kura_body_batch_create, NULL};

@@ -83,6 +83,7 @@ extern const kura_body_spec kura_body_approval;
 extern const kura_body_spec kura_body_reason_required;
 extern const kura_body_spec kura_body_reason_optional;
 extern const kura_body_spec kura_body_signatures;
+extern const kura_body_spec kura_body_bump;
 extern const kura_body_spec kura_body_user_create;
 extern const kura_body_spec kura_body_user_update;
 extern const kura_body_spec kura_body_totp_confirm;

@@ -158,6 +158,39 @@ int dom_transfer_note(kura_db *db, const char *actor, const kura_transfer_row *t
 int dom_transfer_lock(kura_db *db, const char *id, kura_transfer_row *t, int64_t now,
                       int *expired_now, kura_problem *p, kura_db_error *err);
 
+/* ---- fee bumps (transfer_bump.c): a transfer's attempts ---- */
+
+/* One row of transfer_attempts (migration 0005). */
+typedef struct dom_attempt {
+    int64_t attempt;        /* 1: the original */
+    char state[24];         /* broadcast | awaiting_signatures | abandoned */
+    char *package;          /* owned, base64 */
+    char *combined;         /* owned, base64; NULL when none */
+    char txid[68];          /* "" until finalized */
+    int64_t fee;
+    int64_t fee_rate;       /* sat/vB; -1 when none */
+    int64_t change_index;   /* -1 when none */
+    int64_t created_at;
+} dom_attempt;
+
+void dom_attempt_clear(dom_attempt *a);
+/* The bump of the transfer awaiting signatures, if any: KURA_DB_OK, or
+ * KURA_DB_ENOTFOUND when there is none. */
+int dom_attempt_pending(kura_db *db, const char *transfer_id, dom_attempt *a, kura_db_error *err);
+/* Its combined PSBT after an upload short of the threshold. */
+int dom_attempt_set_combined(kura_db *db, const char *transfer_id, int64_t attempt,
+                             const char *combined_b64, int64_t now, kura_db_error *err);
+/* The bump finalized: it becomes the transfer's transaction (package,
+ * combined, raw_tx, txid, fee; broadcast at once), with an audit row
+ * "transfer.bump_signed" (*out: the transfer). */
+int dom_attempt_signed(kura_db *db, const char *actor, kura_transfer_row *t, const dom_attempt *a,
+                       const char *combined_b64, const char *raw_tx_hex, const char *txid,
+                       int64_t fee, int64_t vsize, int64_t added, int64_t now, json_t **out,
+                       kura_db_error *err);
+/* The transfer resource's "attempts" array (empty before a bump). */
+int dom_transfer_attempts_json(kura_db *db, const char *transfer_id, json_t **out,
+                               kura_db_error *err);
+
 /* The current time for reads that have no `now` argument. */
 int64_t dom_now(void);
 

@@ -519,6 +519,22 @@ done:
     return rc;
 }
 
+/* The package of a broadcast transfer's fee bump awaiting signatures into
+ * a->bytes: 0, or KURA_DB_ENOTFOUND when there is none. */
+static int bump_package(kura_db *db, const kura_transfer_row *t, package_arg *a,
+                        kura_db_error *err)
+{
+    dom_attempt at;
+    int rc;
+    if (strcmp(t->state, "broadcast") != 0)
+        return KURA_DB_ENOTFOUND;
+    if ((rc = dom_attempt_pending(db, t->id, &at, err)))
+        return rc;
+    rc = psbt_bytes_from_b64(at.package, &a->bytes, &a->len, a->p);
+    dom_attempt_clear(&at);
+    return rc;
+}
+
 static int package_tx(kura_db *db, void *arg, kura_db_error *err)
 {
     package_arg *a = arg;
@@ -536,6 +552,8 @@ static int package_tx(kura_db *db, void *arg, kura_db_error *err)
     }
     if (strcmp(t.state, "approved") == 0)
         rc = build(db, a, &t, err);
+    else if ((rc = bump_package(db, &t, a, err)) != KURA_DB_ENOTFOUND)
+        ; /* a fee bump awaiting signatures: its package (transfer_bump.c) */
     else if (t.package)
         rc = psbt_bytes_from_b64(t.package, &a->bytes, &a->len, a->p);
     else
@@ -557,9 +575,13 @@ static int package_read(kura_db *db, void *arg, kura_db_error *err)
     a->len = 0;
     if (rc)
         return rc;
-    if (t.package && strcmp(t.state, "approved") != 0 &&
-        !(dom_transfer_state_open(t.state) && a->now >= t.expires_at))
+    if ((rc = bump_package(db, &t, a, err)) != KURA_DB_ENOTFOUND)
+        ; /* a fee bump awaiting signatures: its package (transfer_bump.c) */
+    else if (t.package && strcmp(t.state, "approved") != 0 &&
+             !(dom_transfer_state_open(t.state) && a->now >= t.expires_at))
         rc = psbt_bytes_from_b64(t.package, &a->bytes, &a->len, a->p);
+    else
+        rc = 0;
     kura_transfer_row_clear(&t);
     return rc;
 }
@@ -648,8 +670,11 @@ static int sign_tx(kura_db *db, void *arg, kura_db_error *err)
     kura_error kerr = {0};
     char *acc_b64 = NULL, *up_b64 = NULL;
     char upload_id[KURA_DB_ID_SIZE];
+    dom_attempt bump;
+    int is_bump = 0;
     int rc;
 
+    memset(&bump, 0, sizeof bump);
     json_decref(a->out);
     a->out = NULL;
     a->expired = 0;
@@ -660,15 +685,30 @@ static int sign_tx(kura_db *db, void *arg, kura_db_error *err)
         return rc;
     if (a->expired)
         goto done;
-    if (strcmp(t.state, "awaiting_signatures") != 0 || !t.combined) {
+    /* A broadcast transfer takes signatures for its fee bump, if one
+     * awaits them (transfer_bump.c). */
+    if (strcmp(t.state, "broadcast") == 0) {
+        rc = dom_attempt_pending(db, t.id, &bump, err);
+        if (rc == KURA_DB_OK)
+            is_bump = 1;
+        else if (rc != KURA_DB_ENOTFOUND)
+            goto done;
+    }
+    if (!is_bump && (strcmp(t.state, "awaiting_signatures") != 0 || !t.combined)) {
         rc = kura_problem_set(a->p, KURA_PROBLEM_INVALID_STATE,
-                              "transfer %s is %s; signatures are taken while awaiting_signatures",
+                              "transfer %s is %s; signatures are taken while awaiting_signatures "
+                              "(or for a fee bump)",
                               t.id, t.state);
         goto done;
     }
     if ((rc = dom_wallet_load(db, t.wallet_id, 1, &w, a->p)))
         goto done;
-    if (kura_psbt_from_base64(&acc, t.combined, strlen(t.combined), &kerr) != KURA_OK) {
+    if (is_bump && !bump.combined) {
+        rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL, "stored fee bump without a PSBT");
+        goto done;
+    }
+    if (kura_psbt_from_base64(&acc, is_bump ? bump.combined : t.combined,
+                              strlen(is_bump ? bump.combined : t.combined), &kerr) != KURA_OK) {
         rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL, "stored PSBT: %s", kerr.message);
         goto done;
     }
@@ -692,7 +732,8 @@ static int sign_tx(kura_db *db, void *arg, kura_db_error *err)
     sodium_bin2base64(up_b64, sodium_base64_ENCODED_LEN(a->len, sodium_base64_VARIANT_ORIGINAL),
                       a->upload, a->len, sodium_base64_VARIANT_ORIGINAL);
     kura_db_new_id(upload_id, "su");
-    if ((rc = kura_store_transfer_set_combined(db, t.id, acc_b64, a->now, err)) ||
+    if ((rc = is_bump ? dom_attempt_set_combined(db, t.id, bump.attempt, acc_b64, a->now, err)
+                      : kura_store_transfer_set_combined(db, t.id, acc_b64, a->now, err)) ||
         (rc = kura_store_upload_insert(db, upload_id, t.id, up_b64, (int64_t)prog.added,
                                        dom_actor(a->who), a->now, err)))
         goto done;
@@ -720,6 +761,13 @@ static int sign_tx(kura_db *db, void *arg, kura_db_error *err)
         }
         sodium_bin2hex(hex, fin.tx_len * 2 + 1, fin.tx, fin.tx_len);
         kura_txid_to_hex(txid, fin.txid);
+        if (is_bump) {
+            rc = dom_attempt_signed(db, dom_actor(a->who), &t, &bump, t.combined, hex, txid,
+                                    (int64_t)fin.fee, (int64_t)fin.vsize, (int64_t)prog.added,
+                                    a->now, &a->out, err);
+            free(hex);
+            goto done;
+        }
         rc = kura_store_transfer_set_tx(db, t.id, hex, txid, (int64_t)fin.fee, a->now, err);
         free(hex);
         if (rc)
@@ -743,6 +791,7 @@ static int sign_tx(kura_db *db, void *arg, kura_db_error *err)
 partial:
     rc = note_signatures(db, a, &t, &prog, err);
 done:
+    dom_attempt_clear(&bump);
     free(acc_b64);
     free(up_b64);
     kura_assemble_final_clear(&fin);

@@ -126,6 +126,18 @@ int dom_transfer_json(kura_db *db, const kura_transfer_row *t, json_t **out, kur
                   (json_int_t)t->created_at, "updated_at", (json_int_t)t->updated_at);
     jo = ja = NULL; /* stolen by "o" (also on failure) */
     if (j) {
+        /* Fee bumps: the attempts, once there are any (a transfer never
+         * bumped reads, and is audited, as before). */
+        json_t *attempts = NULL;
+        if ((rc = dom_transfer_attempts_json(db, t->id, &attempts, err)) ||
+            (json_array_size(attempts) > 0 ? json_object_set_new(j, "attempts", attempts)
+                                           : (json_decref(attempts), 0))) {
+            json_decref(j);
+            j = NULL;
+            if (!rc)
+                rc = KURA_DB_ENOMEM;
+            goto done;
+        }
         *out = j;
         rc = KURA_DB_OK;
     }

@@ -8,6 +8,10 @@
  *   ends: cancelled (any state before broadcast), rejected (before signed),
  *         expired (intent past its expiry, before broadcast), failed;
  *   broadcast -> replaced (fee bump); confirmed -> broadcast (reorganisation).
+ * A fee bump (kura_transfer_bump) is not a move: the transfer keeps its
+ * identity and stays broadcast while its new attempt is signed and sent
+ * (the earlier transaction may still confirm); `replaced` is left for a
+ * transfer whose transaction something else replaced.
  *
  * Every move writes, in the transaction that makes it, exactly one audit row
  * (action "transfer.<state>", data {"from", "to", "snapshot": <transfer>})
@@ -28,7 +32,9 @@
  *    "approvals": [{"approver", "created_at"}], "signatures_received",
  *    "txid", "fee", "change_index" (null until known), "package_sha256"
  *    (SHA-256 of the stored base64 package, or null), "reason" (or null),
- *    "created_at", "updated_at"}
+ *    "created_at", "updated_at", and once the transfer was fee-bumped
+ *    "attempts": [{"attempt", "state", "txid", "fee", "fee_rate",
+ *    "package_sha256", "created_at"}]}
  * "intent_hash" is computed from the stored intent text on every read (a
  * text edited in the database shows as a different hash). This JSON is the
  * API response, the webhook payload and the audit snapshot of object_type
@@ -162,6 +168,24 @@ int kura_transfer_expire_due(kura_store *st, int64_t now, size_t *expired, kura_
 int kura_transfer_import_package(kura_store *st, const kura_principal *who, const char *id,
                                  const uint8_t *psbt, size_t len, int64_t now, json_t **out,
                                  kura_problem *p);
+
+/* Fee bump (RBF) of a broadcast transfer, without new approvals
+ * (transfer_bump.c; docs/signer-check.md "Fee bumps"): a new attempt paying
+ * the same outputs from every coin of the latest attempt (plus free coins
+ * of the wallet when the fee needs them), new change, a fee of fee_rate
+ * sat/vB (0: the current estimate) and at least the highest earlier fee
+ * plus 1 sat/vB; the signer's check with the earlier attempts as its
+ * journal must accept it as a bump. The transfer stays broadcast: its
+ * package (GET .../package) is the bump's until it is signed, signed PSBTs
+ * go to the bump, and once finalized the bump is the transfer's
+ * transaction, broadcast at once. The follower confirms the transfer with
+ * whichever attempt a block holds. Audit row and webhook event
+ * "transfer.bumped" in the same transaction; the resource lists
+ * "attempts". INVALID_STATE (not broadcast), TRANSFER_EXPIRED,
+ * FEE_TOO_HIGH (over the intent's or the policy's max-fee, or the rate over
+ * max-fee-rate), INSUFFICIENT_FUNDS, NOT_FOUND. *out: the transfer. */
+int kura_transfer_bump(kura_store *st, const kura_principal *who, const char *id,
+                       uint64_t fee_rate, int64_t now, json_t **out, kura_problem *p);
 
 /* The fee rate the package builder uses, in satoshis per 1000 virtual bytes
  * (default 2000 = 2 sat/vB), until the chain follower brings the node's

@@ -572,6 +572,9 @@ static int step_intent(kura_check_run *run)
      * again) and by id (the same instruction re-spelled, e.g. with another
      * label, needs fresh approvals and a fresh id). */
     if (st->journal.intent_signed(st->journal.arg, run->result->intent_hash, in->id) != 0) {
+        /* Unless it is a fee bump: a replacement that provably conflicts
+         * with every earlier signature of this very intent (bump.c). */
+        if (st->journal.prior_signatures != NULL) return kura_check_i_bump_prepare(run);
         hex32(hex, run->result->intent_hash);
         return kura_check_i_refuse(run, KURA_REFUSE_INTENT_REPLAY,
                                    "intent %s (SHA-256 %s) or its id was signed before", in->id,
@@ -716,6 +719,10 @@ static int step_limits(kura_check_run *run)
     prior = st->journal.signed_since(st->journal.arg, st->now >= INT64_MIN + ROLLING_WINDOW
                                                           ? st->now - ROLLING_WINDOW
                                                           : INT64_MIN);
+    /* A fee bump counts its intent once: what the earlier signatures of it
+     * count in the window comes out, and this one counts the amount with
+     * its own fee, the highest of the chain (bump.c made sure). */
+    if (run->bump) prior = prior > run->prior.counted ? prior - run->prior.counted : 0;
     /* Fees leave the wallet too: a transfer's fee counts toward the rolling
      * cap with its destinations (prior sums are amounts plus fees as well),
      * or fee-heavy transfers, each within its own fee caps, would move more
@@ -771,12 +778,20 @@ int kura_check_package(const kura_ctx *ctx, kura_check_result *result,
     if (rc == KURA_OK) rc = step_intent(&run);
     if (rc == KURA_OK) rc = step_approvals(&run);
     if (rc == KURA_OK) rc = kura_check_i_transaction(&run);
+    if (rc == KURA_OK) rc = kura_check_i_bump_fee(&run);
     if (rc == KURA_OK) rc = step_limits(&run);
     if (rc == KURA_OK) {
         result->total_out = kura_intent_total(run.intent);
         result->change = run.change;
         result->fee = run.fee;
         result->vsize_estimate = run.vsize;
+        result->bip125 = kura_check_i_signals_rbf(psbt);
+        if (run.bump) {
+            result->is_bump = 1;
+            memcpy(result->replaced_txid, run.prior.last_txid, 32);
+            result->replaced_fee = run.prior.fee_max;
+            result->replaced_entry = run.prior.last_entry;
+        }
         for (size_t i = 0; i < psbt->output_count; i++) {
             if (!run.roles[i].is_change) continue;
             if (!result->has_change || run.roles[i].change_index > result->change_index_max)

@@ -75,7 +75,24 @@ typedef struct kura_check_run {
     /* Step 6, shared with the summary: for each intent output, the first
      * entry of policy's allowlist with its script, or NULL (owned array). */
     const kura_policy_allow **dest_allow;
+
+    /* Fee bumps (bump.c): set when the intent was signed before and this
+     * transaction spends every coin those signatures spent. */
+    int bump;
+    kura_check_prior prior;
 } kura_check_run;
+
+/* The rolling window, seconds. */
+#define KURA_CHECK_I_WINDOW 86400
+
+/* Fee bumps (bump.c). bump_prepare runs in step 3 for an intent signed
+ * before: KURA_OK (run->bump set) or a refusal (INTENT_REPLAY,
+ * BUMP_NOT_REPLACEABLE), KURA_ENOMEM. bump_fee runs after step 5: KURA_OK
+ * or BUMP_FEE_NOT_HIGHER. */
+int kura_check_i_bump_prepare(kura_check_run *run);
+int kura_check_i_bump_fee(kura_check_run *run);
+/* 1 when some input's nSequence is below 0xfffffffe (BIP125). */
+int kura_check_i_signals_rbf(const kura_psbt *psbt);
 
 /* Sets result->reason and the message; returns KURA_EDATA (a refusal). */
 int kura_check_i_refuse(kura_check_run *run, kura_refusal reason, const char *fmt, ...)

@@ -48,6 +48,8 @@ static const char *const REFUSAL_NAMES[KURA_REFUSAL_COUNT] = {
     "KURA_REFUSE_DECLINED",
     "KURA_REFUSE_NOTHING_TO_SIGN",
     "KURA_REFUSE_POLICY_BEHIND",
+    "KURA_REFUSE_BUMP_FEE_NOT_HIGHER",
+    "KURA_REFUSE_BUMP_NOT_REPLACEABLE",
 };
 
 const char *kura_refusal_name(kura_refusal reason)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check_internal.h"
+#include "kura/tx.h"
 
 static void put(kura_buf *b, const char *fmt, ...) KURA_PRINTF(2, 3);
 static void put(kura_buf *b, const char *fmt, ...)
@@ -112,6 +113,15 @@ int kura_check_i_summary(kura_check_run *run)
         }
     }
 
+    if (run->bump) {
+        char txid[65];
+        kura_txid_to_hex(txid, run->prior.last_txid);
+        put(&b,
+            "\nFEE BUMP: this replaces transaction %s (journal entry %" PRIu64
+            "), signed before for this intent; it spends every coin that one spent, so at most "
+            "one of them can confirm. Fee %" PRIu64 " sat -> %" PRIu64 " sat.\n",
+            txid, run->prior.last_entry, run->prior.fee_max, run->fee);
+    }
     kura_check_i_btc(btc, sizeof(btc), run->fee);
     tenths = run->vsize > 0 ? (run->fee * 10 + run->vsize - 1) / run->vsize : 0;
     put(&b,

@@ -1,5 +1,6 @@
 /* src/journal/entry.c — one journal line: its canonical spelling, the strict
  * parser that accepts only that spelling, and the entry hash. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,26 +17,37 @@ const char *kura_journal_kind_name(kura_journal_kind kind)
     case KURA_JOURNAL_POLICY: return "policy";
     case KURA_JOURNAL_RECOVERED: return "recovered";
     case KURA_JOURNAL_CHANGE: return "change";
+    case KURA_JOURNAL_INPUT: return "input";
     }
     return NULL;
 }
 
-/* Fields per kind: seq, time, kind, the kind's own, prev-hash, entry-hash. */
-static size_t field_count(kura_journal_kind kind)
+/* Fields per kind: seq, time, kind, the kind's own, prev-hash, entry-hash.
+ * A `signed` entry has two spellings: version 1 (10 fields, inputs not
+ * recorded) and version 2 (13 fields: input count, BIP125 signal, the
+ * entry it replaces). The field count tells them apart, so each line still
+ * has one meaning. */
+static size_t field_count(kura_journal_kind kind, bool v2)
 {
     switch (kind) {
     case KURA_JOURNAL_INIT:
     case KURA_JOURNAL_CHANGE: return 6;
-    case KURA_JOURNAL_SIGNED: return 10;
+    case KURA_JOURNAL_SIGNED: return v2 ? 13 : 10;
     case KURA_JOURNAL_REFUSED:
     case KURA_JOURNAL_POLICY:
-    case KURA_JOURNAL_RECOVERED: return 7;
+    case KURA_JOURNAL_RECOVERED:
+    case KURA_JOURNAL_INPUT: return 7;
     }
     return 0;
 }
-#define MAX_FIELDS 10
+#define MAX_FIELDS 13
 
-#define INIT_TOKEN "kura-journal-1"
+/* The init token names the version a journal was created with. Version 2
+ * added `input` entries and the 13-field `signed` entry; readers of version
+ * 2 read version-1 journals and append version-2 entries to them (the chain
+ * cannot be rewritten to change its first line). */
+#define INIT_TOKEN_V1 "kura-journal-1"
+#define INIT_TOKEN_V2 "kura-journal-2"
 
 /* ---- time: ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ" ----
  * Readable by an auditor without a converter, and fixed-width, so each
@@ -247,7 +259,7 @@ static int check_fields(const kura_journal_entry *e, kura_error *err)
         return kura_fail(err, KURA_EINVAL, "journal: time out of range");
     switch (e->kind) {
     case KURA_JOURNAL_INIT:
-        if (e->format_version != KURA_JOURNAL_FORMAT_VERSION)
+        if (e->format_version != 1 && e->format_version != KURA_JOURNAL_FORMAT_VERSION)
             return kura_fail(err, KURA_EINVAL, "journal: unknown format version");
         return KURA_OK;
     case KURA_JOURNAL_SIGNED:
@@ -257,6 +269,21 @@ static int check_fields(const kura_journal_entry *e, kura_error *err)
             return kura_fail(err, KURA_EINVAL, "journal: intent id is not 32 lower-case hex");
         if (e->amount > KURA_JOURNAL_AMOUNT_MAX || e->fee > KURA_JOURNAL_AMOUNT_MAX)
             return kura_fail(err, KURA_EINVAL, "journal: amount or fee over 21e14 sat");
+        if (e->input_count > KURA_JOURNAL_INPUTS_MAX)
+            return kura_fail(err, KURA_EINVAL, "journal: more than %d inputs",
+                             KURA_JOURNAL_INPUTS_MAX);
+        /* Version 1 (no inputs) has neither signal nor replacement. */
+        if (e->input_count == 0 && (e->bip125 != 0 || e->has_replaces))
+            return kura_fail(err, KURA_EINVAL,
+                             "journal: a signed entry without inputs cannot replace or signal");
+        if (e->bip125 != 0 && e->bip125 != 1)
+            return kura_fail(err, KURA_EINVAL, "journal: bip125 must be 0 or 1");
+        if (e->has_replaces && e->replaces >= e->seq)
+            return kura_fail(err, KURA_EINVAL, "journal: replaces a later entry");
+        return KURA_OK;
+    case KURA_JOURNAL_INPUT:
+        if (!e->has_intent_hash)
+            return kura_fail(err, KURA_EINVAL, "journal: input entry without intent hash");
         return KURA_OK;
     case KURA_JOURNAL_REFUSED:
         if (!reason_valid(e->reason, strnlen(e->reason, sizeof(e->reason))))
@@ -295,14 +322,33 @@ int kura_journal_line_format(char out[KURA_JOURNAL_LINE_MAX], size_t *len, uint8
     put_str(&w, t);
     put_str(&w, kura_journal_kind_name(e->kind));
     switch (e->kind) {
-    case KURA_JOURNAL_INIT: put_str(&w, INIT_TOKEN); break;
+    case KURA_JOURNAL_INIT:
+        put_str(&w, e->format_version == 1 ? INIT_TOKEN_V1 : INIT_TOKEN_V2);
+        break;
     case KURA_JOURNAL_SIGNED:
         put_hex32(&w, e->intent_hash, false);
         put_str(&w, e->intent_id);
         put_u64(&w, e->amount);
         put_u64(&w, e->fee);
         put_hex32(&w, e->txid, true);
+        if (e->input_count > 0) {
+            put_u64(&w, e->input_count);
+            put_str(&w, e->bip125 ? "rbf" : "final");
+            if (e->has_replaces)
+                put_u64(&w, e->replaces);
+            else
+                put_str(&w, "-");
+        }
         break;
+    case KURA_JOURNAL_INPUT: {
+        char op[80];
+        put_hex32(&w, e->intent_hash, false);
+        /* "txid:vout", the txid in display order, as explorers show it. */
+        put_hex32(&w, e->outpoint_txid, true);
+        snprintf(op, sizeof(op), ":%" PRIu32, e->outpoint_vout);
+        put(&w, op, strlen(op));
+        break;
+    }
     case KURA_JOURNAL_REFUSED:
         if (e->has_intent_hash)
             put_hex32(&w, e->intent_hash, false);
@@ -403,19 +449,22 @@ int kura_journal_entry_parse(kura_journal_entry *out, const uint8_t *line, size_
         return kura_fail(err, KURA_EDATA, "journal: bad sequence number");
     if (!time_parse(&e.time, f[1].p, f[1].n))
         return kura_fail(err, KURA_EDATA, "journal: bad time (want YYYY-MM-DDTHH:MM:SSZ)");
-    for (int k = KURA_JOURNAL_INIT; k <= KURA_JOURNAL_CHANGE; k++)
+    for (int k = KURA_JOURNAL_INIT; k <= KURA_JOURNAL_INPUT; k++)
         if (field_is(&f[2], kura_journal_kind_name((kura_journal_kind)k))) kind = k;
     if (kind < 0) return kura_fail(err, KURA_EDATA, "journal: unknown entry kind");
     e.kind = (kura_journal_kind)kind;
-    if (nf != field_count(e.kind))
+    if (nf != field_count(e.kind, false) && nf != field_count(e.kind, true))
         return kura_fail(err, KURA_EDATA, "journal: %s entry has %zu fields, expected %zu",
-                         kura_journal_kind_name(e.kind), nf, field_count(e.kind));
+                         kura_journal_kind_name(e.kind), nf, field_count(e.kind, true));
     switch (e.kind) {
     case KURA_JOURNAL_INIT:
-        if (!field_is(&f[3], INIT_TOKEN))
-            return kura_fail(err, KURA_EDATA, "journal: unknown journal format (want %s)",
-                             INIT_TOKEN);
-        e.format_version = KURA_JOURNAL_FORMAT_VERSION;
+        if (field_is(&f[3], INIT_TOKEN_V1))
+            e.format_version = 1;
+        else if (field_is(&f[3], INIT_TOKEN_V2))
+            e.format_version = 2;
+        else
+            return kura_fail(err, KURA_EDATA, "journal: unknown journal format (want %s or %s)",
+                             INIT_TOKEN_V1, INIT_TOKEN_V2);
         break;
     case KURA_JOURNAL_SIGNED:
         e.has_intent_hash = 1;
@@ -430,7 +479,34 @@ int kura_journal_entry_parse(kura_journal_entry *out, const uint8_t *line, size_
             return kura_fail(err, KURA_EDATA, "journal: bad fee");
         if (!hex32_parse(e.txid, f[7].p, f[7].n, true))
             return kura_fail(err, KURA_EDATA, "journal: bad txid");
+        if (nf == field_count(KURA_JOURNAL_SIGNED, true)) {
+            if (!u64_parse(&v, f[8].p, f[8].n, KURA_JOURNAL_INPUTS_MAX) || v == 0)
+                return kura_fail(err, KURA_EDATA, "journal: bad input count");
+            e.input_count = (uint32_t)v;
+            if (field_is(&f[9], "rbf"))
+                e.bip125 = 1;
+            else if (!field_is(&f[9], "final"))
+                return kura_fail(err, KURA_EDATA, "journal: bad signal (want rbf or final)");
+            if (!field_is(&f[10], "-")) {
+                if (!u64_parse(&e.replaces, f[10].p, f[10].n, KURA_JOURNAL_ENTRIES_MAX - 1) ||
+                    e.replaces >= e.seq)
+                    return kura_fail(err, KURA_EDATA, "journal: bad replaced entry");
+                e.has_replaces = 1;
+            }
+        }
         break;
+    case KURA_JOURNAL_INPUT: {
+        const uint8_t *colon;
+        e.has_intent_hash = 1;
+        if (!hex32_parse(e.intent_hash, f[3].p, f[3].n, false))
+            return kura_fail(err, KURA_EDATA, "journal: bad intent hash");
+        colon = f[4].n > 64 ? f[4].p + 64 : NULL;
+        if (colon == NULL || *colon != ':' || !hex32_parse(e.outpoint_txid, f[4].p, 64, true) ||
+            !u64_parse(&v, colon + 1, f[4].n - 65, UINT32_MAX))
+            return kura_fail(err, KURA_EDATA, "journal: bad outpoint (want txid:vout)");
+        e.outpoint_vout = (uint32_t)v;
+        break;
+    }
     case KURA_JOURNAL_REFUSED:
         if (!field_is(&f[3], "-")) {
             e.has_intent_hash = 1;

@@ -24,6 +24,7 @@ void kura_journal_free(kura_journal *journal)
     free(journal->spends);
     free(journal->signed_refs);
     free(journal->policies);
+    free(journal->outpoints);
     free(journal);
 }
 
@@ -258,6 +259,83 @@ static int append_entry(kura_journal *j, kura_journal_entry *e, kura_journal_ent
     return KURA_OK;
 }
 
+/* Writes es[0..n) (kind and kind fields set; the last may be of any kind,
+ * the others `input` entries) as the next n entries with ONE write and ONE
+ * fsync, so a signature's inputs cost no more syncs than the signature. A
+ * crash leaves a prefix at worst: complete input entries that no signed
+ * entry follows (they belong to no signature) and a torn tail. The caller
+ * has checked what only the whole group can break (a bump's rules); each
+ * entry's place in the chain is checked before the write against the
+ * chain as it will be (sequence, previous hash, time, limit), and again
+ * when it is added to the summary. */
+static int append_entries(kura_journal *j, kura_journal_entry *es, size_t n, kura_error *err)
+{
+    char *buf;
+    size_t total = 0, bytes;
+    uint8_t prev[32];
+    int rc = KURA_OK;
+    if (j->fd < 0 || !j->writable)
+        return kura_fail(err, KURA_EINVAL, "journal: not open for appending");
+    if (j->poisoned)
+        return kura_fail(err, KURA_JOURNAL_EIO,
+                         "journal: an earlier append failed; reopen the journal");
+    if (n == 0 || n > KURA_JOURNAL_ENTRIES_MAX || j->count > KURA_JOURNAL_ENTRIES_MAX - n)
+        return kura_fail(err, KURA_ERANGE, "journal: full (%d entries)", KURA_JOURNAL_ENTRIES_MAX);
+    if (!kura_size_mul(n, KURA_JOURNAL_LINE_MAX, &bytes) || (buf = malloc(bytes)) == NULL)
+        return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+    memcpy(prev, j->head, 32);
+    for (size_t i = 0; i < n && rc == KURA_OK; i++) {
+        size_t len = 0;
+        es[i].seq = j->count + i;
+        memcpy(es[i].prev_hash, prev, 32);
+        rc = kura_journal_line_format(buf + total, &len, es[i].hash, &es[i], err);
+        if (rc != KURA_OK) break;
+        if (i == 0) rc = kura_journal_check_next(j, &es[0], true, err);
+        else if (es[i].time < es[i - 1].time)
+            rc = kura_fail(err, KURA_JOURNAL_EORDER, "journal: times out of order");
+        buf[total + len] = '\n';
+        total += len + 1;
+        memcpy(prev, es[i].hash, 32);
+    }
+    if (rc != KURA_OK) {
+        free(buf);
+        return rc;
+    }
+    /* Memory first, as in append_entry. */
+    if (!kura_journal_reserve_inputs(j, n) || !kura_journal_reserve(j, es[n - 1].kind)) {
+        free(buf);
+        return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+    }
+    if (kura_file_write_all(j->fd, buf, total) != 0) {
+        rc = kura_fail(err, KURA_JOURNAL_EIO, "journal: write: %s", strerror(errno));
+        if (ftruncate(j->fd, (off_t)j->size) == 0) (void)fsync(j->fd);
+        j->poisoned = true;
+        free(buf);
+        return rc;
+    }
+    free(buf);
+    if (fsync(j->fd) != 0) {
+        j->poisoned = true;
+        return kura_fail(err, KURA_JOURNAL_EIO, "journal: fsync: %s", strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char line[KURA_JOURNAL_LINE_MAX];
+        uint8_t h[32];
+        /* Cannot fail: formatted above, memory reserved, rules checked by
+         * the caller. If it does, the summary no longer follows the file:
+         * stop this handle (the file is read again on the next open). */
+        rc = kura_journal_line_format(line, &len, h, &es[i], err);
+        if (rc == KURA_OK) rc = kura_journal_check_next(j, &es[i], true, err);
+        if (rc == KURA_OK) rc = kura_journal_add(j, &es[i], len + 1, true, err);
+        if (rc != KURA_OK) {
+            j->poisoned = true;
+            return rc == KURA_EINVAL ? KURA_JOURNAL_EIO : rc;
+        }
+    }
+    return KURA_OK;
+}
+
 static int begin(kura_journal_entry *e, kura_journal_entry *out, kura_journal *journal,
                  int64_t time, kura_journal_kind kind, kura_error *err)
 {
@@ -290,6 +368,69 @@ int kura_journal_append_signed(kura_journal *journal, kura_journal_entry *out, i
     e.fee = fee;
     memcpy(e.txid, txid, 32);
     return append_entry(journal, &e, out, err);
+}
+
+int kura_journal_append_signature(kura_journal *journal, kura_journal_entry *out, int64_t time,
+                                  const uint8_t intent_hash[32], const char *intent_id,
+                                  uint64_t amount, uint64_t fee, const uint8_t txid[32],
+                                  int bip125, const kura_journal_outpoint *inputs,
+                                  size_t input_count, kura_error *err)
+{
+    kura_journal_entry e;
+    kura_journal_signature last;
+    size_t count = 0;
+    int rc = begin(&e, out, journal, time, KURA_JOURNAL_SIGNED, err);
+    if (rc != KURA_OK) return rc;
+    if (intent_hash == NULL || intent_id == NULL || txid == NULL || inputs == NULL)
+        return kura_fail(err, KURA_EINVAL, "journal: NULL argument");
+    if (strnlen(intent_id, KURA_JOURNAL_INTENT_ID_LEN + 1) != KURA_JOURNAL_INTENT_ID_LEN)
+        return kura_fail(err, KURA_EINVAL, "journal: intent id is not 32 lower-case hex");
+    if (input_count == 0 || input_count > KURA_JOURNAL_INPUTS_MAX)
+        return kura_fail(err, KURA_EINVAL, "journal: input count must be 1..%d",
+                         KURA_JOURNAL_INPUTS_MAX);
+    if (bip125 != 0 && bip125 != 1) return kura_fail(err, KURA_EINVAL, "journal: bip125 not 0/1");
+    e.has_intent_hash = 1;
+    memcpy(e.intent_hash, intent_hash, 32);
+    memcpy(e.intent_id, intent_id, KURA_JOURNAL_INTENT_ID_LEN);
+    e.amount = amount;
+    e.fee = fee;
+    memcpy(e.txid, txid, 32);
+    e.input_count = (uint32_t)input_count;
+    e.bip125 = bip125;
+    /* A second signature of one intent is a fee bump of the latest, or
+     * nothing: decided before any entry is written. */
+    rc = kura_journal_signatures(journal, NULL, 0, &count, intent_hash);
+    if (rc != KURA_OK) return kura_fail(err, rc, "journal: NULL argument");
+    if (count > 0) {
+        kura_journal_signature *all = calloc(count, sizeof(*all));
+        if (all == NULL) return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+        (void)kura_journal_signatures(journal, all, count, &count, intent_hash);
+        last = all[count - 1];
+        free(all);
+        rc = kura_journal_bump_allowed(journal, intent_hash, fee, bip125, inputs, input_count, err);
+        if (rc != KURA_OK) return rc;
+        e.has_replaces = 1;
+        e.replaces = last.seq;
+    }
+    if (amount > KURA_JOURNAL_AMOUNT_MAX || fee > KURA_JOURNAL_AMOUNT_MAX)
+        return kura_fail(err, KURA_EINVAL, "journal: amount or fee over 21e14 sat");
+    {
+        kura_journal_entry *es = calloc(input_count + 1, sizeof(*es));
+        if (es == NULL) return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
+        for (size_t i = 0; i < input_count; i++) {
+            es[i].kind = KURA_JOURNAL_INPUT;
+            es[i].time = time;
+            es[i].has_intent_hash = 1;
+            memcpy(es[i].intent_hash, intent_hash, 32);
+            memcpy(es[i].outpoint_txid, inputs[i].txid, 32);
+            es[i].outpoint_vout = inputs[i].vout;
+        }
+        es[input_count] = e;
+        rc = append_entries(journal, es, input_count + 1, err);
+        if (rc == KURA_OK && out != NULL) *out = es[input_count];
+        free(es);
+        return rc;
+    }
 }
 
 int kura_journal_append_refused(kura_journal *journal, kura_journal_entry *out, int64_t time,

@@ -43,6 +43,21 @@ static size_t signed_lower_bound(const kura_journal *j, const uint8_t hash[32], 
     return lo;
 }
 
+/* The `signed` entry number seq in the summary (spends are in entry
+ * order), or NULL. */
+static const kura_journal_spend *spend_by_seq(const kura_journal *j, uint64_t seq)
+{
+    size_t lo = 0, hi = j->spend_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->spends[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->spend_count && j->spends[lo].seq == seq ? &j->spends[lo] : NULL;
+}
+
 /* Grows *arr (of *cap elements of size elem) to hold one more. */
 static bool grow(void **arr, size_t *cap, size_t count, size_t elem)
 {
@@ -98,22 +113,114 @@ int kura_journal_check_next(const kura_journal *j, const kura_journal_entry *e, 
                          "journal: entry %llu: policy version %llu not above version %llu",
                          (unsigned long long)n, (unsigned long long)e->policy_version,
                          (unsigned long long)j->policies[j->policy_count - 1].version);
-    /* A journal written by this code never holds two signatures of one
-     * intent; when appending, refusing the second is defence in depth
-     * behind the signer's own replay check. A file with duplicates is still
-     * read: it records what happened, and the replay query finds the first. */
-    if (appending && e->kind == KURA_JOURNAL_SIGNED) {
-        size_t pos = signed_lower_bound(j, e->intent_hash, 0);
-        if (pos < j->signed_count && memcmp(j->signed_refs[pos].intent_hash, e->intent_hash, 32) == 0)
-            return kura_fail(err, KURA_JOURNAL_EREPLAY,
-                             "journal: intent already signed in entry %llu",
-                             (unsigned long long)j->signed_refs[pos].seq);
+    if (e->kind == KURA_JOURNAL_SIGNED) {
+        /* The replay index is sorted only when appending (loading sorts it
+         * once at the end). */
+        size_t first = appending ? signed_lower_bound(j, e->intent_hash, 0) : j->signed_count;
+        bool before = first < j->signed_count &&
+                      memcmp(j->signed_refs[first].intent_hash, e->intent_hash, 32) == 0;
+        /* Its inputs are the `input` entries right before it, for its intent. */
+        if (e->input_count > 0 &&
+            (j->pending_count < e->input_count ||
+             memcmp(j->pending_hash, e->intent_hash, 32) != 0))
+            return kura_fail(err, bad,
+                             "journal: entry %llu: signed entry counts %lu inputs, but the input "
+                             "entries right before it for its intent are fewer",
+                             (unsigned long long)n, (unsigned long)e->input_count);
+        /* A fee bump names the latest earlier signature of its intent: a
+         * chain of replacements, each visible in the file. */
+        if (e->has_replaces) {
+            const kura_journal_spend *r = spend_by_seq(j, e->replaces);
+            if (r == NULL || r->replaced || memcmp(r->intent_hash, e->intent_hash, 32) != 0)
+                return kura_fail(err, appending ? KURA_JOURNAL_EREPLAY : KURA_EDATA,
+                                 "journal: entry %llu: replaces entry %llu, which is not the "
+                                 "latest signature of its intent",
+                                 (unsigned long long)n, (unsigned long long)e->replaces);
+        }
+        /* A journal written by this code never holds two signatures of one
+         * intent unless the later is a fee bump of the earlier that the
+         * rules below allow; when appending, refusing anything else is
+         * defence in depth behind the signer's own check. A file with
+         * other duplicates is still read: it records what happened, and
+         * the replay query finds the first. */
+        if (appending && before) {
+            if (!e->has_replaces)
+                return kura_fail(err, KURA_JOURNAL_EREPLAY,
+                                 "journal: intent already signed in entry %llu",
+                                 (unsigned long long)j->signed_refs[first].seq);
+            return kura_journal_bump_allowed(j, e->intent_hash, e->fee, e->bip125,
+                                             j->outpoints + j->outpoint_count + j->pending_count -
+                                                 e->input_count,
+                                             e->input_count, err);
+        }
     }
     return KURA_OK;
 }
 
+int kura_journal_bump_allowed(const kura_journal *j, const uint8_t intent_hash[32], uint64_t fee,
+                              int bip125, const kura_journal_outpoint *inputs, size_t input_count,
+                              kura_error *err)
+{
+    size_t pos = signed_lower_bound(j, intent_hash, 0);
+    if (!bip125)
+        return kura_fail(err, KURA_JOURNAL_EREPLAY,
+                         "journal: a fee bump must signal BIP125 replaceability");
+    for (; pos < j->signed_count && memcmp(j->signed_refs[pos].intent_hash, intent_hash, 32) == 0;
+         pos++) {
+        const kura_journal_spend *sp = &j->spends[j->signed_refs[pos].spend];
+        if (sp->input_count == 0 || sp->bip125 != 1)
+            return kura_fail(err, KURA_JOURNAL_EREPLAY,
+                             "journal: intent signed in entry %llu, %s",
+                             (unsigned long long)sp->seq,
+                             sp->input_count == 0 ? "without its inputs recorded"
+                                                  : "without a BIP125 signal");
+        if (fee <= sp->real_fee)
+            return kura_fail(err, KURA_JOURNAL_EREPLAY,
+                             "journal: fee %llu is not above the fee %llu of entry %llu",
+                             (unsigned long long)fee, (unsigned long long)sp->real_fee,
+                             (unsigned long long)sp->seq);
+        /* Every input of every earlier signature is spent again, so the
+         * transactions conflict pairwise and at most one confirms. */
+        for (uint32_t k = 0; k < sp->input_count; k++) {
+            const kura_journal_outpoint *o = &j->outpoints[sp->input_off + k];
+            size_t m = 0;
+            while (m < input_count &&
+                   (inputs[m].vout != o->vout || memcmp(inputs[m].txid, o->txid, 32) != 0))
+                m++;
+            if (m == input_count)
+                return kura_fail(err, KURA_JOURNAL_EREPLAY,
+                                 "journal: does not spend input %lu of entry %llu: a second "
+                                 "payment, not a replacement",
+                                 (unsigned long)k, (unsigned long long)sp->seq);
+        }
+    }
+    return KURA_OK;
+}
+
+bool kura_journal_reserve_inputs(kura_journal *j, size_t n)
+{
+    size_t need, ncap, bytes;
+    void *p;
+    if (!kura_size_add(j->outpoint_count, j->pending_count, &need) ||
+        !kura_size_add(need, n, &need))
+        return false;
+    if (need <= j->outpoint_cap) return true;
+    ncap = j->outpoint_cap < 16 ? 16 : j->outpoint_cap;
+    while (ncap < need)
+        if (!kura_size_mul(ncap, 2, &ncap)) return false;
+    if (!kura_size_mul(ncap, sizeof(*j->outpoints), &bytes)) return false;
+    p = realloc(j->outpoints, bytes);
+    if (p == NULL) return false;
+    j->outpoints = p;
+    j->outpoint_cap = ncap;
+    return true;
+}
+
 bool kura_journal_reserve(kura_journal *j, kura_journal_kind kind)
 {
+    if (kind == KURA_JOURNAL_INPUT)
+        return grow((void **)&j->outpoints, &j->outpoint_cap, j->outpoint_count + j->pending_count,
+                    sizeof(*j->outpoints));
     if (kind == KURA_JOURNAL_SIGNED)
         return grow((void **)&j->spends, &j->spend_cap, j->spend_count, sizeof(*j->spends)) &&
                grow((void **)&j->signed_refs, &j->signed_cap, j->signed_count,
@@ -128,11 +235,50 @@ int kura_journal_add(kura_journal *j, const kura_journal_entry *e, size_t line_l
 {
     if (!kura_journal_reserve(j, e->kind))
         return kura_fail(err, KURA_ENOMEM, "journal: out of memory");
-    if (e->kind == KURA_JOURNAL_SIGNED) {
+    if (e->kind == KURA_JOURNAL_INPUT) {
+        /* A run of input entries is for one intent; another intent's input
+         * starts a new run (what was pending belonged to no signature). */
+        if (j->pending_count > 0 && memcmp(j->pending_hash, e->intent_hash, 32) != 0)
+            j->pending_count = 0;
+        memcpy(j->pending_hash, e->intent_hash, 32);
+        memcpy(j->outpoints[j->outpoint_count + j->pending_count].txid, e->outpoint_txid, 32);
+        j->outpoints[j->outpoint_count + j->pending_count].vout = e->outpoint_vout;
+        j->pending_count++;
+    } else if (e->kind == KURA_JOURNAL_SIGNED) {
         size_t pos;
-        j->spends[j->spend_count].time = e->time;
-        j->spends[j->spend_count].amount = e->amount;
-        j->spends[j->spend_count].fee = e->fee;
+        kura_journal_spend *sp = &j->spends[j->spend_count];
+        memset(sp, 0, sizeof(*sp));
+        sp->time = e->time;
+        sp->amount = sp->real_amount = e->amount;
+        sp->fee = sp->real_fee = e->fee;
+        sp->seq = e->seq;
+        memcpy(sp->txid, e->txid, 32);
+        sp->bip125 = e->input_count > 0 ? e->bip125 : -1;
+        if (e->input_count > 0) {
+            /* The last input_count pending outpoints are its inputs (check_next
+             * made sure there are that many): moved down to follow the
+             * inputs already attributed. */
+            size_t from = j->outpoint_count + j->pending_count - e->input_count;
+            memmove(j->outpoints + j->outpoint_count, j->outpoints + from,
+                    e->input_count * sizeof(*j->outpoints));
+            sp->input_off = j->outpoint_count;
+            sp->input_count = e->input_count;
+            j->outpoint_count += e->input_count;
+        }
+        memcpy(sp->intent_hash, e->intent_hash, 32);
+        if (e->has_replaces) {
+            /* The intent counts once in the rolling limit: at the latest
+             * signature's time, with the chain's highest fee. */
+            kura_journal_spend *old = (kura_journal_spend *)spend_by_seq(j, e->replaces);
+            if (old != NULL) {
+                if (old->fee > sp->fee) sp->fee = old->fee;
+                old->amount = 0;
+                old->fee = 0;
+                old->replaced = true;
+            }
+            sp->has_replaces = true;
+            sp->replaces = e->replaces;
+        }
         j->spend_count++;
         /* While loading, refs are appended and sorted once at the end: an
          * insertion per entry would make opening quadratic in its length. */
@@ -141,6 +287,7 @@ int kura_journal_add(kura_journal *j, const kura_journal_entry *e, size_t line_l
                 (j->signed_count - pos) * sizeof(*j->signed_refs));
         memcpy(j->signed_refs[pos].intent_hash, e->intent_hash, 32);
         j->signed_refs[pos].seq = e->seq;
+        j->signed_refs[pos].spend = j->spend_count - 1;
         j->signed_count++;
     } else if (e->kind == KURA_JOURNAL_POLICY) {
         j->policies[j->policy_count].version = e->policy_version;
@@ -148,6 +295,7 @@ int kura_journal_add(kura_journal *j, const kura_journal_entry *e, size_t line_l
         j->policies[j->policy_count].time = e->time;
         j->policy_count++;
     }
+    if (e->kind != KURA_JOURNAL_INPUT) j->pending_count = 0;
     j->count++;
     j->size += line_len;
     memcpy(j->head, e->hash, 32);
@@ -303,6 +451,37 @@ int kura_journal_find_signed(const kura_journal *journal, uint64_t *seq,
         memcmp(journal->signed_refs[pos].intent_hash, intent_hash, 32) != 0)
         return KURA_ENOTFOUND;
     if (seq != NULL) *seq = journal->signed_refs[pos].seq;
+    return KURA_OK;
+}
+
+int kura_journal_signatures(const kura_journal *journal, kura_journal_signature *out,
+                            size_t out_len, size_t *count, const uint8_t intent_hash[32])
+{
+    size_t pos, n = 0;
+    if (count != NULL) *count = 0;
+    if (out != NULL && out_len > 0) memset(out, 0, out_len * sizeof(*out));
+    if (journal == NULL || intent_hash == NULL || count == NULL || (out == NULL && out_len > 0))
+        return KURA_EINVAL;
+    pos = signed_lower_bound(journal, intent_hash, 0);
+    for (; pos < journal->signed_count &&
+           memcmp(journal->signed_refs[pos].intent_hash, intent_hash, 32) == 0;
+         pos++, n++) {
+        const kura_journal_spend *sp = &journal->spends[journal->signed_refs[pos].spend];
+        kura_journal_signature *o;
+        if (n >= out_len) continue;
+        o = &out[n];
+        o->seq = sp->seq;
+        o->time = sp->time;
+        o->amount = sp->real_amount;
+        o->fee = sp->real_fee;
+        memcpy(o->txid, sp->txid, 32);
+        o->bip125 = sp->bip125;
+        o->inputs = sp->input_count > 0 ? journal->outpoints + sp->input_off : NULL;
+        o->input_count = sp->input_count;
+        o->has_replaces = sp->has_replaces;
+        o->replaces = sp->replaces;
+    }
+    *count = n;
     return KURA_OK;
 }
 

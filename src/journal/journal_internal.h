@@ -10,12 +10,23 @@
 
 #include "kura/journal.h"
 
-/* One `signed` entry as the rolling limit needs it. Kept in entry order,
- * which is time order (times never decrease along the chain). */
+/* One `signed` entry as the rolling limit and fee bumps need it. Kept in
+ * entry order, which is time order (times never decrease along the chain). */
 typedef struct kura_journal_spend {
     int64_t time;
-    uint64_t amount;
-    uint64_t fee;
+    uint64_t amount;         /* what it counts in the rolling limit: 0 once replaced */
+    uint64_t fee;            /* ditto: the highest fee of its bump chain, 0 once replaced */
+    uint64_t seq;            /* its entry */
+    uint64_t real_fee;       /* the fee it recorded */
+    uint64_t real_amount;    /* the amount it recorded */
+    uint8_t txid[32];
+    int bip125;              /* 1, 0, or -1 (version-1 entry) */
+    size_t input_off;        /* its inputs: outpoints[input_off .. + input_count) */
+    uint32_t input_count;    /* 0: not recorded */
+    bool has_replaces;
+    uint64_t replaces;
+    bool replaced;           /* a later entry replaces it */
+    uint8_t intent_hash[32];
 } kura_journal_spend;
 
 /* One `signed` entry as replay protection needs it; kept sorted by
@@ -23,6 +34,7 @@ typedef struct kura_journal_spend {
 typedef struct kura_journal_signed_ref {
     uint8_t intent_hash[32];
     uint64_t seq;
+    size_t spend;            /* its index in spends */
 } kura_journal_signed_ref;
 
 /* One `policy` entry; versions strictly ascend along the chain. */
@@ -46,6 +58,12 @@ struct kura_journal {
     size_t signed_count, signed_cap;
     kura_journal_policy_ref *policies;    /* every `policy` entry, in order */
     size_t policy_count, policy_cap;
+    /* Inputs of signed entries, then (from outpoint_count) the run of
+     * `input` entries since the last other entry, all for pending_hash:
+     * the next signed entry takes the last N of them. */
+    kura_journal_outpoint *outpoints;
+    size_t outpoint_count, outpoint_cap, pending_count;
+    uint8_t pending_hash[32];
 };
 
 /* Formats the canonical line of e (without LF) into out[0..KURA_JOURNAL_LINE_MAX)
@@ -88,6 +106,17 @@ void kura_journal_loader_done(kura_journal_loader *l);
  * true), with a message. */
 int kura_journal_check_next(const kura_journal *j, const kura_journal_entry *e, bool appending,
                             kura_error *err);
+
+/* Whether a new signature of intent_hash spending inputs[0..input_count)
+ * with `fee` may replace the ones j records (kura_journal_append_signature):
+ * KURA_OK, or KURA_JOURNAL_EREPLAY with the reason. */
+int kura_journal_bump_allowed(const kura_journal *j, const uint8_t intent_hash[32], uint64_t fee,
+                              int bip125, const kura_journal_outpoint *inputs, size_t input_count,
+                              kura_error *err);
+
+/* Makes room in the summary for n more `input` entries. Returns false
+ * without memory (or on overflow). */
+bool kura_journal_reserve_inputs(kura_journal *j, size_t n);
 
 /* Makes room in the summary for one more entry of `kind`, so that adding it
  * after it is durably written cannot fail. Returns false without memory. */

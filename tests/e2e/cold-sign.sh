@@ -57,7 +57,7 @@ echo no >"$no"
 # ---- a good package ----
 cold_package p1 --pay "$D1:50000000:withdrawal 1" --change 1000000 --change-index 3
 stdin=$yes expect "sign p1" 0 '' -- kc --dir "$A" sign "$work/pk/p1/pkg.psbt" -o "$work/p1.out"
-grep -q '^signed: 1 signature(s); journal entry 3' "$work/out"; check "sign reports its journal entry" $?
+grep -q '^signed: 1 signature(s); journal entry 4' "$work/out"; check "sign reports its journal entry" $?
 grep -q '^Type yes to sign' "$work/out"; check "sign asks" $?
 "$pkg" info "$work/p1.out" >"$work/info"; check "the signed PSBT's signature verifies" $?
 grep -q "^intent-sha256 $HASH" "$work/info"; check "the signed PSBT carries the intent" $?
@@ -112,7 +112,7 @@ stdin=$yes expect "sign with a policy update" 0 '' -- kc --dir "$A" sign "$work/
 grep -q 'POLICY UPDATE: version 1 -> 2' "$work/out"; check "the update is shown before the question" $?
 grep -q '^policy version 2 is now in force' "$work/out"; check "policy 2 in force" $?
 cmp -s "$work/policy2" "$A/policy" && cmp -s "$work/policy2" "$A/policies/2"; check "policy file and archive" $?
-kc --dir "$A" journal show | tail -n 2 | head -n 1 | grep -q "policy    version 2 sha256 $(sha256sum <"$work/policy2" | cut -d' ' -f1)"
+kc --dir "$A" journal show | grep -v ' input     spends ' | tail -n 2 | head -n 1 | grep -q "policy    version 2 sha256 $(sha256sum <"$work/policy2" | cut -d' ' -f1)"
 check "journal: policy entry right before its signature" $?
 kc --dir "$A" policy show >"$work/show"
 grep -q '^policy in force: version 2, mode hot' "$work/show"; check "policy show" $?
@@ -236,9 +236,9 @@ head -c $((n - 32)) "$f" >"$f.body"
 { cat "$f.body"; sha256sum <"$f.body" | cut -c1-64 | xxd -r -p; } >"$f"; rm "$f.body"
 sed -i "s/^derivations: .*/derivations: $(sha256sum <"$f" | cut -c1-64)/" "$work/t/wallet"
 tamper_cache "a forged derivation cache" 'does not match the descriptor'
-fresh; sed -i '4s/ 50000000 / 50000001 /' "$work/t/journal"
+fresh; sed -i '5s/ 50000000 / 50000001 /' "$work/t/journal"
 tamper "an edited journal" 'journal verify'
-expect "journal verify finds the edit" 1 'FAILED at entry 3' -- kc --dir "$work/t" journal verify
+expect "journal verify finds the edit" 1 'FAILED at entry 4' -- kc --dir "$work/t" journal verify
 fresh
 expect "a clock set back" 2 'clock' -- "$cold" --passphrase-file "$work/pass" --now $((NOW - 86400)) \
   --dir "$work/t" sign "$work/pk/p19/pkg.psbt" -o "$work/t.out" --unattended

@@ -120,7 +120,7 @@ check "journal: C's chain verifies" $?
 cold --dir C journal show 2>/dev/null >journal.txt
 [ "$(awk '$3 == "refused" { print $4 }' journal.txt)" = "$(printf '%s\n' "${expected[@]}")" ]
 check "journal: C recorded each of the ${#expected[@]} refusals, with its reason, in order" $?
-tail -n 1 journal.txt | grep -q "^[0-9]* [^ ]* signed .* amount 250000000 fee 2000 txid $txid$"
+tail -n 1 journal.txt | grep -Eq "^[0-9]* [^ ]* signed .* amount 250000000 fee 2000 txid $txid inputs [0-9]+ (rbf|final)$"
 check "journal: C's last entry is the signature of the batch, with the transaction's txid" $?
 
 finish

@@ -317,6 +317,58 @@ def legit(s):
         expect(all(s.dest[d] in dec for d in ("D1", "D2", "D3")),
                "the kura tool decodes the transaction: the intent's three destinations")
     expect(s.audit_verify().returncode == 0, "audit verify: the chain and every object intact")
+    return tid
+
+
+def fee_bump(s, tid):
+    """The transfer is broadcast (this story has no node: its state is set as
+    the broadcaster would) and stuck: an operator bumps its fee over HTTP
+    without a new approval round; devices A and B, which signed the
+    original, see that the package replaces it (old fee -> new fee) and sign;
+    the server finalizes the bump and it becomes the transfer's transaction.
+    The original package presented again to A is refused."""
+    before = s.srv.request("GET", "/v1/transfers/" + tid, auth=s.keys["back-office"]).json()
+    s.sql("UPDATE transfers SET state = 'broadcast' WHERE id = ?", tid)
+    r = s.srv.request("POST", "/v1/transfers/%s/bump" % tid, {"fee_rate_sat_vb": 0},
+                      auth=s.keys["ops-desk"])
+    expect(r.status == 400 and r.error == "INVALID_FIELD", "bump: a rate of 0 is refused (%r)" % r)
+    r = s.srv.request("POST", "/v1/transfers/%s/bump" % tid, {"fee_rate_sat_vb": 100000},
+                      auth=s.keys["ops-desk"])
+    expect(r.status == 422 and r.error == "FEE_TOO_HIGH", "bump: a rate over the caps: FEE_TOO_HIGH (%r)" % r)
+    r = s.srv.request("POST", "/v1/transfers/%s/bump" % tid, {"fee_rate_sat_vb": 20},
+                      auth=s.keys["back-office"])
+    expect(r.status == 403, "bump: a key without transfers:sign may not (%r)" % r.status)
+    r = s.srv.request("POST", "/v1/transfers/%s/bump" % tid, {"fee_rate_sat_vb": 20},
+                      auth=s.keys["ops-desk"])
+    body = r.json() if r.status == 200 else {}
+    atts = body.get("attempts", [])
+    expect(r.status == 200 and body.get("state") == "broadcast" and len(atts) == 2 and
+           atts[1]["state"] == "awaiting_signatures" and atts[1]["fee"] > before["fee"],
+           "bump: a second attempt awaiting signatures, the transfer still broadcast (%r)" % r.status)
+    os.rename(s.path(tid + ".psbt"), s.path(tid + ".original.psbt"))
+    r = s.package(tid)
+    expect(r.status == 200, "bump: its package downloaded")
+    outs = []
+    for d in ("A", "B"):
+        p, out = s.sign(d, tid)
+        so = p.stdout.decode()
+        expect(p.returncode == 0 and "FEE BUMP:   replaces transaction %s" % before["txid"] in so and
+               "fee %d sat -> %d sat" % (before["fee"], atts[1]["fee"]) in so,
+               "kura-cold %s: shows the transaction the bump replaces and old fee -> new fee, signs" % d)
+        outs.append(out)
+    for out in outs:
+        r = s.srv.request("POST", "/v1/transfers/%s/signatures" % tid, open(out, "rb").read(),
+                          ctype="application/octet-stream", auth=s.keys["ops-desk"])
+        expect(r.status == 200, "bump: signed PSBT uploaded (%r)" % r.status)
+    after = s.srv.request("GET", "/v1/transfers/" + tid, auth=s.keys["back-office"]).json()
+    expect(after["state"] == "broadcast" and after["txid"] != before["txid"] and
+           after["fee"] == atts[1]["fee"] and after["attempts"][1]["state"] == "broadcast" and
+           after["attempts"][0]["txid"] == before["txid"],
+           "bump: finalized, the transfer's transaction now; the original kept as attempt 1")
+    os.rename(s.path(tid + ".original.psbt"), s.path(tid + ".psbt"))
+    p, out = s.sign("A", tid)
+    expect(p.returncode == 1 and b"KURA_REFUSE_BUMP_FEE_NOT_HIGHER" in p.stderr and not os.path.exists(out),
+           "kura-cold A: the original package again is refused (%s)" % p.stderr.decode().strip()[-200:])
 
 
 def bsms_wallet(s):
@@ -417,7 +469,8 @@ def main():
         s.setup()
         s.start_server()
         s.register_wallet()
-        legit(s)
+        tid = legit(s)
+        fee_bump(s, tid)
         bsms_wallet(s)
         compromised(s)
     except h.Failure as e:

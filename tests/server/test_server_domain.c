@@ -546,6 +546,265 @@ static void test_transfer_end_to_end(void **state)
     world_close(&w);
 }
 
+
+/* ---- fee bumps (RBF) ---- */
+
+typedef struct mark_arg {
+    const char *id, *txid;
+    int64_t now;
+    int chain; /* 0: signed -> broadcast; 1: the follower saw txid mined */
+    char moved[KURA_DB_ID_SIZE];
+} mark_arg;
+
+static int mark_fn(kura_db *db, void *arg, kura_db_error *err)
+{
+    mark_arg *a = arg;
+    kura_problem pr = {0};
+    if (a->chain)
+        return kura_transfer_chain_move(db, a->txid, "broadcast", "confirmed", NULL, a->now,
+                                        a->moved, err);
+    return kura_transfer_mark_broadcast(db, a->id, NULL, a->now, &pr, err);
+}
+
+static void chain_event(world *w, const char *id, const char *txid, int chain, int64_t now,
+                        char moved[KURA_DB_ID_SIZE])
+{
+    mark_arg a = {id, txid, now, chain, ""};
+    kura_db_error err = {0};
+    if (kura_store_write(w->st, mark_fn, &a, &err) != 0)
+        fail_msg("chain event: %s", err.message);
+    if (moved)
+        snprintf(moved, KURA_DB_ID_SIZE, "%s", a.moved);
+}
+
+static int64_t fee_of(const kura_psbt *pkg)
+{
+    uint64_t in = 0, out = 0;
+    for (size_t i = 0; i < pkg->input_count; i++) {
+        const kura_tx *f = pkg->inputs[i].non_witness_utxo;
+        assert_non_null(f);
+        in += f->outputs[pkg->inputs[i].prev_vout].amount;
+    }
+    for (size_t i = 0; i < pkg->output_count; i++)
+        out += pkg->outputs[i].amount;
+    return (int64_t)(in - out);
+}
+
+/* kura-cold's view: the original signed (its inputs and fee journaled). */
+typedef struct bump_journal {
+    uint8_t hash[32];
+    const kura_psbt *original;
+    uint64_t fee;
+} bump_journal;
+
+static int bj_signed(void *arg, const uint8_t h[32], const char *id)
+{
+    (void)id;
+    return memcmp(((bump_journal *)arg)->hash, h, 32) == 0;
+}
+
+static int bj_prior(void *arg, kura_check_prior *prior, kura_check_outpoint *ins, size_t cap,
+                    const uint8_t h[32], int64_t since)
+{
+    bump_journal *j = arg;
+    (void)since;
+    memset(prior, 0, sizeof *prior);
+    if (memcmp(j->hash, h, 32) != 0)
+        return 0;
+    prior->signatures = 1;
+    prior->inputs_known = 1;
+    prior->replaceable = 1;
+    prior->fee_max = j->fee;
+    prior->input_count = j->original->input_count;
+    for (size_t i = 0; i < cap && i < j->original->input_count; i++) {
+        memcpy(ins[i].txid, j->original->inputs[i].prev_txid, 32);
+        ins[i].vout = j->original->inputs[i].prev_vout;
+    }
+    return 0;
+}
+
+static void signer_accepts_bump(const kura_psbt *bump, const kura_psbt *original, uint64_t fee,
+                                int64_t now)
+{
+    kura_signer_state st;
+    kura_check_result res;
+    kura_policy *pol = NULL;
+    kura_package_view v;
+    bump_journal j;
+    kura_error err;
+    memset(&st, 0, sizeof st);
+    memset(&res, 0, sizeof res);
+    assert_int_equal(kura_package_read(&v, original, NULL), KURA_OK);
+    kura_intent_hash(j.hash, v.intent, v.intent_len);
+    j.original = original;
+    j.fee = fee;
+    if (kura_policy_parse(&pol, (const uint8_t *)policy_text, strlen(policy_text), &err) != KURA_OK)
+        fail_msg("policy: %s", err.message);
+    st.wallet = desc;
+    st.wallet_name = WALLET;
+    strcpy(st.wallet_checksum, checksum);
+    st.chain = KURA_CHAIN_BITCOIN;
+    st.policy = pol;
+    st.journal.arg = &j;
+    st.journal.intent_signed = bj_signed;
+    st.journal.signed_since = j_since;
+    st.journal.allow_accepted_at = j_allow;
+    st.journal.prior_signatures = bj_prior;
+    st.now = now;
+    st.max_clock_skew = 300;
+    st.max_change_index = 1000000;
+    if (kura_check_package(ctx, &res, &st, bump) != KURA_OK)
+        fail_msg("the signer refuses the bump: %s: %s", kura_refusal_name(res.reason), res.message);
+    assert_int_equal(res.is_bump, 1);
+    assert_int_equal(res.replaced_fee, fee);
+    kura_check_result_clear(&res);
+    kura_policy_free(pol);
+}
+
+static void test_fee_bump(void **state)
+{
+    (void)state;
+    world w;
+    char id[KURA_DB_ID_SIZE], moved[KURA_DB_ID_SIZE], txid1[65], txid3[65];
+    kura_tx *f0, *f1;
+    kura_psbt *pkg, *bump, *bump2;
+    uint8_t *s0, *s1;
+    size_t l0, l1;
+    json_t *out = NULL, *att;
+    int64_t now = NOW, fee1, fee2, fee3;
+
+    world_open(&w);
+    allocate(&w, 3, "customer-1");
+    f0 = fund(&w, 0, COIN, 0x61);
+    f1 = fund(&w, 1, COIN / 2, 0x62);
+    create(&w, id, NULL, D1, 30000000, D4, 20000000, 20000, 3600, now);
+    /* Not broadcast: no bump (awaiting approval, approved, awaiting
+     * signatures, signed). */
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_bump(w.st, &OPS, id, 20, now, &out, p));
+    assert_string_equal(approve(&w, id, "bob", now), "awaiting_approval");
+    assert_string_equal(approve(&w, id, "carol", now), "approved");
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_bump(w.st, &OPS, id, 20, now, &out, p));
+    pkg = package(&w, id, now);
+    fee1 = fee_of(pkg);
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_bump(w.st, &OPS, id, 20, now, &out, p));
+    s0 = cosign(pkg, 0, &l0);
+    s1 = cosign(pkg, 2, &l1);
+    OK(kura_transfer_add_signatures(w.st, &OPS, id, s0, l0, now, &out, p));
+    json_decref(out);
+    OK(kura_transfer_add_signatures(w.st, &OPS, id, s1, l1, now, &out, p));
+    snprintf(txid1, sizeof txid1, "%s", tu_str(out, "txid"));
+    json_decref(out);
+    free(s0);
+    free(s1);
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_bump(w.st, &OPS, id, 20, now, &out, p));
+    chain_event(&w, id, NULL, 0, now, NULL);
+    assert_string_equal(state_of(&w, id), "broadcast");
+
+    /* Refusals on a broadcast transfer: a rate over the policy's
+     * max-fee-rate (100), a fee over the intent's max-fee (20000), an
+     * expired intent. Nothing changes. */
+    EXPECT(KURA_PROBLEM_FEE_TOO_HIGH, kura_transfer_bump(w.st, &OPS, id, 101, now, &out, p));
+    EXPECT(KURA_PROBLEM_FEE_TOO_HIGH, kura_transfer_bump(w.st, &OPS, id, 100, now, &out, p));
+    EXPECT(KURA_PROBLEM_TRANSFER_EXPIRED,
+           kura_transfer_bump(w.st, &OPS, id, 20, now + 3600, &out, p));
+    EXPECT(KURA_PROBLEM_NOT_FOUND,
+           kura_transfer_bump(w.st, &OPS, "tr_0000000000000000000000000000", 20, now, &out, p));
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM transfer_attempts WHERE transfer_id = $1", id),
+                     0);
+    assert_int_equal(audit_rows_action(&w, "transfer.bumped"), 0);
+
+    /* The bump: same state, two attempts, one audit row and one event. */
+    OK(kura_transfer_bump(w.st, &OPS, id, 20, now, &out, p));
+    assert_string_equal(tu_str(out, "state"), "broadcast");
+    att = json_object_get(out, "attempts");
+    assert_int_equal(json_array_size(att), 2);
+    assert_string_equal(tu_str(json_array_get(att, 0), "state"), "broadcast");
+    assert_string_equal(tu_str(json_array_get(att, 0), "txid"), txid1);
+    assert_string_equal(tu_str(json_array_get(att, 1), "state"), "awaiting_signatures");
+    fee2 = json_integer_value(json_object_get(json_array_get(att, 1), "fee"));
+    assert_true(fee2 > fee1);
+    json_decref(out);
+    assert_int_equal(audit_rows_action(&w, "transfer.bumped"), 1);
+    assert_int_equal(count(&w, "SELECT COUNT(*) FROM webhook_events WHERE type = $1",
+                           "transfer.bumped"),
+                     1);
+    /* Its package: every coin of the original, the higher fee, and the
+     * signer (knowing the original) accepts it as a bump. */
+    bump = package(&w, id, now);
+    assert_int_equal(fee_of(bump), fee2);
+    signer_accepts_bump(bump, pkg, (uint64_t)fee1, now);
+
+    /* A second bump before the first is signed supersedes it. */
+    OK(kura_transfer_bump(w.st, &OPS, id, 30, now, &out, p));
+    att = json_object_get(out, "attempts");
+    assert_int_equal(json_array_size(att), 3);
+    assert_string_equal(tu_str(json_array_get(att, 1), "state"), "abandoned");
+    fee3 = json_integer_value(json_object_get(json_array_get(att, 2), "fee"));
+    assert_true(fee3 > fee2);
+    json_decref(out);
+    bump2 = package(&w, id, now);
+    signer_accepts_bump(bump2, bump, (uint64_t)fee2, now);
+    /* A signature of the abandoned bump is not this transaction. */
+    s0 = cosign(bump, 0, &l0);
+    EXPECT(KURA_PROBLEM_INVALID_PSBT, kura_transfer_add_signatures(w.st, &OPS, id, s0, l0, now, &out, p));
+    free(s0);
+
+    /* Its signatures: combined and finalized as for any package; it becomes
+     * the transfer's transaction, still broadcast. */
+    s0 = cosign(bump2, 0, &l0);
+    s1 = cosign(bump2, 1, &l1);
+    OK(kura_transfer_add_signatures(w.st, &OPS, id, s0, l0, now, &out, p));
+    assert_string_equal(tu_str(out, "txid"), txid1);
+    json_decref(out);
+    OK(kura_transfer_add_signatures(w.st, &OPS, id, s1, l1, now, &out, p));
+    assert_string_equal(tu_str(out, "state"), "broadcast");
+    snprintf(txid3, sizeof txid3, "%s", tu_str(out, "txid"));
+    assert_string_not_equal(txid3, txid1);
+    assert_int_equal(json_integer_value(json_object_get(out, "fee")), fee3);
+    att = json_object_get(out, "attempts");
+    assert_string_equal(tu_str(json_array_get(att, 2), "state"), "broadcast");
+    assert_string_equal(tu_str(json_array_get(att, 2), "txid"), txid3);
+    json_decref(out);
+    free(s0);
+    free(s1);
+    assert_int_equal(audit_rows_action(&w, "transfer.bump_signed"), 1);
+    {
+        char *hex = NULL;
+        OK(kura_transfer_raw_tx(w.st, id, &hex, p));
+        free(hex);
+    }
+    /* No bump awaits signatures now: uploads are refused. */
+    s0 = cosign(bump2, 0, &l0);
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_add_signatures(w.st, &OPS, id, s0, l0, now, &out, p));
+    free(s0);
+
+    /* The follower sees the ORIGINAL mined (the bump lost the race): the
+     * transfer is confirmed with the original's txid and fee. */
+    chain_event(&w, id, txid1, 1, now, moved);
+    assert_string_equal(moved, id);
+    OK(kura_transfer_get(w.st, id, &out, p));
+    assert_string_equal(tu_str(out, "state"), "confirmed");
+    assert_string_equal(tu_str(out, "txid"), txid1);
+    assert_int_equal(json_integer_value(json_object_get(out, "fee")), fee1);
+    att = json_object_get(out, "attempts");
+    assert_string_equal(tu_str(json_array_get(att, 0), "state"), "confirmed");
+    assert_string_equal(tu_str(json_array_get(att, 1), "state"), "abandoned");
+    assert_string_equal(tu_str(json_array_get(att, 2), "state"), "replaced");
+    json_decref(out);
+    EXPECT(KURA_PROBLEM_INVALID_STATE, kura_transfer_bump(w.st, &OPS, id, 40, now, &out, p));
+    {
+        char fields[256];
+        assert_true(audit_ok(&w, id, fields, sizeof fields));
+    }
+
+    kura_psbt_free(pkg);
+    kura_psbt_free(bump);
+    kura_psbt_free(bump2);
+    kura_tx_free(f0);
+    kura_tx_free(f1);
+    world_close(&w);
+}
+
 /* ---- wallets and policies ---- */
 
 /* ---- BIP129: a wallet registered from its signers' records ---- */
@@ -1297,6 +1556,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transfer_end_to_end),
+        cmocka_unit_test(test_fee_bump),
         cmocka_unit_test(test_register_refusals),
         cmocka_unit_test(test_register_bsms),
         cmocka_unit_test(test_addresses),

@@ -222,6 +222,12 @@ typedef struct journal {
         int64_t at;
     } allow[8];
     size_t allow_count;
+    /* Fee bumps: the earlier signatures of signed_hash, when prior_set. */
+    int prior_set;
+    int prior_fails; /* the callback reports that it cannot answer */
+    kura_check_prior prior;
+    kura_check_outpoint prior_inputs[8];
+    int64_t prior_since; /* what the check asked */
 } journal;
 
 static int j_intent_signed(void *arg, const uint8_t hash[32], const char *id)
@@ -236,6 +242,19 @@ static uint64_t j_signed_since(void *arg, int64_t since)
     journal *j = arg;
     j->rolling_since = since;
     return j->rolling;
+}
+
+static int j_prior_signatures(void *arg, kura_check_prior *prior, kura_check_outpoint *inputs,
+                              size_t cap, const uint8_t hash[32], int64_t since)
+{
+    journal *j = arg;
+    memset(prior, 0, sizeof(*prior));
+    j->prior_since = since;
+    if (j->prior_fails) return -1;
+    if (!j->has_signed_hash || memcmp(j->signed_hash, hash, 32) != 0) return 0;
+    *prior = j->prior;
+    for (size_t i = 0; i < cap && i < j->prior.input_count; i++) inputs[i] = j->prior_inputs[i];
+    return 0;
 }
 
 static int64_t j_allow_accepted_at(void *arg, const uint8_t *script, size_t len)
@@ -484,6 +503,7 @@ static kura_refusal pkg_check(pkg *pk)
     st.journal.intent_signed = j_intent_signed;
     st.journal.signed_since = j_signed_since;
     st.journal.allow_accepted_at = j_allow_accepted_at;
+    if (pk->jnl.prior_set) st.journal.prior_signatures = j_prior_signatures;
     st.now = pk->now;
     st.max_clock_skew = 300;
     st.max_change_index = pk->max_change_index;
@@ -1939,6 +1959,236 @@ static void test_limit_rolling(void **state)
     pkg_free(&pk);
 }
 
+/* ---- fee bumps ---- */
+
+/* pk's intent recorded as signed once, spending both of pk's coins, with
+ * `fee`, signalling BIP125: what the journal holds after the original. */
+static void prior_original(pkg *pk, uint64_t fee)
+{
+    const wallet *w = &wallets[pk->input_kind];
+    kura_intent_hash(pk->jnl.signed_hash, (const uint8_t *)pk->intent_text, pk->intent_len);
+    pk->jnl.has_signed_hash = 1;
+    pk->jnl.prior_set = 1;
+    memset(&pk->jnl.prior, 0, sizeof(pk->jnl.prior));
+    pk->jnl.prior.signatures = 1;
+    pk->jnl.prior.inputs_known = 1;
+    pk->jnl.prior.replaceable = 1;
+    pk->jnl.prior.fee_max = fee;
+    memset(pk->jnl.prior.last_txid, 0x5a, 32);
+    pk->jnl.prior.last_entry = 7;
+    pk->jnl.prior.counted = 60000000 + fee;
+    pk->jnl.prior.input_count = 2;
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(kura_tx_txid(pk->jnl.prior_inputs[i].txid, w->funding[1 - i]), KURA_OK);
+        pk->jnl.prior_inputs[i].vout = 1;
+    }
+}
+
+static void test_bump_accepted(void **state)
+{
+    pkg pk;
+    (void)state;
+    pkg_init(&pk, K_WSH);
+    pk.fee = 20000;
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 10000);
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.is_bump, 1);
+    assert_int_equal(pk.result.replaced_fee, 10000);
+    assert_int_equal(pk.result.replaced_entry, 7);
+    assert_int_equal(pk.result.fee, 20000);
+    assert_int_equal(pk.result.bip125, 1);
+    assert_non_null(strstr(pk.result.summary, "FEE BUMP"));
+    assert_non_null(strstr(pk.result.summary, "10000 sat -> 20000 sat"));
+    assert_int_equal(pk.jnl.prior_since, NOW - 86400);
+    /* Two earlier signatures (a bump of a bump): the highest fee counts. */
+    pk.jnl.prior.signatures = 2;
+    pk.jnl.prior.fee_max = 15000;
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.replaced_fee, 15000);
+    /* An intent never signed is no bump, with the callback present. */
+    pk.jnl.has_signed_hash = 0;
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.is_bump, 0);
+    pkg_free(&pk);
+}
+
+/* A "replacement" that spends other coins, or only some of the earlier
+ * ones, could confirm beside the original: a second payment, refused as a
+ * replay. */
+static void test_bump_different_coins_is_replay(void **state)
+{
+    pkg pk;
+    (void)state;
+    pkg_init(&pk, K_WPKH);
+    pk.fee = 20000;
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 10000);
+    expect(&pk, KURA_REFUSE_NONE);
+    /* Different coins: the original spent a coin this one does not. */
+    pk.jnl.prior_inputs[1].vout = 0;
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    assert_non_null(strstr(pk.result.message, "second payment"));
+    pk.jnl.prior_inputs[1].vout = 1;
+    memset(pk.jnl.prior_inputs[0].txid, 0x11, 32);
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    prior_original(&pk, 10000);
+    /* A subset: the original spent three coins, this one two of them. */
+    pk.jnl.prior.input_count = 3;
+    memset(pk.jnl.prior_inputs[2].txid, 0x22, 32);
+    pk.jnl.prior_inputs[2].vout = 4;
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    prior_original(&pk, 10000);
+    /* A journal that did not record the inputs (a version-1 entry). */
+    pk.jnl.prior.inputs_known = 0;
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    assert_non_null(strstr(pk.result.message, "does not record"));
+    prior_original(&pk, 10000);
+    pk.jnl.prior.input_count = 0;
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    prior_original(&pk, 10000);
+    /* A journal that cannot answer. */
+    pk.jnl.prior_fails = 1;
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    pk.jnl.prior_fails = 0;
+    /* The id signed with another text: a re-spelled instruction. */
+    pk.jnl.has_signed_hash = 0;
+    strcpy(pk.jnl.signed_id, INTENT_ID);
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    assert_non_null(strstr(pk.result.message, "another intent text"));
+    pk.jnl.signed_id[0] = '\0';
+    /* A signer without the callback refuses every second signature. */
+    prior_original(&pk, 10000);
+    pk.jnl.prior_set = 0;
+    expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    pkg_free(&pk);
+}
+
+static void test_bump_fee_not_higher(void **state)
+{
+    pkg pk;
+    (void)state;
+    pkg_init(&pk, K_TR);
+    pk.fee = 20000;
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 20000); /* equal */
+    expect(&pk, KURA_REFUSE_BUMP_FEE_NOT_HIGHER);
+    assert_non_null(strstr(pk.result.message, "not above 20000 sat"));
+    prior_original(&pk, 25000); /* lower */
+    expect(&pk, KURA_REFUSE_BUMP_FEE_NOT_HIGHER);
+    prior_original(&pk, 19999);
+    expect(&pk, KURA_REFUSE_NONE);
+    /* The very transaction signed last, again: a replay, not a bump. */
+    {
+        kura_tx *utx = NULL;
+        prior_original(&pk, 20000);
+        assert_int_equal(kura_psbt_unsigned_tx(&utx, pk.psbt, NULL), KURA_OK);
+        assert_int_equal(kura_tx_txid(pk.jnl.prior.last_txid, utx), KURA_OK);
+        kura_tx_free(utx);
+        expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+        assert_non_null(strstr(pk.result.message, "this very transaction"));
+    }
+    pkg_free(&pk);
+}
+
+/* Higher, but over the intent's max-fee (40000) or the policy's caps:
+ * refused as for any signature; a bump buys no fee the approvers did not. */
+static void test_bump_fee_over_caps(void **state)
+{
+    pkg pk;
+    (void)state;
+    pkg_init(&pk, K_WPKH);
+    pk.fee = 40001;
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 10000);
+    expect(&pk, KURA_REFUSE_FEE_INTENT);
+    pkg_free(&pk);
+    pkg_init(&pk, K_WPKH);
+    pk.max_fee = 2000000;
+    pk.fee = 1000001; /* over the policy's max-fee */
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 10000);
+    expect(&pk, KURA_REFUSE_FEE_POLICY);
+    pkg_free(&pk);
+}
+
+static void test_bump_not_replaceable(void **state)
+{
+    pkg pk;
+    (void)state;
+    /* The replacement does not signal. */
+    pkg_init(&pk, K_WPKH);
+    pk.fee = 20000;
+    pk.sequence = 0xffffffff;
+    pkg_build(&pk);
+    approve_default(&pk);
+    expect(&pk, KURA_REFUSE_NONE); /* a first signature may be final */
+    assert_int_equal(pk.result.bip125, 0);
+    prior_original(&pk, 10000);
+    expect(&pk, KURA_REFUSE_BUMP_NOT_REPLACEABLE);
+    /* The very (final) transaction signed before, again: a replay, not
+     * a bump that does not signal. */
+    {
+        kura_tx *utx = NULL;
+        assert_int_equal(kura_psbt_unsigned_tx(&utx, pk.psbt, NULL), KURA_OK);
+        assert_int_equal(kura_tx_txid(pk.jnl.prior.last_txid, utx), KURA_OK);
+        kura_tx_free(utx);
+        pk.jnl.prior.replaceable = 0;
+        expect(&pk, KURA_REFUSE_INTENT_REPLAY);
+    }
+    pkg_free(&pk);
+    /* The original did not signal. */
+    pkg_init(&pk, K_WPKH);
+    pk.fee = 20000;
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 10000);
+    pk.jnl.prior.replaceable = 0;
+    expect(&pk, KURA_REFUSE_BUMP_NOT_REPLACEABLE);
+    assert_non_null(strstr(pk.result.message, "signed before"));
+    pkg_free(&pk);
+}
+
+/* The rolling limit counts the intent once: what the earlier signature
+ * counts comes out, and the bump counts the amount with its own (highest)
+ * fee. Cap 10 BTC; the intent sends 0.6 BTC. */
+static void test_bump_rolling_counts_once(void **state)
+{
+    pkg pk;
+    (void)state;
+    pkg_init(&pk, K_WPKH);
+    pk.fee = 20000;
+    pkg_build(&pk);
+    approve_default(&pk);
+    prior_original(&pk, 10000); /* counted: 60010000 */
+    /* 9.9999 BTC left the wallet, the original's 0.6001 among them: the
+     * bump fits exactly (others 9.3998 + 0.6 + fee 0.0002), though counting
+     * the intent twice would not. */
+    pk.jnl.rolling = 1000000000 - 20000 + 10000;
+    expect(&pk, KURA_REFUSE_NONE);
+    assert_int_equal(pk.result.is_bump, 1);
+    /* One satoshi more and it does not: the bump's higher fee counts. */
+    pk.jnl.rolling = 1000000000 - 20000 + 10000 + 1;
+    expect(&pk, KURA_REFUSE_LIMIT_ROLLING);
+    /* The original outside the window (counted 0): the whole intent counts. */
+    pk.jnl.prior.counted = 0;
+    pk.jnl.rolling = 1000000000 - 60000000 - 20000;
+    expect(&pk, KURA_REFUSE_NONE);
+    pk.jnl.rolling += 1;
+    expect(&pk, KURA_REFUSE_LIMIT_ROLLING);
+    /* A journal whose count is below what it says the intent counts does
+     * not wrap around. */
+    pk.jnl.prior.counted = UINT64_MAX;
+    pk.jnl.rolling = 5;
+    expect(&pk, KURA_REFUSE_NONE);
+    pkg_free(&pk);
+}
+
 /* ---- the order of the steps ---- */
 
 /* Several faults at once: the earliest step's reason is reported. */
@@ -1992,6 +2242,8 @@ static void test_every_reason_seen(void **state)
     for (int r = KURA_REFUSE_NONE; r <= KURA_REFUSE_LIMIT_ROLLING; r++)
         if (!seen[r]) fail_msg("no test provoked %s", kura_refusal_name((kura_refusal)r));
     if (!seen[KURA_REFUSE_POLICY_BEHIND]) fail_msg("no test provoked KURA_REFUSE_POLICY_BEHIND");
+    for (int r = KURA_REFUSE_BUMP_FEE_NOT_HIGHER; r <= KURA_REFUSE_BUMP_NOT_REPLACEABLE; r++)
+        if (!seen[r]) fail_msg("no test provoked %s", kura_refusal_name((kura_refusal)r));
 }
 
 /* ---- setup ---- */
@@ -2104,6 +2356,7 @@ static int check_cached(pkg *pk, const kura_descriptor_cache *dc, kura_check_res
     st.journal.intent_signed = j_intent_signed;
     st.journal.signed_since = j_signed_since;
     st.journal.allow_accepted_at = j_allow_accepted_at;
+    if (pk->jnl.prior_set) st.journal.prior_signatures = j_prior_signatures;
     st.now = pk->now;
     st.max_clock_skew = 300;
     st.max_change_index = pk->max_change_index;
@@ -2255,6 +2508,12 @@ int main(void)
         cmocka_unit_test(test_loosening_waits),
         cmocka_unit_test(test_limit_transfer),
         cmocka_unit_test(test_limit_rolling),
+        cmocka_unit_test(test_bump_accepted),
+        cmocka_unit_test(test_bump_different_coins_is_replay),
+        cmocka_unit_test(test_bump_fee_not_higher),
+        cmocka_unit_test(test_bump_fee_over_caps),
+        cmocka_unit_test(test_bump_not_replaceable),
+        cmocka_unit_test(test_bump_rolling_counts_once),
         cmocka_unit_test(test_first_failure_wins),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_every_reason_seen),

@@ -351,7 +351,7 @@ static void test_append_reopen_verify(void **state)
         kura_journal_free(k);
         /* Every line parses on its own, and the first is init with the
          * genesis previous hash. */
-        assert_memory_equal(buf + 2 + 21, "init kura-journal-1 ", 20);
+        assert_memory_equal(buf + 2 + 21, "init kura-journal-2 ", 20);
         assert_memory_equal(buf + 2 + 21 + 20,
                             "0000000000000000000000000000000000000000000000000000000000000000 ", 65);
         free(buf);
