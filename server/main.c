@@ -460,6 +460,8 @@ static int cmd_serve(opts *o)
         co.fee.floor = (uint64_t)o->cfg.fee_floor * 1000u;
         co.fee.ceiling = (uint64_t)o->cfg.fee_ceiling * 1000u;
         co.poll_interval_ms = o->cfg.node_poll_interval_ms;
+        co.zmq_hashblock = o->cfg.zmq_hashblock;
+        co.zmq_rawtx = o->cfg.zmq_rawtx;
         co.rebroadcast_seconds = o->cfg.rebroadcast_interval;
         co.holder = holder;
         if (kura_chain_worker_start(&chain, st, &co, &cerr) != KURA_RPC_OK) {
