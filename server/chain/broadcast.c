@@ -257,6 +257,7 @@ struct kura_chain_worker {
     struct queued_tx *txq; /* rawtx for the follower (under lock) */
     size_t ntxq;
     uint64_t polls, notifications, gaps, rawtx, rawtx_used; /* counts (under lock) */
+    int busy;            /* a poll is running (under lock) */
 };
 
 #define MAX_TXQ 10000
@@ -303,7 +304,7 @@ static void hand_over(kura_chain_worker *w)
     n = w->ntxq;
     w->txq = NULL;
     w->ntxq = 0;
-    w->polls++;
+    w->busy = 1;
     pthread_mutex_unlock(&w->lock);
     for (size_t i = 0; i < n; i++) {
         kura_follower_offer_tx(w->f, q[i].bytes, q[i].len);
@@ -312,10 +313,12 @@ static void hand_over(kura_chain_worker *w)
     free(q);
 }
 
-void kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *notifications,
-                              uint64_t *gaps, uint64_t *rawtx, uint64_t *rawtx_used)
+int kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *notifications,
+                             uint64_t *gaps, uint64_t *rawtx, uint64_t *rawtx_used)
 {
+    int busy;
     pthread_mutex_lock(&w->lock);
+    busy = w->busy;
     if (polls)
         *polls = w->polls;
     if (notifications)
@@ -327,6 +330,7 @@ void kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *n
     if (rawtx_used)
         *rawtx_used = w->rawtx_used;
     pthread_mutex_unlock(&w->lock);
+    return busy;
 }
 
 static void *worker_main(void *varg)
@@ -364,12 +368,13 @@ static void *worker_main(void *varg)
                 fprintf(stderr, "kura-server: chain: height %lld (%zu connected, %zu disconnected)\n",
                         (long long)rep.height, rep.connected, rep.disconnected);
         }
+        pthread_mutex_lock(&w->lock);
         /* Behind the node (a step connects at most 100 blocks): go on at once. */
-        if (rc == KURA_RPC_OK && rep.leader && rep.height < rep.node_height) {
-            pthread_mutex_lock(&w->lock);
+        if (rc == KURA_RPC_OK && rep.leader && rep.height < rep.node_height)
             w->wake = 1;
-            pthread_mutex_unlock(&w->lock);
-        }
+        w->polls++;
+        w->busy = 0;
+        pthread_mutex_unlock(&w->lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += (time_t)(w->o.poll_interval_ms / 1000);
         until.tv_nsec += (long)(w->o.poll_interval_ms % 1000) * 1000000L;

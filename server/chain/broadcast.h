@@ -83,11 +83,12 @@ int kura_chain_worker_start(kura_chain_worker **out, kura_store *st,
 /* Stops the thread (at most one poll's RPC later) and gives the lease up. */
 void kura_chain_worker_stop(kura_chain_worker *w);
 
-/* What the worker has done so far (for tests and metrics): polls run, ZMQ
- * notifications received and sequence gaps among them, rawtx transactions
- * handed to the follower, and mempool transactions its scans read from those
- * bytes rather than from the node. Any output may be NULL. */
-void kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *notifications,
-                              uint64_t *gaps, uint64_t *rawtx, uint64_t *rawtx_used);
+/* What the worker has done so far (for tests and metrics): polls finished,
+ * ZMQ notifications received and sequence gaps among them, rawtx
+ * transactions handed to the follower, and mempool transactions its scans
+ * read from those bytes rather than from the node. Returns 1 while a poll is
+ * running, 0 while the worker waits. Any output may be NULL. */
+int kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *notifications,
+                             uint64_t *gaps, uint64_t *rawtx, uint64_t *rawtx_used);
 
 #endif /* KURA_SERVER_CHAIN_BROADCAST_H */
