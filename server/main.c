@@ -7,6 +7,8 @@
  *   kura-server audit export --format jsonl|csv [--from T] [--to T]
  *   kura-server journal import FILE
  *   kura-server migrate
+ *   kura-server wallet rescan --wallet ID --from-height N [--gap-limit G]
+ *   kura-server wallet rescan-status --wallet ID
  *   kura-server routes
  *
  * Exit status: 0 done; 1 refused or found broken (audit verify, a refused
@@ -39,6 +41,7 @@
 #include "chain/broadcast.h"
 #include "domain/withdrawals.h"
 #include "domain/hot.h"
+#include "chain/rescan.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_FAILED 2
@@ -56,6 +59,7 @@ static const char usage_main[] =
     "  audit export     write the audit rows of a time range as JSON lines or CSV\n"
     "  journal import   reconcile a kura-cold journal against the transfers\n"
     "  migrate          bring the database's schema up to date and exit\n"
+    "  wallet rescan    a recovery scan of a wallet restored elsewhere (gap limit)\n"
     "  routes           print the route table as JSON\n"
     "  bsms descriptor-record\n"
     "                   BIP129 round 2: the descriptor record from the signers' key records\n"
@@ -128,6 +132,21 @@ static const char usage_bsms[] =
     "testnet or regtest. Exit 0, 1 for a record that does not verify, 2 could\n"
     "not run.\n";
 
+static const char usage_wallet[] =
+    "usage: kura-server wallet rescan --wallet ID --from-height N [--gap-limit G]\n"
+    "       kura-server wallet rescan-status --wallet ID\n"
+    "\n"
+    "rescan asks for a recovery scan of a wallet restored elsewhere (audited as\n"
+    "actor \"system\"; the same as POST /v1/wallets/{id}/rescan): the chain\n"
+    "follower of a running `kura-server serve --node ...` (the one holding the\n"
+    "lease) scans every block from height N to its tip against the wallet's\n"
+    "receive and change addresses, G (20 to 1000, default 20) unused addresses\n"
+    "past the highest used one on each chain, records what it finds as deposits\n"
+    "and coins, and allocates the addresses used. A new request replaces the\n"
+    "wallet's earlier scan. rescan-status prints the scan's progress. Both print\n"
+    "the rescan resource as JSON. Exit 0, 1 refused (no such wallet, bad\n"
+    "value), 2 could not run.\n";
+
 static const char usage_routes[] =
     "usage: kura-server routes\n"
     "\n"
@@ -150,6 +169,8 @@ typedef struct opts {
     const char *format;
     int64_t from, to, held_seq;
     const char *held_hash;
+    const char *wallet;
+    int64_t from_height, gap_limit;
     int json;
     const char *args[4];
     int nargs;
@@ -252,6 +273,12 @@ static int parse_opts(opts *o, int argc, char **argv, int from, const char *help
             TAKE(format);
         } else if (!strcmp(a, "--held-hash")) {
             TAKE(held_hash);
+        } else if (!strcmp(a, "--wallet")) {
+            TAKE(wallet);
+        } else if (!strcmp(a, "--from-height") || !strcmp(a, "--gap-limit")) {
+            if (!v || parse_i64_arg(v, !strcmp(a, "--from-height") ? &o->from_height : &o->gap_limit))
+                return die(a, "needs a number");
+            i++;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
         } else if (!strcmp(a, "--from") || !strcmp(a, "--to") || !strcmp(a, "--held-seq")) {
@@ -473,6 +500,8 @@ static int cmd_serve(opts *o)
         co.fee.floor = (uint64_t)o->cfg.fee_floor * 1000u;
         co.fee.ceiling = (uint64_t)o->cfg.fee_ceiling * 1000u;
         co.poll_interval_ms = o->cfg.node_poll_interval_ms;
+        co.zmq_hashblock = o->cfg.zmq_hashblock;
+        co.zmq_rawtx = o->cfg.zmq_rawtx;
         co.rebroadcast_seconds = o->cfg.rebroadcast_interval;
         co.holder = holder;
         if (kura_chain_worker_start(&chain, st, &co, &cerr) != KURA_RPC_OK) {
@@ -732,6 +761,48 @@ static int cmd_journal(opts *o)
     return rc;
 }
 
+/* ---- wallet rescan ---- */
+
+static int cmd_wallet(opts *o)
+{
+    kura_store *st = NULL;
+    kura_problem p = {0};
+    json_t *out = NULL;
+    int status = o->nargs == 1 && !strcmp(o->args[0], "rescan-status");
+    int rc;
+    if (o->nargs != 1 || (!status && strcmp(o->args[0], "rescan") != 0)) {
+        fputs(usage_wallet, stderr);
+        return EXIT_FAILED;
+    }
+    if (!o->wallet)
+        return die("wallet", "--wallet ID is needed");
+    if (!status && o->from_height < 0)
+        return die("wallet rescan", "--from-height N is needed");
+    if ((rc = open_store(o, &st)))
+        return rc;
+    if (status)
+        rc = kura_rescan_get(st, o->wallet, &out, &p);
+    else
+        rc = kura_rescan_request(st, "system", o->wallet, o->from_height,
+                                 o->gap_limit ? o->gap_limit : KURA_RESCAN_GAP_DEFAULT,
+                                 (int64_t)time(NULL), &out, &p);
+    kura_store_close(st);
+    if (rc) {
+        fprintf(stderr, "kura-server: wallet %s: %s: %s\n", o->args[0],
+                kura_problem_name(p.code), p.message);
+        return p.code == KURA_PROBLEM_NOT_FOUND || p.code == KURA_PROBLEM_INVALID_FIELD
+                   ? EXIT_REFUSED
+                   : EXIT_FAILED;
+    }
+    char *text = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(out);
+    if (!text)
+        return die("wallet", "out of memory");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
 static int cmd_migrate(opts *o)
 {
     kura_store *st = NULL;
@@ -900,10 +971,13 @@ int main(int argc, char **argv)
         help = usage_migrate;
     else if (!strcmp(cmd, "routes"))
         help = usage_routes;
+    else if (!strcmp(cmd, "wallet"))
+        help = usage_wallet;
     else {
         fprintf(stderr, "kura-server: unknown command '%s'\n%s", cmd, usage_main);
         return EXIT_FAILED;
     }
+    o.from_height = -1;
     rc = parse_opts(&o, argc, argv, 2, help);
     if (rc == 1)
         return 0;
@@ -919,5 +993,7 @@ int main(int argc, char **argv)
         return cmd_journal(&o);
     if (!strcmp(cmd, "migrate"))
         return cmd_migrate(&o);
+    if (!strcmp(cmd, "wallet"))
+        return cmd_wallet(&o);
     return cmd_routes();
 }

@@ -1,7 +1,7 @@
 /*
- * kura/hash.h — the hash functions Bitcoin uses, taken from libsodium (SHA-256,
- * SHA-512, HMAC-SHA512) and OpenSSL's libcrypto (RIPEMD-160, PBKDF2). Nothing
- * here is hand-written cryptography.
+ * kura/hash.h — the hash functions Bitcoin uses, taken from OpenSSL's libcrypto
+ * (SHA-256 one-shot, RIPEMD-160, PBKDF2) and libsodium (incremental SHA-256,
+ * SHA-512, HMAC-SHA512). Nothing here is hand-written cryptography.
  *
  * Outputs are fixed-size arrays; the functions cannot fail on valid pointers
  * except where they return an int. `data` may be NULL when `len` is 0.
@@ -23,11 +23,32 @@ extern "C" {
 #define KURA_RIPEMD160_LEN 20
 #define KURA_HASH160_LEN 20
 
-/* out = SHA256(data). */
+/* out = SHA256(data). Thread-safe: the first SHA-256 in the process fetches
+ * libcrypto's implementation once (pthread_once), and every call reuses it;
+ * should libcrypto fail, libsodium's SHA-256 gives the same result. */
 void kura_sha256(uint8_t out[32], const uint8_t *data, size_t len);
 
 /* out = SHA256(SHA256(data)), Bitcoin's hash for txids, checksums and BIP143. */
 void kura_sha256d(uint8_t out[32], const uint8_t *data, size_t len);
+
+/* SHA256(SHA256(.)) of `count` consecutive 64-byte inputs: out[32i..32i+32) =
+ * SHA256d(in[64i..64i+64)) for i < count. `out` holds 32 * count bytes and may
+ * be `in` itself (each input is read before its output is written, and
+ * output i never reaches input i + 1): one level of a merkle tree, whose
+ * pairs of 32-byte hashes lie side by side, hashed in place. Cheaper than
+ * `count` calls of kura_sha256d (one libcrypto context for all of them). */
+void kura_sha256d_64(uint8_t *out, const uint8_t *in, size_t count);
+
+/* A piece of a message hashed without first copying the pieces together. */
+typedef struct kura_hash_span {
+    const uint8_t *data; /* may be NULL when len is 0 */
+    size_t len;
+} kura_hash_span;
+
+/* out = SHA256(SHA256(spans[0] || spans[1] || ... || spans[count-1])): e.g. a
+ * segwit transaction's txid from its version, inputs and outputs, and
+ * locktime, skipping the marker, flag and witnesses. */
+void kura_sha256d_spans(uint8_t out[32], const kura_hash_span *spans, size_t count);
 
 /* out = SHA512(data). */
 void kura_sha512(uint8_t out[64], const uint8_t *data, size_t len);

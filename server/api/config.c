@@ -167,6 +167,11 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
     } else if (!strcmp(key, "node_timeout_ms")) {
         if ((rc = parse_i64(v, 100, 600000, &x)) == 0)
             c->node_timeout_ms = x;
+    } else if (!strcmp(key, "zmq_hashblock") || !strcmp(key, "zmq_rawtx")) {
+        char *dst = !strcmp(key, "zmq_hashblock") ? c->zmq_hashblock : c->zmq_rawtx;
+        rc = (v[0] == '\0' || !strncmp(v, "tcp://", 6) || !strncmp(v, "ipc://", 6))
+                 ? set_str(dst, sizeof c->zmq_hashblock, v)
+                 : -1;
     } else if (!strcmp(key, "node_poll_interval_ms")) {
         if ((rc = parse_i64(v, 100, 3600000, &x)) == 0)
             c->node_poll_interval_ms = x;

@@ -40,6 +40,8 @@ typedef struct kura_server_config {
     char node_password[256];
     int64_t node_timeout_ms;     /* node_timeout_ms: per RPC attempt */
     int64_t node_poll_interval_ms; /* node_poll_interval_ms: follower poll */
+    char zmq_hashblock[256];     /* zmq_hashblock: Core's -zmqpubhashblock address ("": none) */
+    char zmq_rawtx[256];         /* zmq_rawtx: Core's -zmqpubrawtx address ("": none) */
     int64_t fee_floor;           /* fee_floor: sat/vB, the lowest rate used */
     int64_t fee_ceiling;         /* fee_ceiling: sat/vB, the highest rate used */
     int64_t fee_target;          /* fee_target: estimatesmartfee target, blocks */

@@ -132,6 +132,8 @@ int kura_h_deposit_list(kura_req *, kura_resp *, kura_problem *);
 int kura_h_deposit_get(kura_req *, kura_resp *, kura_problem *);
 int kura_h_wallet_balance(kura_req *, kura_resp *, kura_problem *);
 int kura_h_chain_status(kura_req *, kura_resp *, kura_problem *);
+int kura_h_wallet_rescan(kura_req *, kura_resp *, kura_problem *);
+int kura_h_wallet_rescan_get(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_chain(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_create(kura_req *, kura_resp *, kura_problem *);
 int kura_h_transfer_list(kura_req *, kura_resp *, kura_problem *);

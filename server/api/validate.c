@@ -334,6 +334,12 @@ static const kura_field_rule address_create_rules[] = {
     END};
 const kura_body_spec kura_body_address_create = {"address_create", address_create_rules};
 
+static const kura_field_rule wallet_rescan_rules[] = {
+    INT("from_height", 1, 0, 100000000),
+    INT("gap_limit", 0, 20, 1000), /* KURA_RESCAN_GAP_MIN..MAX (chain/rescan.h) */
+    END};
+const kura_body_spec kura_body_wallet_rescan = {"wallet_rescan", wallet_rescan_rules};
+
 static const kura_field_rule transfer_output_rules[] = {
     STR("address", 1, 1, 128, KURA_CHARSET_ASCII),
     INT("amount", 1, 1, MAX_SATS),
@@ -439,7 +445,7 @@ const kura_body_spec kura_body_empty = {"empty", empty_rules};
 
 const kura_body_spec *const kura_body_specs[] = {
     &kura_body_session_create, &kura_body_wallet_create, &kura_body_wallet_policy,
-    &kura_body_address_create, &kura_body_transfer_create, &kura_body_approval,
+    &kura_body_address_create, &kura_body_wallet_rescan, &kura_body_transfer_create, &kura_body_approval,
     &kura_body_reason_required, &kura_body_reason_optional, &kura_body_signatures, &kura_body_bump,
     &kura_body_user_create, &kura_body_user_update, &kura_body_totp_confirm,
     &kura_body_apikey_create, &kura_body_webhook_create, &kura_body_webhook_redeliver, &kura_body_audit_verify, &kura_body_empty,

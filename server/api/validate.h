@@ -78,6 +78,7 @@ extern const kura_body_spec kura_body_session_create;
 extern const kura_body_spec kura_body_wallet_create;
 extern const kura_body_spec kura_body_wallet_policy;
 extern const kura_body_spec kura_body_address_create;
+extern const kura_body_spec kura_body_wallet_rescan;
 extern const kura_body_spec kura_body_transfer_create;
 extern const kura_body_spec kura_body_approval;
 extern const kura_body_spec kura_body_reason_required;

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "chain/notify.h"
 #include "domain/transfers.h"
+#include "kura/block.h"
 #include "store/db.h"
 
 #if defined(__GNUC__)
@@ -235,6 +237,11 @@ int kura_chain_broadcast_due(kura_store *st, kura_rpc *rpc, int64_t now,
 
 /* ---- the worker ---- */
 
+struct queued_tx {
+    uint8_t *bytes;
+    size_t len;
+};
+
 struct kura_chain_worker {
     kura_store *st;
     kura_rpc *rpc;
@@ -244,8 +251,87 @@ struct kura_chain_worker {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
+    int wake;            /* a notification came: poll now (under lock) */
     char last_error[256];
+    kura_notify *notify; /* NULL: polling only */
+    struct queued_tx *txq; /* rawtx for the follower (under lock) */
+    size_t ntxq;
+    uint64_t polls, notifications, gaps, rawtx, rawtx_used; /* counts (under lock) */
+    int busy;            /* a poll is running (under lock) */
 };
+
+#define MAX_TXQ 10000
+
+/* On the ZMQ thread: a notification wakes the worker. A gap in the sequence
+ * numbers needs nothing more (a poll reads everything again); rawtx's bytes
+ * are queued for the follower when they hold exactly one transaction. */
+static void on_notify(void *arg, int topic, const uint8_t *body, size_t len, int gap)
+{
+    kura_chain_worker *w = arg;
+    kura_block_tx tx;
+    kura_error kerr;
+    uint8_t *copy = NULL;
+    if (topic == KURA_NOTIFY_RAWTX && kura_block_tx_locate(&tx, body, len, &kerr) == 0 &&
+        (copy = malloc(len)) != NULL)
+        memcpy(copy, body, len);
+    pthread_mutex_lock(&w->lock);
+    w->notifications++;
+    w->gaps += gap != 0;
+    if (copy && w->ntxq < MAX_TXQ) {
+        struct queued_tx *grown = realloc(w->txq, (w->ntxq + 1) * sizeof *grown);
+        if (grown) {
+            w->txq = grown;
+            w->txq[w->ntxq].bytes = copy;
+            w->txq[w->ntxq].len = len;
+            w->ntxq++;
+            w->rawtx++;
+            copy = NULL;
+        }
+    }
+    w->wake = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    free(copy);
+}
+
+/* On the worker's thread, before a poll: the queued rawtx go to the follower. */
+static void hand_over(kura_chain_worker *w)
+{
+    struct queued_tx *q;
+    size_t n;
+    pthread_mutex_lock(&w->lock);
+    q = w->txq;
+    n = w->ntxq;
+    w->txq = NULL;
+    w->ntxq = 0;
+    w->busy = 1;
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < n; i++) {
+        kura_follower_offer_tx(w->f, q[i].bytes, q[i].len);
+        free(q[i].bytes);
+    }
+    free(q);
+}
+
+int kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *notifications,
+                             uint64_t *gaps, uint64_t *rawtx, uint64_t *rawtx_used)
+{
+    int busy;
+    pthread_mutex_lock(&w->lock);
+    busy = w->busy;
+    if (polls)
+        *polls = w->polls;
+    if (notifications)
+        *notifications = w->notifications;
+    if (gaps)
+        *gaps = w->gaps;
+    if (rawtx)
+        *rawtx = w->rawtx;
+    if (rawtx_used)
+        *rawtx_used = w->rawtx_used;
+    pthread_mutex_unlock(&w->lock);
+    return busy;
+}
 
 static void *worker_main(void *varg)
 {
@@ -255,7 +341,12 @@ static void *worker_main(void *varg)
         kura_rpc_error e = {0};
         int64_t now = (int64_t)time(NULL);
         struct timespec until;
-        int rc = kura_follower_step(w->f, now, &rep, &e);
+        int rc;
+        hand_over(w);
+        rc = kura_follower_step(w->f, now, &rep, &e);
+        pthread_mutex_lock(&w->lock);
+        w->rawtx_used += rep.mempool_offered;
+        pthread_mutex_unlock(&w->lock);
         if (rc == KURA_RPC_OK && rep.leader) {
             kura_broadcast_report br;
             if ((rc = kura_chain_update_fee(w->st, w->rpc, &w->o.fee, now, NULL, &e)) == 0)
@@ -277,6 +368,13 @@ static void *worker_main(void *varg)
                 fprintf(stderr, "kura-server: chain: height %lld (%zu connected, %zu disconnected)\n",
                         (long long)rep.height, rep.connected, rep.disconnected);
         }
+        pthread_mutex_lock(&w->lock);
+        /* Behind the node (a step connects at most 100 blocks): go on at once. */
+        if (rc == KURA_RPC_OK && rep.leader && rep.height < rep.node_height)
+            w->wake = 1;
+        w->polls++;
+        w->busy = 0;
+        pthread_mutex_unlock(&w->lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += (time_t)(w->o.poll_interval_ms / 1000);
         until.tv_nsec += (long)(w->o.poll_interval_ms % 1000) * 1000000L;
@@ -285,8 +383,10 @@ static void *worker_main(void *varg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&w->lock);
-        while (!w->stop && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+        while (!w->stop && !w->wake &&
+               pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
             ;
+        w->wake = 0;
         if (w->stop) {
             pthread_mutex_unlock(&w->lock);
             break;
@@ -329,7 +429,20 @@ int kura_chain_worker_start(kura_chain_worker **out, kura_store *st,
     }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    if ((o->zmq_hashblock && *o->zmq_hashblock) || (o->zmq_rawtx && *o->zmq_rawtx)) {
+        char why[300];
+        if (kura_notify_start(&w->notify, o->zmq_hashblock, o->zmq_rawtx, on_notify, w, why,
+                              sizeof why) != 0) {
+            kura_follower_free(w->f);
+            kura_rpc_free(w->rpc);
+            pthread_mutex_destroy(&w->lock);
+            pthread_cond_destroy(&w->cond);
+            free(w);
+            return fail(err, KURA_RPC_EINVAL, "%s", why);
+        }
+    }
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        kura_notify_stop(w->notify);
         kura_follower_free(w->f);
         kura_rpc_free(w->rpc);
         pthread_mutex_destroy(&w->lock);
@@ -350,6 +463,10 @@ void kura_chain_worker_stop(kura_chain_worker *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    kura_notify_stop(w->notify);
+    for (size_t i = 0; i < w->ntxq; i++)
+        free(w->txq[i].bytes);
+    free(w->txq);
     kura_follower_release(w->f);
     kura_follower_free(w->f);
     kura_rpc_free(w->rpc);

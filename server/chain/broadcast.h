@@ -1,7 +1,8 @@
 /*
  * server/chain/broadcast.h — withdrawals on chain: the fee rate from the
  * node's estimate, the broadcast of signed transfers, rebroadcasts until
- * mined; and the worker thread that runs the follower and these.
+ * mined; and the worker thread that runs the follower and these, woken early
+ * by the node's ZMQ notifications when configured (notify.h).
  *
  * Fee rate: estimatesmartfee TARGET (sat per 1000 vB), raised to the floor
  * and lowered to the ceiling (both configured), becomes the rate the package
@@ -64,6 +65,11 @@ typedef struct kura_chain_worker_options {
     int64_t rebroadcast_seconds;   /* 0: 600 */
     const char *holder;            /* lease holder name; NULL: random */
     int64_t lease_seconds;         /* 0: 30 */
+    /* Core's ZMQ publishers (notify.h), NULL or "": none. Each notification
+     * wakes the thread for a poll at once; rawtx's bytes go to the mempool
+     * scan (kura_follower_offer_tx). */
+    const char *zmq_hashblock;
+    const char *zmq_rawtx;
 } kura_chain_worker_options;
 
 typedef struct kura_chain_worker kura_chain_worker;
@@ -76,5 +82,13 @@ int kura_chain_worker_start(kura_chain_worker **out, kura_store *st,
                             const kura_chain_worker_options *o, kura_rpc_error *err);
 /* Stops the thread (at most one poll's RPC later) and gives the lease up. */
 void kura_chain_worker_stop(kura_chain_worker *w);
+
+/* What the worker has done so far (for tests and metrics): polls finished,
+ * ZMQ notifications received and sequence gaps among them, rawtx
+ * transactions handed to the follower, and mempool transactions its scans
+ * read from those bytes rather than from the node. Returns 1 while a poll is
+ * running, 0 while the worker waits. Any output may be NULL. */
+int kura_chain_worker_counts(kura_chain_worker *w, uint64_t *polls, uint64_t *notifications,
+                             uint64_t *gaps, uint64_t *rawtx, uint64_t *rawtx_used);
 
 #endif /* KURA_SERVER_CHAIN_BROADCAST_H */

@@ -11,8 +11,11 @@
 #include <sodium.h>
 
 #include "chain/chain_internal.h"
+#include "domain/addresses.h"
 #include "domain/transfers.h"
 #include "kura/block.h"
+#include "kura/descriptor.h"
+#include "kura/keys.h"
 #include "kura/watch.h"
 #include "store/db.h"
 #include "store/leader.h"
@@ -34,6 +37,32 @@ typedef struct watched_addr {
     int64_t min_conf;
 } watched_addr;
 
+/* What a scan matches outputs against: the index (values: positions in
+ * addrs) and the addresses. The follower's own (every allocated address of
+ * every wallet), or a recovery scan's (one wallet's gap-limit window). */
+typedef struct watch_view {
+    kura_watch_index *idx;
+    const watched_addr *addrs;
+    size_t naddrs;
+} watch_view;
+
+/* A recovery scan in progress (rescan.h), rebuilt from its wallet_rescans
+ * row whenever the row's generation is not the one held. */
+typedef struct rescan_run {
+    char wallet_id[KURA_DB_ID_SIZE];
+    char generation[KURA_DB_ID_SIZE];
+    kura_ctx *ctx;
+    kura_descriptor *desc;
+    kura_network network;
+    int64_t min_conf;
+    int64_t gap;
+    int64_t used[2];    /* highest index used, per branch (-1: none) */
+    int64_t window[2];  /* highest index watched, per branch */
+    kura_watch_index *idx;
+    watched_addr *addrs;
+    size_t naddrs;
+} rescan_run;
+
 struct kura_follower {
     kura_store *st;
     kura_rpc *rpc;
@@ -54,7 +83,34 @@ struct kura_follower {
     char (*wallets)[KURA_DB_ID_SIZE]; /* wallet ids, in the order first seen (never reordered) */
     int64_t (*wmax)[2];  /* per wallet: the highest index loaded per branch */
     size_t nwallets;
+    rescan_run *rescan; /* the recovery scan being run, or NULL */
+    struct offered_tx {  /* mempool transactions handed over (ZMQ rawtx) */
+        char txid[65];
+        uint8_t *bytes;
+        size_t len;
+    } *offered;
+    size_t noffered;
 };
+
+#define MAX_OFFERED 10000
+
+static void offered_clear(kura_follower *f)
+{
+    for (size_t i = 0; i < f->noffered; i++)
+        free(f->offered[i].bytes);
+    free(f->offered);
+    f->offered = NULL;
+    f->noffered = 0;
+}
+
+static void rescan_run_free(rescan_run *run);
+
+/* The follower's own view of what is watched. */
+static watch_view live_view(const kura_follower *f)
+{
+    watch_view v = {f->idx, f->addrs, f->naddrs};
+    return v;
+}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
@@ -135,6 +191,8 @@ void kura_follower_free(kura_follower *f)
     free(f->seen);
     free(f->wallets);
     free(f->wmax);
+    rescan_run_free(f->rescan);
+    offered_clear(f);
     sodium_memzero(f->key, sizeof f->key);
     free(f);
 }
@@ -637,8 +695,8 @@ static char *tx_hex(const uint8_t *bytes, const kura_block_tx *tx)
 
 /* 1 when transaction tx_index of the scan spends a coin of wallet_id (its
  * outputs to that wallet are then change, not deposits). */
-static int tx_spends_coins(const kura_follower *f, const kura_watch_result *r, size_t tx_index,
-                           const char *wallet_id)
+static int tx_spends_coins(const kura_follower *f, const watch_view *v,
+                           const kura_watch_result *r, size_t tx_index, const char *wallet_id)
 {
     for (size_t i = 0; i < r->spend_count; i++) {
         const kura_watch_spend *s = &r->spends[i];
@@ -647,7 +705,7 @@ static int tx_spends_coins(const kura_follower *f, const kura_watch_result *r, s
             continue;
         if (s->receipt != KURA_WATCH_NONE) {
             uint64_t a = r->receipts[s->receipt].value;
-            w = a < f->naddrs ? f->addrs[a].wallet_id : NULL;
+            w = a < v->naddrs ? v->addrs[a].wallet_id : NULL;
         } else if (s->value >= TAG_COIN && s->value - TAG_COIN < f->nwallets) {
             w = f->wallets[s->value - TAG_COIN];
         }
@@ -668,13 +726,13 @@ static int fence(kura_db *db, const kura_follower *f, kura_db_error *err)
 
 /* The watched address a receipt pays, after comparing the real script with
  * the address's (a fingerprint match alone is not enough); NULL when none. */
-static const watched_addr *receipt_ours(const kura_follower *f, const kura_watch_receipt *x)
+static const watched_addr *receipt_ours(const watch_view *v, const kura_watch_receipt *x)
 {
     char script[2 * 64 + 1];
-    if (x->value >= f->naddrs || x->script_pubkey_len > 64)
+    if (x->value >= v->naddrs || x->script_pubkey_len > 64)
         return NULL;
     sodium_bin2hex(script, sizeof script, x->script_pubkey, x->script_pubkey_len);
-    return strcmp(script, f->addrs[x->value].script) == 0 ? &f->addrs[x->value] : NULL;
+    return strcmp(script, v->addrs[x->value].script) == 0 ? &v->addrs[x->value] : NULL;
 }
 
 /* After a committed block (tx NULL) or mempool transaction tx: the coins it
@@ -683,14 +741,14 @@ static const watched_addr *receipt_ours(const kura_follower *f, const kura_watch
  * Entries for rows the database did not take (a replaced coin) are
  * harmless: every hit is confirmed against the database. If memory runs
  * out the set is rebuilt from the database at the next use. */
-static void apply_scan(kura_follower *f, const kura_watch_result *r, const uint8_t *txbytes,
-                       const kura_block_tx *tx)
+static void apply_scan(kura_follower *f, const watch_view *v, const kura_watch_result *r,
+                       const uint8_t *txbytes, const kura_block_tx *tx)
 {
     int ok = 1, paid = 0;
     if (!f->ops_valid)
         return;
     for (size_t i = 0; i < r->receipt_count; i++) {
-        const watched_addr *w = receipt_ours(f, &r->receipts[i]);
+        const watched_addr *w = receipt_ours(v, &r->receipts[i]);
         if (!w)
             continue;
         paid = 1;
@@ -700,16 +758,16 @@ static void apply_scan(kura_follower *f, const kura_watch_result *r, const uint8
     }
     for (size_t i = 0; !tx && i < r->spend_count; i++) {
         const kura_watch_spend *sp = &r->spends[i];
-        uint64_t v = sp->value;
+        uint64_t val = sp->value;
         if (sp->receipt != KURA_WATCH_NONE) {
-            const watched_addr *w = receipt_ours(f, &r->receipts[sp->receipt]);
+            const watched_addr *w = receipt_ours(v, &r->receipts[sp->receipt]);
             if (!w)
                 continue;
-            v = TAG_COIN + wallet_number(f, w->wallet_id);
-        } else if (v < TAG_COIN) {
+            val = TAG_COIN + wallet_number(f, w->wallet_id);
+        } else if (val < TAG_COIN) {
             continue;
         }
-        (void)kura_watch_outpoints_remove(f->ops, sp->prev_txid, sp->prev_vout, v);
+        (void)kura_watch_outpoints_remove(f->ops, sp->prev_txid, sp->prev_vout, val);
     }
     if (tx && paid) {
         kura_block_cursor c;
@@ -729,10 +787,17 @@ typedef struct block_arg {
     kura_follower *f;
     const kura_block *b;
     const kura_watch_result *r;
+    const watch_view *v;       /* what the scan matched against */
     char hash[65], prev[65];
     int64_t height;
+    int64_t tip;               /* confirmations count from here (following: height) */
+    const rescan_run *rescan;  /* NULL: following; else a recovery scan's block */
     int64_t now;
+    int64_t outputs, spends;   /* out: outputs and coin spends recorded */
+    size_t marked;             /* out: address rows the recovery scan allocated */
 } block_arg;
+
+static int rescan_block_fn(kura_db *db, block_arg *a, kura_db_error *err);
 
 static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
 {
@@ -741,9 +806,16 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
     const kura_block *b = a->b;
     size_t last_inputs_tx = (size_t)-1;
     int rc;
+    a->outputs = a->spends = 0; /* a retried transaction counts again */
+    a->marked = 0;
     if ((rc = fence(db, a->f, err)))
         return rc;
-    rc = kura_db_exec(db, NULL,
+    /* A recovery scan's block is on the followed chain already (or below
+     * where following began): it adds findings, not a block. */
+    if (a->rescan)
+        rc = rescan_block_fn(db, a, err);
+    else
+        rc = kura_db_exec(db, NULL,
                       "INSERT INTO chain_blocks (hash, height, prev_hash, time, connected, "
                       "connected_at) VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (hash) DO UPDATE "
                       "SET connected = 1, disconnected_at = NULL, connected_at = excluded.connected_at",
@@ -757,9 +829,9 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
         const watched_addr *w;
         char txid[65], *hex, script[2 * 64 + 1];
         output_rec o;
-        if (rc_->value >= a->f->naddrs || rc_->script_pubkey_len > 64)
+        if (rc_->value >= a->v->naddrs || rc_->script_pubkey_len > 64)
             continue;
-        w = &a->f->addrs[rc_->value];
+        w = &a->v->addrs[rc_->value];
         sodium_bin2hex(script, sizeof script, rc_->script_pubkey, rc_->script_pubkey_len);
         if (strcmp(script, w->script) != 0)
             continue; /* a fingerprint collision: not ours */
@@ -773,12 +845,20 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
         o.vout = rc_->vout;
         o.amount = rc_->amount;
         o.coinbase = rc_->tx_index == 0;
-        o.own = tx_spends_coins(a->f, r, rc_->tx_index, w->wallet_id);
+        o.own = tx_spends_coins(a->f, a->v, r, rc_->tx_index, w->wallet_id);
         o.height = a->height;
         o.block_hash = a->hash;
         o.tx_hex = hex;
-        o.tip = a->height;
+        o.tip = a->tip;
         rc = record_output(db, &o, a->now, err);
+        a->outputs++;
+        /* Used on chain: allocated from now on, never handed out again. */
+        if (rc == KURA_DB_OK && a->rescan) {
+            size_t marked = 0;
+            rc = kura_address_mark_used(db, w->wallet_id, (int)w->branch, w->idx, "system", a->now,
+                                        &marked, err);
+            a->marked += marked;
+        }
         if (rc == KURA_DB_OK && rc_->tx_index != last_inputs_tx && rc_->tx_index != 0) {
             rc = record_inputs(db, txid, b->bytes, &b->txs[rc_->tx_index], err);
             last_inputs_tx = rc_->tx_index;
@@ -791,6 +871,11 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
         char txid[65], prev[65];
         chain_hex_rev(txid, s->txid);
         chain_hex_rev(prev, s->prev_txid);
+        /* A recovery scan records the spends of its wallet's coins only
+         * (every other coin is the follower's, and it saw that block). */
+        if (a->rescan && s->receipt == KURA_WATCH_NONE &&
+            s->value != TAG_COIN + wallet_number(a->f, a->rescan->wallet_id))
+            continue;
         if (s->receipt != KURA_WATCH_NONE || s->value >= TAG_COIN) {
             char id[KURA_DB_ID_SIZE];
             json_t *extra;
@@ -808,6 +893,7 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
                 continue; /* not a coin of ours after all */
             }
             kura_db_result_free(res);
+            a->spends++;
             /* A transfer of ours mined (signed ones were sent by someone else). */
             extra = json_pack("{s:s, s:I}", "block_hash", a->hash, "height", (json_int_t)a->height);
             if (!extra)
@@ -831,7 +917,20 @@ static int connect_fn(kura_db *db, void *varg, kura_db_error *err)
         }
     }
     if (rc == KURA_DB_OK)
-        rc = confirm_due(db, a->height, a->now, err);
+        rc = confirm_due(db, a->tip, a->now, err);
+    if (rc == KURA_DB_OK && a->rescan)
+        rc = kura_db_exec(db, NULL,
+                          "UPDATE wallet_rescans SET next_height = $2, receive_used = $3, "
+                          "change_used = $4, outputs_found = outputs_found + $5, spends_found = "
+                          "spends_found + $6, addresses_marked = addresses_marked + $7, "
+                          "updated_at = $8 WHERE wallet_id = $1",
+                          (kura_db_param[]){KURA_DB_TEXT(a->rescan->wallet_id),
+                                            KURA_DB_INT(a->height + 1),
+                                            KURA_DB_INT(a->rescan->used[0]),
+                                            KURA_DB_INT(a->rescan->used[1]),
+                                            KURA_DB_INT(a->outputs), KURA_DB_INT(a->spends),
+                                            KURA_DB_INT((int64_t)a->marked), KURA_DB_INT(a->now)},
+                          8, err);
     return rc;
 }
 
@@ -846,6 +945,12 @@ static int disconnect_fn(kura_db *db, void *varg, kura_db_error *err)
     rc = kura_db_exec(db, NULL,
                       "UPDATE chain_blocks SET connected = 0, disconnected_at = $2 WHERE hash = $1",
                       (kura_db_param[]){KURA_DB_TEXT(a->hash), KURA_DB_INT(a->now)}, 2, err);
+    /* A recovery scan that went past this block scans the new branch. */
+    if (rc == KURA_DB_OK)
+        rc = kura_db_exec(db, NULL,
+                          "UPDATE wallet_rescans SET next_height = $1 WHERE state = 'running' AND "
+                          "next_height > $1",
+                          (kura_db_param[]){KURA_DB_INT(a->height)}, 1, err);
     /* Its deposits, and those it replaced, lose their block. */
     if (rc == KURA_DB_OK)
         rc = kura_db_exec(db, &res,
@@ -920,6 +1025,7 @@ static int mempool_fn(kura_db *db, void *varg, kura_db_error *err)
 {
     mempool_arg *a = varg;
     const kura_watch_result *r = a->r;
+    const watch_view live = live_view(a->f);
     int inputs_done = 0;
     char *hex = NULL;
     int rc = fence(db, a->f, err);
@@ -948,7 +1054,7 @@ static int mempool_fn(kura_db *db, void *varg, kura_db_error *err)
         o.txid = a->txid;
         o.vout = x->vout;
         o.amount = x->amount;
-        o.own = tx_spends_coins(a->f, r, 0, w->wallet_id);
+        o.own = tx_spends_coins(a->f, &live, r, 0, w->wallet_id);
         o.replaceable = r->signals_rbf;
         o.height = -1;
         o.tx_hex = hex;
@@ -968,6 +1074,48 @@ static int seen_cmp(const void *x, const void *y)
     return strcmp((const char *)x, (const char *)y);
 }
 
+int kura_follower_offer_tx(kura_follower *f, const uint8_t *bytes, size_t len)
+{
+    kura_block_tx tx;
+    kura_error kerr;
+    uint8_t txid[32];
+    struct offered_tx *o;
+    if (!f || !bytes || kura_block_tx_locate(&tx, bytes, len, &kerr) != 0)
+        return KURA_RPC_EINVAL;
+    if (f->noffered == MAX_OFFERED) { /* the oldest goes */
+        free(f->offered[0].bytes);
+        memmove(f->offered, f->offered + 1, (f->noffered - 1) * sizeof *f->offered);
+        f->noffered--;
+    }
+    o = realloc(f->offered, (f->noffered + 1) * sizeof *o);
+    if (!o)
+        return KURA_RPC_ENOMEM;
+    f->offered = o;
+    o = &f->offered[f->noffered];
+    if (!(o->bytes = malloc(len)))
+        return KURA_RPC_ENOMEM;
+    memcpy(o->bytes, bytes, len);
+    o->len = len;
+    kura_block_tx_txid(txid, bytes, &tx);
+    chain_hex_rev(o->txid, txid);
+    f->noffered++;
+    return KURA_RPC_OK;
+}
+
+/* The bytes of an offered transaction (a copy), or NULL. */
+static uint8_t *offered_take(kura_follower *f, const char *txid, size_t *len)
+{
+    for (size_t i = f->noffered; i-- > 0;) {
+        if (strcmp(f->offered[i].txid, txid) == 0 && f->offered[i].bytes) {
+            uint8_t *b = f->offered[i].bytes;
+            f->offered[i].bytes = NULL;
+            *len = f->offered[i].len;
+            return b;
+        }
+    }
+    return NULL;
+}
+
 static int mempool_step(kura_follower *f, int64_t tip, int64_t now, kura_follower_report *rep,
                         kura_rpc_error *err)
 {
@@ -984,7 +1132,14 @@ static int mempool_step(kura_follower *f, int64_t tip, int64_t now, kura_followe
         kura_error kerr;
         if (f->nseen && bsearch(txids[i], f->seen, f->nseen, sizeof *f->seen, seen_cmp))
             continue;
-        rc = kura_rpc_raw_tx(f->rpc, txids[i], &bytes, &len, err);
+        /* Bytes from a ZMQ rawtx when there are some; the node's otherwise. */
+        bytes = offered_take(f, txids[i], &len);
+        if (bytes) {
+            rc = KURA_RPC_OK;
+            rep->mempool_offered++;
+        } else {
+            rc = kura_rpc_raw_tx(f->rpc, txids[i], &bytes, &len, err);
+        }
         if (rc == KURA_RPC_ERPC)
             continue; /* left the mempool since getrawmempool */
         if (rc)
@@ -1010,8 +1165,10 @@ static int mempool_step(kura_follower *f, int64_t tip, int64_t now, kura_followe
             rc = kura_store_write(f->st, mempool_fn, &a, &dberr);
             if (rc)
                 f->ops_valid = 0;
-            else
-                apply_scan(f, f->res, bytes, &tx);
+            else {
+                const watch_view live = live_view(f);
+                apply_scan(f, &live, f->res, bytes, &tx);
+            }
             if (rc) {
                 free(bytes);
                 rc = db_fail(err, rc, &dberr);
@@ -1028,10 +1185,13 @@ static int mempool_step(kura_follower *f, int64_t tip, int64_t now, kura_followe
     rc = KURA_RPC_OK;
 done:
     free(txids);
+    offered_clear(f); /* what the node did not list is not in its mempool */
     return rc;
 }
 
 /* ---- a step ---- */
+
+static int rescan_step(kura_follower *f, int64_t tip, int64_t now, kura_rpc_error *err);
 
 typedef struct chain_arg {
     int64_t height;   /* ask: this height; answer: our hash there */
@@ -1112,6 +1272,7 @@ static int connect_block(kura_follower *f, const char *hash, int64_t height, con
     char got[65], got_prev[65];
     block_arg a;
     kura_db_error dberr = {0};
+    const watch_view live = live_view(f);
     int rc;
     if ((rc = kura_rpc_block(f->rpc, hash, &bytes, &len, err)))
         return rc;
@@ -1143,16 +1304,18 @@ static int connect_block(kura_follower *f, const char *hash, int64_t height, con
     a.f = f;
     a.b = b;
     a.r = f->res;
+    a.v = &live;
     memcpy(a.hash, got, 65);
     memcpy(a.prev, got_prev, 65);
     a.height = height;
+    a.tip = height;
     a.now = now;
     if ((rc = kura_store_write(f->st, connect_fn, &a, &dberr))) {
         f->ops_valid = 0;
         rc = db_fail(err, rc, &dberr);
         goto done;
     }
-    apply_scan(f, f->res, NULL, NULL);
+    apply_scan(f, &live, f->res, NULL, NULL);
     rc = KURA_RPC_OK;
 done:
     kura_block_free(b);
@@ -1281,6 +1444,9 @@ int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *rep,
         memcpy(prev, hash, sizeof prev);
         rep->connected++;
     }
+    /* A recovery scan, once caught up (rescan.h). */
+    if (h > info.blocks && (rc = rescan_step(f, h - 1, now, err)))
+        goto out;
     /* The mempool once caught up (a transaction of a block not connected
      * yet would otherwise be recorded as unconfirmed first). */
     if (!f->no_mempool && h > info.blocks && (rc = mempool_step(f, h - 1, now, rep, err)))
@@ -1302,5 +1468,367 @@ lost:
         rep->height = ours.tip_height;
         memcpy(rep->tip, ours.tip, sizeof rep->tip);
     }
+    return KURA_RPC_OK;
+}
+
+/* ---- the recovery scan (rescan.h) ----
+ *
+ * A wallet restored elsewhere may have been paid at indexes this server never
+ * allocated. The scan runs inside the follower that holds the lease, after
+ * it has caught up with the node, so the two never write at once: block by
+ * block from the row's next_height up to the follower's tip, each block
+ * scanned by libkura against the wallet's gap-limit window and recorded by
+ * the follower's own connect_fn (deposits, coins, spends, confirmations,
+ * their audit rows and webhook events), with the row's progress in the same
+ * transaction. Blocks that the follower connects meanwhile are scanned too
+ * (the scan ends only at the follower's tip); after it, the follower watches
+ * every address the scan found used, as allocated ones. */
+
+static void rescan_run_free(rescan_run *run)
+{
+    if (!run)
+        return;
+    kura_watch_index_free(run->idx);
+    free(run->addrs);
+    kura_descriptor_free(run->desc);
+    kura_ctx_free(run->ctx);
+    free(run);
+}
+
+/* In the block's transaction: the scan is still the one held (a new request
+ * replaces the row; a reorganisation may have moved it back). */
+static int rescan_block_fn(kura_db *db, block_arg *a, kura_db_error *err)
+{
+    kura_db_result *res = NULL;
+    int rc = kura_db_exec(db, &res,
+                          "SELECT next_height FROM wallet_rescans WHERE wallet_id = $1 AND "
+                          "generation = $2 AND state = 'running'",
+                          (kura_db_param[]){KURA_DB_TEXT(a->rescan->wallet_id),
+                                            KURA_DB_TEXT(a->rescan->generation)},
+                          2, err);
+    if (rc == KURA_DB_OK &&
+        (kura_db_result_rows(res) != 1 || col_int(res, 0, 0, -1) != a->height)) {
+        rc = err->code = KURA_DB_ECONFLICT;
+        snprintf(err->message, sizeof err->message,
+                 "the recovery scan of wallet %s moved (replaced, or a reorganisation)",
+                 a->rescan->wallet_id);
+    }
+    kura_db_result_free(res);
+    return rc;
+}
+
+typedef struct rescan_row {
+    int found;
+    char wallet_id[KURA_DB_ID_SIZE];
+    char generation[KURA_DB_ID_SIZE];
+    int64_t gap, next_height, used[2], next_index[2], min_conf;
+    char chain[16];
+    char *descriptor;
+} rescan_row;
+
+static int rescan_row_fn(kura_db *db, void *varg, kura_db_error *err)
+{
+    rescan_row *r = varg;
+    kura_db_result *res = NULL;
+    int rc;
+    free(r->descriptor);
+    memset(r, 0, sizeof *r);
+    rc = kura_db_exec(db, &res,
+                      "SELECT r.wallet_id, r.generation, r.gap_limit, r.next_height, "
+                      "r.receive_used, r.change_used, w.next_receive_index, w.next_change_index, "
+                      "w.min_confirmations, w.chain, w.descriptor FROM wallet_rescans r JOIN "
+                      "wallets w ON w.id = r.wallet_id WHERE r.state = 'running' ORDER BY "
+                      "r.requested_at, r.wallet_id LIMIT 1",
+                      NULL, 0, err);
+    if (rc == KURA_DB_OK && kura_db_result_rows(res) == 1) {
+        r->found = 1;
+        snprintf(r->wallet_id, sizeof r->wallet_id, "%s", col_text(res, 0, 0));
+        snprintf(r->generation, sizeof r->generation, "%s", col_text(res, 0, 1));
+        r->gap = col_int(res, 0, 2, 20);
+        r->next_height = col_int(res, 0, 3, 0);
+        r->used[0] = col_int(res, 0, 4, -1);
+        r->used[1] = col_int(res, 0, 5, -1);
+        r->next_index[0] = col_int(res, 0, 6, 0);
+        r->next_index[1] = col_int(res, 0, 7, 0);
+        r->min_conf = col_int(res, 0, 8, 1);
+        snprintf(r->chain, sizeof r->chain, "%s", col_text(res, 0, 9));
+        r->descriptor = strdup(col_text(res, 0, 10));
+        if (!r->descriptor)
+            rc = KURA_DB_ENOMEM;
+    }
+    kura_db_result_free(res);
+    return rc;
+}
+
+typedef struct accounts_arg {
+    const char *wallet_id;
+    int64_t branch, from, to;
+    kura_db_result *res;
+} accounts_arg;
+
+static int accounts_fn(kura_db *db, void *varg, kura_db_error *err)
+{
+    accounts_arg *a = varg;
+    kura_db_result_free(a->res);
+    a->res = NULL;
+    return kura_db_exec(db, &a->res,
+                        "SELECT idx, account FROM addresses WHERE wallet_id = $1 AND branch = $2 "
+                        "AND idx >= $3 AND idx <= $4 AND account <> '' ORDER BY idx",
+                        (kura_db_param[]){KURA_DB_TEXT(a->wallet_id), KURA_DB_INT(a->branch),
+                                          KURA_DB_INT(a->from), KURA_DB_INT(a->to)},
+                        4, err);
+}
+
+/* Widens the scan's window on branch br to index `to`: derives each script
+ * (libkura, from the wallet's descriptor) and indexes it; an address
+ * allocated here keeps its account. */
+static int rescan_widen(kura_follower *f, rescan_run *run, int br, int64_t to,
+                        kura_rpc_error *err)
+{
+    int64_t from = run->window[br] + 1;
+    accounts_arg acc = {run->wallet_id, br, from, to, NULL};
+    kura_db_error dberr = {0};
+    size_t next_acc = 0;
+    int rc;
+    if (to < from)
+        return KURA_RPC_OK;
+    if (to >= (int64_t)KURA_BIP32_HARDENED)
+        to = (int64_t)KURA_BIP32_HARDENED - 1;
+    if ((rc = kura_store_read(f->st, accounts_fn, &acc, &dberr)))
+        return db_fail(err, rc, &dberr);
+    {
+        size_t more = (size_t)(to - from + 1);
+        watched_addr *grown = realloc(run->addrs, (run->naddrs + more) * sizeof *grown);
+        if (!grown || kura_watch_index_reserve(run->idx, run->naddrs + more) != 0) {
+            if (grown)
+                run->addrs = grown;
+            kura_db_result_free(acc.res);
+            return fail(err, KURA_RPC_ENOMEM, "out of memory");
+        }
+        run->addrs = grown;
+    }
+    for (int64_t i = from; i <= to; i++) {
+        watched_addr *x = &run->addrs[run->naddrs];
+        uint8_t script[64];
+        size_t n = 0;
+        kura_error kerr;
+        memset(x, 0, sizeof *x);
+        snprintf(x->wallet_id, sizeof x->wallet_id, "%s", run->wallet_id);
+        x->branch = br;
+        x->idx = i;
+        x->min_conf = run->min_conf;
+        if (kura_descriptor_script_pubkey(run->ctx, script, sizeof script, &n, run->desc,
+                                          (size_t)br, (uint32_t)i, &kerr) != KURA_OK ||
+            kura_descriptor_address(run->ctx, x->address, sizeof x->address, run->desc,
+                                    (size_t)br, (uint32_t)i, run->network, &kerr) != KURA_OK) {
+            kura_db_result_free(acc.res);
+            return fail(err, KURA_FOLLOWER_EDB, "wallet %s: cannot derive %d/%lld: %s",
+                        run->wallet_id, br, (long long)i, kerr.message);
+        }
+        sodium_bin2hex(x->script, sizeof x->script, script, n);
+        while (next_acc < kura_db_result_rows(acc.res) && col_int(acc.res, next_acc, 0, -1) < i)
+            next_acc++;
+        if (next_acc < kura_db_result_rows(acc.res) && col_int(acc.res, next_acc, 0, -1) == i)
+            snprintf(x->account, sizeof x->account, "%s", col_text(acc.res, next_acc, 1));
+        if (kura_watch_index_add(run->idx, script, n, run->naddrs) != 0) {
+            kura_db_result_free(acc.res);
+            return fail(err, KURA_RPC_ENOMEM, "out of memory");
+        }
+        run->naddrs++;
+    }
+    kura_db_result_free(acc.res);
+    run->window[br] = to;
+    return KURA_RPC_OK;
+}
+
+static int rescan_build(kura_follower *f, const rescan_row *row, kura_rpc_error *err)
+{
+    rescan_run *run = calloc(1, sizeof *run);
+    kura_error kerr = {0};
+    int rc;
+    rescan_run_free(f->rescan);
+    f->rescan = NULL;
+    if (!run)
+        return fail(err, KURA_RPC_ENOMEM, "out of memory");
+    snprintf(run->wallet_id, sizeof run->wallet_id, "%s", row->wallet_id);
+    snprintf(run->generation, sizeof run->generation, "%s", row->generation);
+    run->network = strcmp(row->chain, "bitcoin") == 0   ? KURA_NETWORK_MAINNET
+                   : strcmp(row->chain, "regtest") == 0 ? KURA_NETWORK_REGTEST
+                                                        : KURA_NETWORK_TESTNET;
+    run->min_conf = row->min_conf;
+    run->gap = row->gap;
+    run->window[0] = run->window[1] = -1;
+    for (int br = 0; br < 2; br++) {
+        /* Indexes allocated here were handed out: they count as used. */
+        run->used[br] = row->used[br] > row->next_index[br] - 1 ? row->used[br]
+                                                                  : row->next_index[br] - 1;
+    }
+    if (!(run->ctx = kura_ctx_new()) || kura_watch_index_new(&run->idx, f->key) != 0) {
+        rescan_run_free(run);
+        return fail(err, KURA_RPC_ENOMEM, "out of memory");
+    }
+    if (kura_descriptor_parse(run->ctx, &run->desc, row->descriptor, strlen(row->descriptor),
+                              &kerr) != KURA_OK) {
+        rescan_run_free(run);
+        return fail(err, KURA_FOLLOWER_EDB, "wallet %s: stored descriptor: %s", row->wallet_id,
+                    kerr.message);
+    }
+    for (int br = 0; br < 2; br++)
+        if ((rc = rescan_widen(f, run, br, run->used[br] + run->gap, err))) {
+            rescan_run_free(run);
+            return rc;
+        }
+    f->rescan = run;
+    return KURA_RPC_OK;
+}
+
+typedef struct rescan_done_arg {
+    kura_follower *f;
+    const rescan_run *run;
+    int64_t tip, now;
+} rescan_done_arg;
+
+static int rescan_done_fn(kura_db *db, void *varg, kura_db_error *err)
+{
+    rescan_done_arg *a = varg;
+    int rc = fence(db, a->f, err);
+    if (rc == KURA_DB_OK)
+        rc = kura_db_exec(db, NULL,
+                          "UPDATE wallet_rescans SET state = 'done', finished_at = $3, "
+                          "updated_at = $3 WHERE wallet_id = $1 AND generation = $2 AND state = "
+                          "'running' AND next_height > $4",
+                          (kura_db_param[]){KURA_DB_TEXT(a->run->wallet_id),
+                                            KURA_DB_TEXT(a->run->generation), KURA_DB_INT(a->now),
+                                            KURA_DB_INT(a->tip)},
+                          4, err);
+    return rc;
+}
+
+/* One block of the scan: fetched, parsed and checked, scanned (again after
+ * each widening of the window, so that an output using an index that only
+ * an earlier output of the same block brought into the window is found),
+ * recorded. */
+static int rescan_block(kura_follower *f, rescan_run *run, int64_t h, int64_t tip, int64_t now,
+                        kura_rpc_error *err)
+{
+    chain_arg ours;
+    char hash[65], got[65];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    kura_block *b = NULL;
+    kura_error kerr;
+    block_arg a;
+    watch_view v;
+    kura_db_error dberr = {0};
+    int rc;
+    /* The followed chain's block at h, or the node's below where following began. */
+    if ((rc = our_chain(f, h, &ours, err)))
+        return rc;
+    if (ours.hash[0])
+        memcpy(hash, ours.hash, sizeof hash);
+    else if ((rc = kura_rpc_block_hash(f->rpc, h, hash, err)))
+        return rc;
+    if ((rc = kura_rpc_block(f->rpc, hash, &bytes, &len, err)))
+        return rc;
+    if (kura_block_parse(&b, bytes, len, 0, &kerr) != 0) {
+        free(bytes);
+        return fail(err, KURA_FOLLOWER_EBLOCK, "block %s from the node does not parse: %s", hash,
+                    kerr.message);
+    }
+    chain_hex_rev(got, b->hash);
+    if (strcmp(got, hash) != 0) {
+        rc = fail(err, KURA_FOLLOWER_EBLOCK, "the node sent block %s when asked for %s", got, hash);
+        goto done;
+    }
+    if ((rc = load_ops(f, err)))
+        goto done;
+    for (;;) {
+        int widened = 0;
+        v.idx = run->idx, v.addrs = run->addrs, v.naddrs = run->naddrs;
+        if (kura_watch_scan_block(f->res, run->idx, f->ops, b) != 0) {
+            rc = fail(err, KURA_RPC_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < f->res->receipt_count; i++) {
+            const watched_addr *w = receipt_ours(&v, &f->res->receipts[i]);
+            if (w && w->idx > run->used[w->branch ? 1 : 0])
+                run->used[w->branch ? 1 : 0] = w->idx;
+        }
+        for (int br = 0; br < 2; br++)
+            if (run->used[br] + run->gap > run->window[br]) {
+                if ((rc = rescan_widen(f, run, br, run->used[br] + run->gap, err)))
+                    goto done;
+                widened = 1;
+            }
+        if (!widened)
+            break;
+    }
+    v.idx = run->idx, v.addrs = run->addrs, v.naddrs = run->naddrs;
+    memset(&a, 0, sizeof a);
+    a.f = f;
+    a.b = b;
+    a.r = f->res;
+    a.v = &v;
+    memcpy(a.hash, got, 65);
+    chain_hex_rev(a.prev, b->header.prev_hash);
+    a.height = h;
+    a.tip = tip;
+    a.rescan = run;
+    a.now = now;
+    if ((rc = kura_store_write(f->st, connect_fn, &a, &dberr))) {
+        f->ops_valid = 0;
+        rc = db_fail(err, rc, &dberr);
+        goto done;
+    }
+    apply_scan(f, &v, f->res, NULL, NULL);
+    rc = KURA_RPC_OK;
+done:
+    kura_block_free(b);
+    free(bytes);
+    return rc;
+}
+
+static int rescan_step(kura_follower *f, int64_t tip, int64_t now, kura_rpc_error *err)
+{
+    rescan_row row;
+    kura_db_error dberr = {0};
+    rescan_done_arg da;
+    size_t blocks = 0;
+    int64_t h;
+    int rc;
+    memset(&row, 0, sizeof row);
+    if ((rc = kura_store_read(f->st, rescan_row_fn, &row, &dberr))) {
+        free(row.descriptor);
+        return db_fail(err, rc, &dberr);
+    }
+    if (!row.found) {
+        free(row.descriptor);
+        rescan_run_free(f->rescan);
+        f->rescan = NULL;
+        return KURA_RPC_OK;
+    }
+    if (!f->rescan || strcmp(f->rescan->generation, row.generation) != 0 ||
+        strcmp(f->rescan->wallet_id, row.wallet_id) != 0)
+        rc = rescan_build(f, &row, err);
+    free(row.descriptor);
+    if (rc)
+        return rc;
+    for (h = row.next_height; h <= tip; h++) {
+        if (f->max_blocks && blocks >= f->max_blocks)
+            return KURA_RPC_OK; /* the next step goes on */
+        if ((rc = rescan_block(f, f->rescan, h, tip, now, err))) {
+            /* Replaced or moved back: the next step reads the row again. */
+            rescan_run_free(f->rescan);
+            f->rescan = NULL;
+            return rc;
+        }
+        blocks++;
+    }
+    da.f = f;
+    da.run = f->rescan;
+    da.tip = tip;
+    da.now = now;
+    if ((rc = kura_store_write(f->st, rescan_done_fn, &da, &dberr)))
+        return db_fail(err, rc, &dberr);
     return KURA_RPC_OK;
 }

@@ -102,6 +102,7 @@ typedef struct kura_follower_report {
     int64_t node_height;
     size_t connected, disconnected; /* blocks in this step */
     size_t mempool_scanned;  /* new mempool transactions fetched */
+    size_t mempool_offered;  /* of which read from kura_follower_offer_tx's bytes */
 } kura_follower_report;
 
 /* One poll (see the top). Returns KURA_RPC_OK (also when another follower
@@ -110,6 +111,14 @@ typedef struct kura_follower_report {
  * stored in chain_status.last_error. */
 int kura_follower_step(kura_follower *f, int64_t now, kura_follower_report *report,
                        kura_rpc_error *err);
+
+/* Hands the follower a mempool transaction's bytes (Core's ZMQ rawtx,
+ * notify.h), checked here by libkura to be exactly one transaction: when the
+ * next mempool scan finds its txid in the node's mempool, it reads these bytes
+ * instead of asking the node (getrawtransaction). Kept until that scan (the
+ * most recent 10,000). Returns KURA_RPC_OK, KURA_RPC_EINVAL (not one
+ * transaction), KURA_RPC_ENOMEM. */
+int kura_follower_offer_tx(kura_follower *f, const uint8_t *bytes, size_t len);
 
 /* Gives the lease up (at shutdown), so another follower takes over at once. */
 void kura_follower_release(kura_follower *f);

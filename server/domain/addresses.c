@@ -169,6 +169,71 @@ int kura_address_allocate(kura_store *st, const kura_principal *who, const char 
     return 0;
 }
 
+/* ---- the recovery scan ---- */
+
+int kura_address_mark_used(kura_db *db, const char *wallet_id, int branch, int64_t idx,
+                           const char *actor, int64_t now, size_t *inserted, kura_db_error *err)
+{
+    deriver d;
+    kura_problem p;
+    int64_t next, moved_to = -1;
+    int rc;
+    if (inserted)
+        *inserted = 0;
+    /* The row lock first (PostgreSQL), as allocation's UPDATE takes it. */
+    if ((rc = kura_store_wallet_lock(db, wallet_id, err)))
+        return rc;
+    if ((rc = deriver_load(db, wallet_id, &d, &p, err))) {
+        if (rc > 0) { /* a problem code: the descriptor */
+            snprintf(err->message, sizeof err->message, "%s", p.message);
+            rc = err->code = KURA_DB_EINVAL;
+        }
+        return rc;
+    }
+    next = branch ? d.row.next_change_index : d.row.next_receive_index;
+    while (rc == KURA_DB_OK && next <= idx) {
+        kura_address_row row, have;
+        int64_t taken = -1;
+        if ((rc = kura_store_wallet_take_index(db, wallet_id, branch, &taken, err)))
+            break;
+        next = taken + 1;
+        moved_to = taken;
+        if (dom_address_derive(d.desc, d.network, wallet_id, branch, taken, &row, &p)) {
+            snprintf(err->message, sizeof err->message, "%s", p.message);
+            rc = err->code = KURA_DB_EINVAL;
+            break;
+        }
+        rc = kura_store_address_find(db, row.address, &have, err);
+        if (rc == KURA_DB_OK)
+            continue; /* allocated before the index counter knew it */
+        if (rc != KURA_DB_ENOTFOUND)
+            break;
+        snprintf(row.label, sizeof row.label, "recovered");
+        row.created_at = now;
+        if ((rc = kura_store_address_insert(db, &row, err)) == KURA_DB_OK && inserted)
+            (*inserted)++;
+    }
+    if (rc == KURA_DB_OK && branch && moved_to >= 0) {
+        /* The change index is in the wallet's audited snapshot. */
+        kura_wallet_row w;
+        json_t *snap = NULL, *data = NULL;
+        memset(&w, 0, sizeof w);
+        if ((rc = kura_store_wallet_get(db, wallet_id, &w, err)) == KURA_DB_OK) {
+            snap = dom_wallet_snapshot(&w);
+            data = json_pack("{s:I, s:s}", "change_index", (json_int_t)moved_to, "why",
+                             "used on chain (recovery scan)");
+            rc = snap && data ? dom_audit(db, actor, "wallet.change_recovered", "wallet",
+                                          wallet_id, data, snap, now, NULL, NULL, err)
+                              : KURA_DB_ENOMEM;
+        }
+        kura_wallet_row_clear(&w);
+        json_decref(snap);
+        json_decref(data);
+    }
+    deriver_clear(&d);
+    return rc;
+}
+
 /* ---- list ---- */
 
 typedef struct list_arg {

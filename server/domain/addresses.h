@@ -58,4 +58,18 @@ int kura_address_list(kura_store *st, const char *wallet_id, const char *account
 int kura_utxo_add(kura_store *st, const char *wallet_id, const char *prev_tx_hex, uint32_t vout,
                   int64_t height /* -1 unconfirmed */, int64_t now, kura_problem *p);
 
+/* For the recovery scan (server/chain/rescan.h), inside the caller's write
+ * transaction db: index `idx` of `branch` (0 receive, 1 change) of a wallet
+ * restored elsewhere was used on chain, so it and every index below it count
+ * as allocated and are never handed out again: the wallet's next index on
+ * that branch moves past idx, and each index taken gets its address row
+ * (account "", label "recovered") unless it has one. A moved change index
+ * moves the wallet's audited snapshot too (audit row
+ * "wallet.change_recovered" by `actor`). Nothing happens when idx is below
+ * the next index already. *inserted (may be NULL): rows added. Returns
+ * KURA_DB_OK, KURA_DB_ENOTFOUND (wallet), KURA_DB_EINVAL (the stored
+ * descriptor does not derive; err says why), a driver code. */
+int kura_address_mark_used(kura_db *db, const char *wallet_id, int branch, int64_t idx,
+                           const char *actor, int64_t now, size_t *inserted, kura_db_error *err);
+
 #endif /* KURA_SERVER_ADDRESSES_H */

@@ -284,14 +284,10 @@ void kura_block_tx_txid(uint8_t out[32], const uint8_t *bytes, const kura_block_
         kura_sha256d(out, p, tx->len);
         return;
     }
-    kura_sha256_ctx h;
-    uint8_t once[32];
-    kura_sha256_init(&h);
-    kura_sha256_update(&h, p, 4);
-    kura_sha256_update(&h, bytes + tx->io_offset, tx->io_len);
-    kura_sha256_update(&h, p + tx->len - 4, 4);
-    kura_sha256_final(&h, once);
-    kura_sha256(out, once, 32);
+    /* BIP144: the txid leaves out the marker, flag and witnesses. */
+    const kura_hash_span parts[3] = {
+        {p, 4}, {bytes + tx->io_offset, tx->io_len}, {p + tx->len - 4, 4}};
+    kura_sha256d_spans(out, parts, 3);
 }
 
 void kura_block_tx_wtxid(uint8_t out[32], const uint8_t *bytes, const kura_block_tx *tx)
@@ -313,23 +309,21 @@ int kura_block_txid(uint8_t out[32], const kura_block *block, size_t i)
     return KURA_OK;
 }
 
-/* Reduces hashes[0..n) (n >= 1; overwritten) to the merkle root in out, as
- * Core's ComputeMerkleRoot. *mutated is set when some level has a pair of
- * equal hashes (CVE-2012-2459). */
+/* Reduces hashes[0..n) (n >= 1; overwritten; the array has room for n + 1
+ * hashes when n > 1) to the merkle root in out, as Core's
+ * ComputeMerkleRoot. *mutated is set when some level has a pair of equal
+ * hashes (CVE-2012-2459). Each level's pairs lie side by side, so the level
+ * is hashed in place in one call (one libcrypto context per level); an odd
+ * last hash is paired with a copy of itself in the spare slot. */
 static void merkle_root(uint8_t out[32], uint8_t (*hashes)[32], size_t n, bool *mutated)
 {
-    uint8_t pair[64];
     *mutated = false;
     while (n > 1) {
         for (size_t i = 0; i + 1 < n; i += 2)
             if (memcmp(hashes[i], hashes[i + 1], 32) == 0) *mutated = true;
-        size_t next = 0;
-        for (size_t i = 0; i < n; i += 2) {
-            memcpy(pair, hashes[i], 32);
-            memcpy(pair + 32, hashes[i + 1 < n ? i + 1 : i], 32);
-            kura_sha256d(hashes[next++], pair, 64);
-        }
-        n = next;
+        if (n % 2 == 1) memcpy(hashes[n], hashes[n - 1], 32), n++;
+        kura_sha256d_64(hashes[0], hashes[0], n / 2);
+        n /= 2;
     }
     memcpy(out, hashes[0], 32);
 }
@@ -377,13 +371,14 @@ static int check_merkle(kura_block *b, kura_error *err)
     uint8_t root[32];
     uint8_t (*scratch)[32];
     bool mutated;
-    size_t n = b->tx_count, bytes;
+    size_t n = b->tx_count, bytes, scratch_bytes;
     const uint8_t *commit, *reserved;
     bool any_witness = false;
 
-    if (!kura_size_mul(n, 32, &bytes)) return KURA_ENOMEM;
+    if (!kura_size_mul(n, 32, &bytes) || !kura_size_add(bytes, 32, &scratch_bytes))
+        return KURA_ENOMEM;
     b->txids = malloc(bytes);
-    scratch = malloc(bytes);
+    scratch = malloc(scratch_bytes); /* one spare slot: see merkle_root */
     if (b->txids == NULL || scratch == NULL) {
         free(scratch);
         return KURA_ENOMEM;

@@ -11,16 +11,118 @@
 _Static_assert(sizeof(kura_sha256_ctx) >= sizeof(crypto_hash_sha256_state),
                "kura_sha256_ctx too small for libsodium's state");
 
+/* SHA-256 comes from OpenSSL 3's libcrypto, which uses the CPU's SHA
+ * extensions (SHA-NI, ARMv8 SHA2) where it has them: measured here about 5x
+ * libsodium's portable C on a 1 MB block, and 2.5x on the 64-byte inputs of
+ * the merkle tree, where the per-call overhead dominates (bench/README.md,
+ * measurement 8). The implementation is fetched from the default provider
+ * once per process: EVP_Digest with the legacy EVP_sha256() handle fetches it
+ * again on every call (a method-store lookup under a lock), which doubled the
+ * cost of a 64-byte hash. The fetched EVP_MD is immutable and
+ * reference-counted by OpenSSL, so sharing it between threads is safe; it is
+ * written exactly once, under pthread_once, and never freed. The one-shot
+ * SHA256() of OpenSSL 3 fetches on every call too, and SHA256_Init & co. are
+ * deprecated. Should libcrypto fail (no provider, no memory), each function
+ * falls back to libsodium's SHA-256, which cannot fail, so the API keeps its
+ * void results. The incremental kura_sha256_ctx stays on libsodium: its state
+ * lives in the caller's fixed-size struct, with no free to release an
+ * EVP_MD_CTX. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_evp(void)
+{
+    if (pthread_once(&sha256_once, sha256_fetch) != 0) return NULL;
+    return sha256_md;
+}
+
+/* One SHA-256 with a context the caller reuses (no allocation per hash).
+ * Returns 1 on success. */
+static int evp_sha256(EVP_MD_CTX *ctx, const EVP_MD *md, uint8_t out[32], const uint8_t *data,
+                      size_t len)
+{
+    unsigned int written = 0;
+    if (EVP_DigestInit_ex2(ctx, md, NULL) != 1) return 0;
+    if (len > 0 && EVP_DigestUpdate(ctx, data, len) != 1) return 0;
+    return EVP_DigestFinal_ex(ctx, out, &written) == 1 && written == 32;
+}
+
 void kura_sha256(uint8_t out[32], const uint8_t *data, size_t len)
 {
+    static const uint8_t empty = 0;
+    unsigned int written = 0;
+    const EVP_MD *md = sha256_evp();
+    if (md != NULL &&
+        EVP_Digest(data != NULL ? data : &empty, len, out, &written, md, NULL) == 1 &&
+        written == 32)
+        return;
     crypto_hash_sha256(out, data, len);
 }
 
 void kura_sha256d(uint8_t out[32], const uint8_t *data, size_t len)
 {
     uint8_t once[32];
-    crypto_hash_sha256(once, data, len);
-    crypto_hash_sha256(out, once, sizeof(once));
+    const EVP_MD *md = sha256_evp();
+    EVP_MD_CTX *ctx = md != NULL ? EVP_MD_CTX_new() : NULL;
+    /* One context for both hashes: a third cheaper than two EVP_Digest. */
+    if (ctx == NULL || !evp_sha256(ctx, md, once, data, len) ||
+        !evp_sha256(ctx, md, out, once, sizeof(once))) {
+        crypto_hash_sha256(once, data, len);
+        crypto_hash_sha256(out, once, sizeof(once));
+    }
+    EVP_MD_CTX_free(ctx); /* cleanses its state; NULL is a no-op */
+    sodium_memzero(once, sizeof(once)); /* may hash secrets (xprv checksums) */
+}
+
+void kura_sha256d_64(uint8_t *out, const uint8_t *in, size_t count)
+{
+    uint8_t once[32], twice[32];
+    const EVP_MD *md = sha256_evp();
+    EVP_MD_CTX *ctx = md != NULL ? EVP_MD_CTX_new() : NULL;
+    for (size_t i = 0; i < count; i++) {
+        /* Input i is read whole before output i is written, and output i
+         * ends at byte 32i + 32 <= 64(i + 1), where input i + 1 starts:
+         * hashing in place is safe. */
+        const uint8_t *p = in + 64 * i;
+        if (ctx == NULL || !evp_sha256(ctx, md, once, p, 64) ||
+            !evp_sha256(ctx, md, twice, once, 32)) {
+            crypto_hash_sha256(once, p, 64);
+            crypto_hash_sha256(twice, once, 32);
+        }
+        memcpy(out + 32 * i, twice, 32);
+    }
+    EVP_MD_CTX_free(ctx);
+    sodium_memzero(once, sizeof(once));
+    sodium_memzero(twice, sizeof(twice));
+}
+
+void kura_sha256d_spans(uint8_t out[32], const kura_hash_span *spans, size_t count)
+{
+    uint8_t once[32];
+    unsigned int written = 0;
+    const EVP_MD *md = sha256_evp();
+    EVP_MD_CTX *ctx = md != NULL ? EVP_MD_CTX_new() : NULL;
+    int ok = ctx != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1;
+    for (size_t i = 0; ok && i < count; i++)
+        if (spans[i].len > 0) ok = EVP_DigestUpdate(ctx, spans[i].data, spans[i].len) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, once, &written) == 1 && written == 32 &&
+         evp_sha256(ctx, md, out, once, sizeof(once));
+    if (!ok) {
+        crypto_hash_sha256_state st;
+        crypto_hash_sha256_init(&st);
+        for (size_t i = 0; i < count; i++)
+            if (spans[i].len > 0) crypto_hash_sha256_update(&st, spans[i].data, spans[i].len);
+        crypto_hash_sha256_final(&st, once);
+        crypto_hash_sha256(out, once, sizeof(once));
+        sodium_memzero(&st, sizeof(st));
+    }
+    EVP_MD_CTX_free(ctx);
+    sodium_memzero(once, sizeof(once));
 }
 
 void kura_sha512(uint8_t out[64], const uint8_t *data, size_t len)

@@ -1,7 +1,10 @@
 /* Hash wrappers against published test values (FIPS 180 "abc", the RIPEMD-160
  * paper, RFC 4231 case 2, BIP340's tagged-hash definition). */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "kura/hash.h"
 #include "testutil.h"
@@ -35,6 +38,63 @@ static void test_sha256d_and_incremental(void **state)
     tu_assert_bytes_equal(inc, 32, once, 32);
 }
 
+/* The published SHA-256 vectors of FIPS 180-2 (appendix B.2, the two-block
+ * message; B.3, one million 'a'), and libcrypto's SHA-256 held against
+ * libsodium's, an independent implementation, at every length up to three
+ * blocks and around the padding boundaries (55, 56, 63, 64 bytes), one-shot
+ * and double. */
+static void test_sha256_fips_and_libsodium(void **state)
+{
+    (void)state;
+    uint8_t out[32], want[32], buf[200], a[32], b[32];
+    static const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    kura_sha256(out, (const uint8_t *)two, strlen(two));
+    tu_unhex_fixed("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", want, 32);
+    tu_assert_bytes_equal(out, 32, want, 32);
+    uint8_t *million = malloc(1000000);
+    assert_non_null(million);
+    memset(million, 'a', 1000000);
+    kura_sha256(out, million, 1000000);
+    free(million);
+    tu_unhex_fixed("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", want, 32);
+    tu_assert_bytes_equal(out, 32, want, 32);
+    for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)(i * 7 + 3);
+    for (size_t len = 0; len <= sizeof(buf); len++) {
+        kura_sha256(a, buf, len);
+        crypto_hash_sha256(b, buf, len);
+        tu_assert_bytes_equal(a, 32, b, 32);
+        kura_sha256d(a, buf, len);
+        crypto_hash_sha256(b, b, 32);
+        tu_assert_bytes_equal(a, 32, b, 32);
+    }
+}
+
+/* kura_sha256d_64 equals kura_sha256d of each 64-byte input, in place too;
+ * kura_sha256d_spans equals kura_sha256d of the concatenation. */
+static void test_sha256d_64_and_spans(void **state)
+{
+    (void)state;
+    enum { N = 9 };
+    uint8_t in[N * 64], out[N * 32], want[N * 32], buf[N * 64];
+    for (size_t i = 0; i < sizeof(in); i++) in[i] = (uint8_t)(i * 13 + 1);
+    for (size_t i = 0; i < N; i++) kura_sha256d(want + 32 * i, in + 64 * i, 64);
+    kura_sha256d_64(out, in, N);
+    tu_assert_bytes_equal(out, sizeof(out), want, sizeof(want));
+    memcpy(buf, in, sizeof(in));
+    kura_sha256d_64(buf, buf, N); /* in place, as a merkle level */
+    tu_assert_bytes_equal(buf, sizeof(out), want, sizeof(want));
+    kura_sha256d_64(out, in, 0); /* nothing to do */
+
+    uint8_t a[32], b[32];
+    const kura_hash_span spans[4] = {{in, 4}, {NULL, 0}, {in + 4, 300}, {in + 304, 4}};
+    kura_sha256d_spans(a, spans, 4);
+    kura_sha256d(b, in, 308);
+    tu_assert_bytes_equal(a, 32, b, 32);
+    kura_sha256d_spans(a, NULL, 0);
+    kura_sha256d(b, NULL, 0);
+    tu_assert_bytes_equal(a, 32, b, 32);
+}
+
 static void test_ripemd160_hash160(void **state)
 {
     (void)state;
@@ -53,7 +113,7 @@ static void test_ripemd160_hash160(void **state)
     tu_assert_bytes_equal(out, 20, want, 20);
 }
 
-/* RIPEMD-160's implementation is fetched from OpenSSL once per process, by
+/* RIPEMD-160's (and SHA-256's) implementation is fetched from OpenSSL once per process, by
  * whichever thread hashes first. Run first in this file, so that the threads
  * race for that fetch: each must get the right value every time. */
 #define RACE_THREADS 4
@@ -136,6 +196,8 @@ int main(void)
         cmocka_unit_test(test_ripemd160_threads), /* first: see its comment */
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_sha256d_and_incremental),
+        cmocka_unit_test(test_sha256_fips_and_libsodium),
+        cmocka_unit_test(test_sha256d_64_and_spans),
         cmocka_unit_test(test_ripemd160_hash160),
         cmocka_unit_test(test_tagged_hash),
         cmocka_unit_test(test_hmac_sha512_rfc4231),
