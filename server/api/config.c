@@ -2,6 +2,7 @@
  * server/api/config.c — the configuration file (config.h).
  */
 #include "api/config.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -177,6 +178,10 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
     } else if (!strcmp(key, "rebroadcast_interval")) {
         if ((rc = parse_i64(v, 10, 86400, &x)) == 0)
             c->rebroadcast_interval = x;
+    } else if (!strcmp(key, "log_format")) {
+        kura_log_format f;
+        if ((rc = kura_log_format_parse(v, &f)) == 0)
+            c->log_format = f == KURA_LOG_JSON;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
     } else if (!strcmp(key, "web_root")) {

@@ -26,6 +26,7 @@ typedef struct kura_server_config {
     int64_t expiry_interval;     /* expiry_interval: seconds between expiry sweeps */
     int64_t default_fee_rate;    /* default_fee_rate: sat/vB when no estimate */
     int log_requests;            /* log_requests: yes/no */
+    int log_format;              /* log_format: text (0) or json (1), log/log.h */
     char web_root[1024];         /* web_root: the web pages' directory; "": the built
                                   * web/dist when present; "off": none */
     /* The Bitcoin Core node (server/chain/); node_url "" = no chain follower. */

@@ -2,6 +2,7 @@
  * server/api/handlers_ops.c — health, metrics, the audit log and webhooks.
  */
 #include "api/internal.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -138,7 +139,7 @@ int kura_h_webhook_create(kura_req *rq, kura_resp *rs, kura_problem *p)
         idem_done d = {rq->idem, s};
         kura_db_error err = {0};
         if (!s || kura_store_write(rq->store, complete_idem, &d, &err) != KURA_DB_OK)
-            fprintf(stderr, "kura-server: idempotency: could not record a webhook's response\n");
+            kura_log(KURA_LOG_ERROR, "idempotency: could not record a webhook's response");
         free(s);
     }
     return 0;
