@@ -54,6 +54,8 @@ typedef struct conn_ctx {
 
 const int kura_api_status_slots[KURA_API_STATUS_SLOTS] = {
     200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 502, 0};
+const char *const kura_api_class_names[KURA_API_CLASSES] = {"1xx", "2xx", "3xx",
+                                                           "4xx", "5xx", "none"};
 const int64_t kura_api_bucket_us[KURA_API_BUCKETS] = {
     500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
@@ -582,9 +584,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_add(&srv->stats[ri].by_status[status_slot(c->status)], 1);
     for (b = 0; b < KURA_API_BUCKETS && us > kura_api_bucket_us[b]; b++)
         ;
-    atomic_fetch_add(&srv->stats[ri].buckets[b], 1);
-    atomic_fetch_add(&srv->stats[ri].sum_us, (uint64_t)us);
-    atomic_fetch_add(&srv->stats[ri].count, 1);
+    size_t cl = c->status >= 100 && c->status < 600 ? (size_t)(c->status / 100 - 1) : 5;
+    atomic_fetch_add(&srv->stats[ri].buckets[cl][b], 1);
+    atomic_fetch_add(&srv->stats[ri].sum_us[cl], (uint64_t)(us > 0 ? us : 0));
+    atomic_fetch_add(&srv->stats[ri].count[cl], 1);
     if (srv->cfg.log_requests) {
         /* One line per request: never a body, a token, a key or a query value. */
         kura_log_request lr = {
