@@ -500,7 +500,7 @@ int kura_backup_restore(const char *url, const char *in_path, kura_backup_info *
 {
     target t;
     kura_backup_info bi;
-    char tmp[PATH_MAX];
+    char tmp[PATH_MAX + 64];
     struct stat sb;
     int fd = -1, out = -1, rc;
     int64_t schema = 0;
@@ -524,7 +524,7 @@ int kura_backup_restore(const char *url, const char *in_path, kura_backup_info *
                             bi.schema, binary_schema());
     }
     if (t.sqlite) {
-        char side[PATH_MAX + 8];
+        char side[PATH_MAX + 16];
         int nonempty = lstat(t.path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_size > 0);
         snprintf(side, sizeof side, "%s-wal", t.path);
         nonempty |= lstat(side, &sb) == 0 && sb.st_size > 0;
