@@ -5,7 +5,7 @@
 # KDF); COLD-PACKAGE is tests/e2e's package helper.
 #
 # A hot wallet (2-of-3, signer c under a `mode: hot` policy whose caps never
-# bind) and 2 x KILLS + 20 packages approved by carol in the spool's inbox;
+# bind) and 10 x KILLS + 20 packages approved by carol in the spool's inbox;
 # `kura-cold serve --spool` started and SIGKILLed 0 to 250 ms later, KILLS
 # times (fewer if the inbox empties first); then one last `serve --once`.
 # Checked: every package answered exactly once (outbox or refused), every
@@ -14,11 +14,13 @@
 # signature journaled whose PSBT a kill cut off), the journal verifies.
 # Prints "cold soak: K kills, N packages: S signed, R refused, U signed
 # without a journal entry, D intents signed twice" and "P passed, F failed".
-# Exit 77 when `kura-cold serve --help` fails (the hot signer is not built).
+# Exit 77 when kura-cold has no `serve --spool` (the hot signer is not built).
 cold=$1 pkg=$2 kills=${3:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-if ! "$cold" serve --help >/dev/null 2>&1; then
-  echo "SKIPPED: kura-cold serve --help fails (the hot signer is not in this tree)"
+# (kura-cold has no per-command --help: `kura-cold serve --help` exits 2 even
+# where serve exists; its usage names `serve --spool` when it is there.)
+if ! "$cold" --help 2>&1 | grep -q 'serve --spool'; then
+  echo "SKIPPED: kura-cold has no serve --spool (the hot signer is not in this tree)"
   exit 77
 fi
 . "$root/tests/e2e/cold-lib.sh"
@@ -33,7 +35,7 @@ echo yes | kc --dir "$C" ceremony --descriptor "$DESC" --policy "$work/hotc" --w
   >"$work/ceremony.out" 2>&1
 check "signer c: the ceremony under a hot policy" $?
 
-N=$((kills * 2 + 20))
+N=$((kills * 10 + 20))
 S=$work/spool
 mkdir -p "$work/pk" "$S/inbox"
 "$pkg" make --descriptor "$DESC" --wallet test-wallet --chain regtest --out-dir "$work/pk" \
@@ -64,9 +66,10 @@ kc --dir "$C" journal verify >/dev/null 2>&1; check "the journal verifies after 
 kc --dir "$C" journal show >"$work/journal"
 grep -o 'signed    intent .* sha256 [0-9a-f]*' "$work/journal" | awk '{print $NF}' | sort >"$work/signed"
 signed=0 refused=0 answered=0 unjournaled=0 badrefusal=0
+mapfile -t hashes < <(cut -d' ' -f2 "$work/list")
 for i in $(seq 0 $((N - 1))); do
   n=$(printf 'p%05d' "$i")
-  h=$(sed -n "$((i + 1))p" "$work/list" | cut -d' ' -f2)
+  h=${hashes[$i]}
   o=0 r=0
   [ -e "$S/outbox/$n.psbt" ] && o=1
   [ -e "$S/refused/$n.refused" ] && r=1
