@@ -6,7 +6,7 @@
 #
 # A hot wallet (2-of-3, signer c under a `mode: hot` policy whose caps never
 # bind) and 10 x KILLS + 20 packages approved by carol in the spool's inbox;
-# `kura-cold serve --spool` started and SIGKILLed 0 to 250 ms later, KILLS
+# `kura-cold serve --spool` started and SIGKILLed 0 to 120 ms later, KILLS
 # times (fewer if the inbox empties first); then one last `serve --once`.
 # Checked: every package answered exactly once (outbox or refused), every
 # signed PSBT in the outbox carries its intent and has its `signed` journal
@@ -54,7 +54,7 @@ while [ "$k" -lt "$kills" ] && [ -n "$(ls "$S/inbox")" ]; do
   "$cold" --passphrase-file "$work/pass" --now "$NOW" --dir "$C" serve --spool "$S" --poll-ms 10 \
     >/dev/null 2>&1 &
   p=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 250)))"
+  sleep "0.$(printf '%03d' $((RANDOM % 120)))"
   kill -KILL "$p" 2>/dev/null
   wait "$p" 2>/dev/null
   k=$((k + 1))
