@@ -270,7 +270,7 @@ def check_systemd(t, srv, work):
     if not sa:
         print("SKIPPED (part): systemd-analyze not installed")
         return
-    cold = os.environ.get("KURA_COLD") or shutil.which("true")
+    cold = os.path.abspath(os.environ.get("KURA_COLD") or shutil.which("true"))
     d = os.path.join(work, "units")
     os.makedirs(d)
     for name in ("kura-server.service", "kura-cold-serve@.service"):
@@ -280,7 +280,7 @@ def check_systemd(t, srv, work):
                      "MemoryDenyWriteExecute=yes", "RestrictAddressFamilies=", "ReadWritePaths="):
             t.check(want in text, "%s lacks %s" % (name, want.strip()))
         t.check(re.search(r"^User=kura", text, re.M) is not None, "%s: no dedicated user" % name)
-        text = text.replace("/usr/local/bin/kura-server", srv.binary)
+        text = text.replace("/usr/local/bin/kura-server", os.path.abspath(srv.binary))
         text = text.replace("/usr/local/bin/kura-cold", cold)
         out = name.replace("@.service", "@hot1.service")
         with open(os.path.join(d, out), "w") as f:
