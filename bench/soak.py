@@ -325,6 +325,13 @@ def cold(a):
             "failures": failed[:5], "seconds": time.monotonic() - t0, "load": loadavg()}
 
 
+def save(a, r):
+    """Each part's figures as soon as it is done (a long run stopped halfway
+    keeps them): BUILD_DIR/soak-results.json."""
+    with open(os.path.join(a.build_dir, "soak-results.json"), "w") as fh:
+        json.dump(r, fh, indent=1)
+
+
 def report(r, a):
     lines, missed = [], []
     w = lines.append
@@ -438,6 +445,7 @@ def main():
     if "mixed-sqlite" in parts:
         print("soak: mixed traffic on SQLite ...", file=sys.stderr, flush=True)
         r["mixed-sqlite"] = mixed_sqlite(a)
+        save(a, r)
     if "mixed-postgres" in parts:
         print("soak: mixed traffic on PostgreSQL, three servers ...", file=sys.stderr, flush=True)
         out = os.path.join(a.build_dir, "soak", "postgres.json")
@@ -454,14 +462,17 @@ def main():
         else:
             with open(out) as fh:
                 r["mixed-postgres"] = json.load(fh)
+        save(a, r)
     if "kills" in parts:
         print("soak: %d SIGKILL restarts of kura-server ..." % a.kills, file=sys.stderr,
               flush=True)
         r["kills"] = kills(a)
+        save(a, r)
     if "cold" in parts:
         print("soak: kura-cold serve under %d SIGKILLs ..." % a.cold_kills, file=sys.stderr,
               flush=True)
         r["cold"] = cold(a)
+        save(a, r)
     report(r, a)
     with open(os.path.join(a.build_dir, "soak-results.json"), "w") as fh:
         json.dump(r, fh, indent=1)
