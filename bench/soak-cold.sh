@@ -59,8 +59,13 @@ while [ "$k" -lt "$kills" ] && [ -n "$(ls "$S/inbox")" ]; do
   wait "$p" 2>/dev/null
   k=$((k + 1))
 done
-kc --dir "$C" serve --spool "$S" --once >/dev/null 2>"$work/final.err"
-check "after $k kills: a last pass" $?
+# The last passes (serve takes at most 4096 packages a pass): until the inbox is empty.
+passes=0 rc=0
+while [ -n "$(ls "$S/inbox")" ] && [ "$passes" -lt $((N / 4096 + 3)) ]; do
+  kc --dir "$C" serve --spool "$S" --once >/dev/null 2>"$work/final.err" || rc=$?
+  passes=$((passes + 1))
+done
+check "after $k kills: $passes last pass(es)" $rc
 [ -z "$(ls "$S/inbox")" ]; check "every package taken from the inbox" $?
 kc --dir "$C" journal verify >/dev/null 2>&1; check "the journal verifies after $k kills" $?
 kc --dir "$C" journal show >"$work/journal"
