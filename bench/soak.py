@@ -108,7 +108,7 @@ def run_mix(loadgen, targets, tmpl, rate, seconds):
     lock = threading.Lock()
 
     def one(kind, port, r):
-        conns = max(4, min(64, int(r / 10)))
+        conns = max(16, min(64, int(r / 4)))
         try:
             res = BS.run_json([loadgen, "open", "127.0.0.1", str(port), str(seconds),
                                "%.3f" % r, str(conns), tmpl[kind]], "kura-loadgen %s" % kind)
