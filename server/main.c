@@ -9,6 +9,8 @@
  *   kura-server migrate
  *   kura-server wallet rescan --wallet ID --from-height N [--gap-limit G]
  *   kura-server wallet rescan-status --wallet ID
+ *   kura-server backup --out FILE
+ *   kura-server restore --from FILE
  *   kura-server routes
  *
  * Exit status: 0 done; 1 refused or found broken (audit verify, a refused
@@ -42,6 +44,8 @@
 #include "domain/withdrawals.h"
 #include "domain/hot.h"
 #include "chain/rescan.h"
+#include "store/backup.h"
+#include "log/log.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_FAILED 2
@@ -60,6 +64,8 @@ static const char usage_main[] =
     "  journal import   reconcile a kura-cold journal against the transfers\n"
     "  migrate          bring the database's schema up to date and exit\n"
     "  wallet rescan    a recovery scan of a wallet restored elsewhere (gap limit)\n"
+    "  backup           copy the database while the server runs (--out FILE)\n"
+    "  restore          put a backup into an empty database (--from FILE)\n"
     "  routes           print the route table as JSON\n"
     "  bsms descriptor-record\n"
     "                   BIP129 round 2: the descriptor record from the signers' key records\n"
@@ -146,6 +152,26 @@ static const char usage_wallet[] =
     "wallet's earlier scan. rescan-status prints the scan's progress. Both print\n"
     "the rescan resource as JSON. Exit 0, 1 refused (no such wallet, bad\n"
     "value), 2 could not run.\n";
+static const char usage_backup[] =
+    "usage: kura-server backup --out FILE [--config FILE] [--data-dir DIR] [--db URL]\n"
+    "\n"
+    "Writes a consistent copy of the database to FILE (which must not exist;\n"
+    "made 0600) while kura-server runs and writes: SQLite through its online\n"
+    "backup API, PostgreSQL through pg_dump --format=custom (found on PATH or\n"
+    "under /usr/lib/postgresql/N/bin; KURA_PG_BINDIR overrides). The file\n"
+    "records the schema version and the payload's SHA-256; prints its header\n"
+    "as JSON (docs/operators-guide.md).\n";
+
+static const char usage_restore[] =
+    "usage: kura-server restore --from FILE [--config FILE] [--data-dir DIR] [--db URL]\n"
+    "\n"
+    "Restores a backup of `kura-server backup` into an EMPTY database: a data\n"
+    "directory without kura.db, or a PostgreSQL database without tables\n"
+    "(pg_restore --single-transaction). Checks the file's SHA-256 first. Exit 1\n"
+    "with a stable reason when refused: BACKUP_BAD_FILE, BACKUP_KIND_MISMATCH,\n"
+    "BACKUP_SCHEMA_NEWER (made by a newer kura-server), RESTORE_TARGET_NOT_EMPTY.\n"
+    "A backup of an older schema is brought up to date when the server starts\n"
+    "(or by `kura-server migrate`). Then run `kura-server audit verify`.\n";
 
 static const char usage_routes[] =
     "usage: kura-server routes\n"
@@ -172,13 +198,16 @@ typedef struct opts {
     const char *wallet;
     int64_t from_height, gap_limit;
     int json;
+    int restore;                 /* --from names a file (restore), not a time */
+    const char *out_file;
+    const char *from_file;
     const char *args[4];
     int nargs;
 } opts;
 
 static int die(const char *what, const char *msg)
 {
-    fprintf(stderr, "kura-server: %s: %s\n", what, msg);
+    kura_log(KURA_LOG_ERROR, "%s: %s", what, msg);
     return EXIT_FAILED;
 }
 
@@ -279,6 +308,10 @@ static int parse_opts(opts *o, int argc, char **argv, int from, const char *help
             if (!v || parse_i64_arg(v, !strcmp(a, "--from-height") ? &o->from_height : &o->gap_limit))
                 return die(a, "needs a number");
             i++;
+        } else if (!strcmp(a, "--out")) {
+            TAKE(out_file);
+        } else if (o->restore && !strcmp(a, "--from")) {
+            TAKE(from_file);
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
         } else if (!strcmp(a, "--from") || !strcmp(a, "--to") || !strcmp(a, "--held-seq")) {
@@ -287,7 +320,8 @@ static int parse_opts(opts *o, int argc, char **argv, int from, const char *help
                 return die(a, "needs unix seconds / a number");
             i++;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "kura-server: unknown option %s\n%s", a, help);
+            kura_log(KURA_LOG_ERROR, "unknown option %s", a);
+            fputs(help, stderr);
             return EXIT_FAILED;
         } else if (o->nargs < 4) {
             o->args[o->nargs++] = a;
@@ -316,6 +350,21 @@ static int parse_opts(opts *o, int argc, char **argv, int from, const char *help
         return die("--listen", errbuf);
     if (o->node && kura_config_set(&o->cfg, "node_url", o->node, errbuf, sizeof errbuf))
         return die("--node", errbuf);
+    kura_log_set_format(o->cfg.log_format ? KURA_LOG_JSON : KURA_LOG_TEXT);
+    return 0;
+}
+
+/* The database's URL: database, or sqlite:DATA_DIR/kura.db (the directory
+ * made 0700 when missing). */
+static int db_url(opts *o, char url[1100])
+{
+    if (o->cfg.database[0]) {
+        snprintf(url, 1100, "%s", o->cfg.database);
+    } else {
+        if (mkdir(o->cfg.data_dir, 0700) != 0 && errno != EEXIST)
+            return die(o->cfg.data_dir, strerror(errno));
+        snprintf(url, 1100, "sqlite:%s/kura.db", o->cfg.data_dir);
+    }
     return 0;
 }
 
@@ -323,13 +372,8 @@ static int open_store(opts *o, kura_store **st)
 {
     char url[1100];
     kura_db_error err = {0};
-    if (o->cfg.database[0]) {
-        snprintf(url, sizeof url, "%s", o->cfg.database);
-    } else {
-        if (mkdir(o->cfg.data_dir, 0700) != 0 && errno != EEXIST)
-            return die(o->cfg.data_dir, strerror(errno));
-        snprintf(url, sizeof url, "sqlite:%s/kura.db", o->cfg.data_dir);
-    }
+    if (db_url(o, url))
+        return EXIT_FAILED;
     if (kura_store_open(st, url, o->cfg.db_pool, &err) != KURA_DB_OK)
         return die("database", err.message);
 #ifdef KURA_TEST_HOOKS
@@ -345,9 +389,8 @@ static int open_store(opts *o, kura_store **st)
     /* The end-to-end tests' compromised coordinator: see transfers.h. */
     if (getenv("KURA_TEST_COMPROMISED_COORDINATOR")) {
         kura_transfer_test_skip_self_check(1);
-        fputs("kura-server: TEST BUILD: packages are NOT held against the signer's check "
-              "(KURA_TEST_COMPROMISED_COORDINATOR)\n",
-              stderr);
+        kura_log(KURA_LOG_WARN, "TEST BUILD: packages are NOT held against the signer's check "
+                                "(KURA_TEST_COMPROMISED_COORDINATOR)");
     }
 #endif
     return 0;
@@ -386,7 +429,7 @@ static int start_hot(opts *o, kura_store *st, kura_hot_worker **out)
     for (size_t i = 0; i < o->cfg.hot_spool_count; i++) {
         spools[i].wallet = o->cfg.hot_spool_wallet[i];
         spools[i].dir = o->cfg.hot_spool_dir[i];
-        fprintf(stderr, "kura-server: hot wallet %s: spool %s\n", spools[i].wallet, spools[i].dir);
+        kura_log(KURA_LOG_INFO, "hot wallet %s: spool %s", spools[i].wallet, spools[i].dir);
     }
     gethostname(host, sizeof host - 1);
     snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
@@ -449,7 +492,7 @@ static int cmd_serve(opts *o)
     wo.batch = o->cfg.webhook_batch;
     wo.timeout_ms = o->cfg.webhook_timeout_ms;
     if (kura_webhook_worker_start(&worker, st, &wo, &err) != KURA_DB_OK) {
-        fprintf(stderr, "kura-server: webhook worker: %s\n", err.message);
+        kura_log(KURA_LOG_ERROR, "webhook worker: %s", err.message);
         kura_store_close(st);
         free(cert);
         free(key);
@@ -484,7 +527,7 @@ static int cmd_serve(opts *o)
         return rc;
     }
     if (ac.web_root)
-        fprintf(stderr, "kura-server: web pages from %s\n", ac.web_root);
+        kura_log(KURA_LOG_INFO, "web pages from %s", ac.web_root);
     if (o->cfg.node_url[0]) {
         kura_chain_worker_options co;
         kura_rpc_error cerr = {0};
@@ -511,7 +554,7 @@ static int cmd_serve(opts *o)
             kura_store_close(st);
             return die("node", cerr.message);
         }
-        fprintf(stderr, "kura-server: following the node at %s\n", o->cfg.node_url);
+        kura_log(KURA_LOG_INFO, "following the node at %s", o->cfg.node_url);
     }
     if (o->cfg.batch_interval > 0) {
         kura_batcher_options bo;
@@ -528,10 +571,10 @@ static int cmd_serve(opts *o)
             kura_store_close(st);
             return die("batcher", "cannot start the withdrawal batcher");
         }
-        fprintf(stderr, "kura-server: batching queued withdrawals every %lld s\n",
-                (long long)o->cfg.batch_interval);
+        kura_log(KURA_LOG_INFO, "batching queued withdrawals every %lld s",
+                 (long long)o->cfg.batch_interval);
     }
-    fprintf(stderr, "kura-server: listening on %s://%s%s%s:%u\n", o->cfg.tls_cert[0] ? "https" : "http",
+    kura_log(KURA_LOG_INFO, "listening on %s://%s%s%s:%u", o->cfg.tls_cert[0] ? "https" : "http",
             strchr(o->cfg.listen_addr, ':') ? "[" : "", o->cfg.listen_addr,
             strchr(o->cfg.listen_addr, ':') ? "]" : "", (unsigned)kura_api_port(srv));
     if (o->port_file) {
@@ -547,7 +590,7 @@ static int cmd_serve(opts *o)
         struct timespec ts = {(time_t)o->cfg.expiry_interval, 0};
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) {
-            fprintf(stderr, "kura-server: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            kura_log(KURA_LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
         if (sig < 0 && errno != EAGAIN && errno != EINTR)
@@ -556,9 +599,9 @@ static int cmd_serve(opts *o)
             size_t expired = 0;
             kura_problem p = {0};
             if (kura_transfer_expire_due(st, (int64_t)time(NULL), &expired, &p) != 0)
-                fprintf(stderr, "kura-server: expiry: %s\n", p.message);
+                kura_log(KURA_LOG_ERROR, "expiry: %s", p.message);
             else if (expired)
-                fprintf(stderr, "kura-server: expiry: %zu transfer(s) expired\n", expired);
+                kura_log(KURA_LOG_INFO, "expiry: %zu transfer(s) expired", expired);
         }
     }
     kura_api_stop(srv);              /* requests in flight finish first */
@@ -567,7 +610,7 @@ static int cmd_serve(opts *o)
     kura_chain_worker_stop(chain);
     kura_webhook_worker_stop(worker);
     kura_store_close(st);
-    fprintf(stderr, "kura-server: stopped\n");
+    kura_log(KURA_LOG_INFO, "stopped");
     return 0;
 }
 
@@ -645,7 +688,7 @@ static int cmd_user(opts *o)
     sodium_memzero(pw, sizeof pw);
     kura_store_close(st);
     if (rc) {
-        fprintf(stderr, "kura-server: user add: %s: %s\n", kura_problem_name(p.code), p.message);
+        kura_log(KURA_LOG_ERROR, "user add: %s: %s", kura_problem_name(p.code), p.message);
         return kura_problem_http_status(p.code) >= 500 ? EXIT_FAILED : EXIT_REFUSED;
     }
     json_dumpf(user, stdout, JSON_INDENT(2));
@@ -668,26 +711,26 @@ static void print_verify_summary(const json_t *r)
     const json_t *mm = json_object_get(r, "snapshot_mismatches");
     size_t i;
     const json_t *m;
-    fprintf(stderr, "kura-server: audit verify: %lld rows, head %lld:%s\n",
+    kura_log(KURA_LOG_INFO, "audit verify: %lld rows, head %lld:%s",
             (long long)json_integer_value(json_object_get(r, "rows")),
             (long long)json_integer_value(json_object_get(json_object_get(r, "head"), "seq")),
             json_string_value(json_object_get(json_object_get(r, "head"), "hash")));
     if (json_is_object(ce))
-        fprintf(stderr, "kura-server: audit verify: first broken row %lld: %s (%s)\n",
+        kura_log(KURA_LOG_ERROR, "audit verify: first broken row %lld: %s (%s)",
                 (long long)json_integer_value(json_object_get(ce, "seq")),
                 json_string_value(json_object_get(ce, "reason")),
                 json_string_value(json_object_get(ce, "message")));
     json_array_foreach(mm, i, m) {
         const json_t *fields = json_object_get(m, "fields");
         char *f = fields ? json_dumps(fields, JSON_COMPACT) : NULL;
-        fprintf(stderr, "kura-server: audit verify: edited %s %s (audit row %lld): %s %s\n",
+        kura_log(KURA_LOG_ERROR, "audit verify: edited %s %s (audit row %lld): %s %s",
                 json_string_value(json_object_get(m, "object_type")),
                 json_string_value(json_object_get(m, "object_id")),
                 (long long)json_integer_value(json_object_get(m, "audit_seq")),
                 json_string_value(json_object_get(m, "reason")), f ? f : "");
         free(f);
     }
-    fprintf(stderr, "kura-server: audit verify: %s\n",
+    kura_log(KURA_LOG_INFO, "audit verify: %s",
             json_is_true(json_object_get(r, "ok")) ? "intact" : "BROKEN");
 }
 
@@ -788,7 +831,7 @@ static int cmd_wallet(opts *o)
                                  (int64_t)time(NULL), &out, &p);
     kura_store_close(st);
     if (rc) {
-        fprintf(stderr, "kura-server: wallet %s: %s: %s\n", o->args[0],
+        kura_log(KURA_LOG_ERROR, "wallet %s: %s: %s", o->args[0],
                 kura_problem_name(p.code), p.message);
         return p.code == KURA_PROBLEM_NOT_FOUND || p.code == KURA_PROBLEM_INVALID_FIELD
                    ? EXIT_REFUSED
@@ -816,6 +859,70 @@ static int cmd_migrate(opts *o)
     if (rc)
         return die("migrate", err.message);
     printf("schema version %lld\n", (long long)v);
+    return 0;
+}
+
+/* ---- backup, restore ---- */
+
+static void print_backup_info(const kura_backup_info *bi, const char *file, const char *what)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "result", what, "file", file,
+                          "kind", bi->kind, "schema", (json_int_t)bi->schema, "created",
+                          (json_int_t)bi->created, "bytes", (json_int_t)bi->bytes, "sha256",
+                          bi->sha256);
+    if (j) {
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(j);
+    }
+}
+
+/* The reason a refusal names first ("RESTORE_TARGET_NOT_EMPTY: ..."): exit 1;
+ * anything else could not run: exit 2. */
+static int backup_failed(const char *what, const kura_db_error *err)
+{
+    kura_log(KURA_LOG_ERROR, "%s: %s", what, err->message);
+    return err->code == KURA_DB_ECONFLICT || err->code == KURA_DB_ESCHEMA ||
+                   !strncmp(err->message, "BACKUP_", 7)
+               ? EXIT_REFUSED
+               : EXIT_FAILED;
+}
+
+static int cmd_backup(opts *o)
+{
+    char url[1100];
+    kura_backup_info bi;
+    kura_db_error err = {0};
+    if (o->nargs || !o->out_file) {
+        fputs(usage_backup, stderr);
+        return EXIT_FAILED;
+    }
+    if (db_url(o, url))
+        return EXIT_FAILED;
+    if (kura_backup_write(url, o->out_file, &bi, &err) != KURA_DB_OK)
+        return backup_failed("backup", &err);
+    kura_log(KURA_LOG_INFO, "backup: %s: %s schema %lld, %llu bytes", o->out_file, bi.kind,
+             (long long)bi.schema, (unsigned long long)bi.bytes);
+    print_backup_info(&bi, o->out_file, "backup written");
+    return 0;
+}
+
+static int cmd_restore(opts *o)
+{
+    char url[1100];
+    kura_backup_info bi;
+    kura_db_error err = {0};
+    if (o->nargs || !o->from_file) {
+        fputs(usage_restore, stderr);
+        return EXIT_FAILED;
+    }
+    if (db_url(o, url))
+        return EXIT_FAILED;
+    if (kura_backup_restore(url, o->from_file, &bi, &err) != KURA_DB_OK)
+        return backup_failed("restore", &err);
+    kura_log(KURA_LOG_INFO, "restore: %s: %s schema %lld restored", o->from_file, bi.kind,
+             (long long)bi.schema);
+    print_backup_info(&bi, o->from_file, "restored");
     return 0;
 }
 
@@ -879,7 +986,8 @@ static int cmd_bsms(int argc, char **argv)
         } else if (!strcmp(a, "--taproot")) {
             taproot = 1;
         } else if (a[0] == '-') {
-            fprintf(stderr, "kura-server: bsms: unknown option %s\n%s", a, usage_bsms);
+            kura_log(KURA_LOG_ERROR, "bsms: unknown option %s", a);
+            fputs(usage_bsms, stderr);
             return EXIT_FAILED;
         } else if (nfiles < KURA_BSMS_SIGNERS_MAX) {
             files[nfiles++] = a;
@@ -899,7 +1007,7 @@ static int cmd_bsms(int argc, char **argv)
         free(text);
         text = NULL;
         if (rc != KURA_OK) {
-            fprintf(stderr, "kura-server: bsms: %s: %s\n", files[i], kerr.message);
+            kura_log(KURA_LOG_ERROR, "bsms: %s: %s", files[i], kerr.message);
             return EXIT_REFUSED;
         }
     }
@@ -916,7 +1024,7 @@ static int cmd_bsms(int argc, char **argv)
                                            nfiles, network, &kerr) != KURA_OK ||
         kura_descriptor_to_string(ctx, &text, desc, KURA_DESCRIPTOR_ALL_BRANCHES,
                                   KURA_DESCRIPTOR_PUBLIC, &kerr) != KURA_OK) {
-        fprintf(stderr, "kura-server: bsms: %s\n", kerr.message);
+        kura_log(KURA_LOG_ERROR, "bsms: %s", kerr.message);
         goto done;
     }
     rc = EXIT_FAILED;
@@ -973,8 +1081,15 @@ int main(int argc, char **argv)
         help = usage_routes;
     else if (!strcmp(cmd, "wallet"))
         help = usage_wallet;
+    else if (!strcmp(cmd, "backup"))
+        help = usage_backup;
+    else if (!strcmp(cmd, "restore")) {
+        help = usage_restore;
+        o.restore = 1;
+    }
     else {
-        fprintf(stderr, "kura-server: unknown command '%s'\n%s", cmd, usage_main);
+        kura_log(KURA_LOG_ERROR, "unknown command '%s'", cmd);
+        fputs(usage_main, stderr);
         return EXIT_FAILED;
     }
     o.from_height = -1;
@@ -995,5 +1110,9 @@ int main(int argc, char **argv)
         return cmd_migrate(&o);
     if (!strcmp(cmd, "wallet"))
         return cmd_wallet(&o);
+    if (!strcmp(cmd, "backup"))
+        return cmd_backup(&o);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(&o);
     return cmd_routes();
 }

@@ -3,6 +3,7 @@
  * who is asking, and the Idempotency-Key of creating POSTs.
  */
 #include "api/internal.h"
+#include "log/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,5 +61,5 @@ void kura_api_idem_release(kura_req *rq)
 {
     kura_problem p;
     if (kura_idempotency_release(rq->store, rq->idem, &p) != 0)
-        fprintf(stderr, "kura-server: idempotency: release failed: %s\n", p.message);
+        kura_log(KURA_LOG_ERROR, "idempotency: release failed: %s", p.message);
 }

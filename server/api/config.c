@@ -3,6 +3,7 @@
  */
 #include "api/config.h"
 #include "domain/people.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -212,6 +213,10 @@ int kura_config_set(kura_server_config *c, const char *key, const char *v, char 
     } else if (!strcmp(key, "hot_poll_interval_ms")) {
         if ((rc = parse_i64(v, 10, 3600000, &x)) == 0)
             c->hot_poll_interval_ms = x;
+    } else if (!strcmp(key, "log_format")) {
+        kura_log_format f;
+        if ((rc = kura_log_format_parse(v, &f)) == 0)
+            c->log_format = f == KURA_LOG_JSON;
     } else if (!strcmp(key, "log_requests")) {
         rc = parse_bool(v, &c->log_requests);
     } else if (!strcmp(key, "trusted_proxies")) {

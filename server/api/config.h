@@ -31,6 +31,7 @@ typedef struct kura_server_config {
     int log_requests;            /* log_requests: yes/no */
     char trusted_proxies[1024];  /* trusted_proxies: CIDRs of reverse proxies whose
                                   * X-Forwarded-For names the client; "": none */
+    int log_format;              /* log_format: text (0) or json (1), log/log.h */
     char web_root[1024];         /* web_root: the web pages' directory; "": the built
                                   * web/dist when present; "off": none */
     /* The Bitcoin Core node (server/chain/); node_url "" = no chain follower. */

@@ -2,6 +2,7 @@
  * server/api/handlers_ops.c — health, metrics, the audit log and webhooks.
  */
 #include "api/internal.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "log/log.h"
 #include <sodium.h>
 
 #define SESSION_COOKIE "kura_session"
@@ -48,10 +50,13 @@ typedef struct conn_ctx {
     char principal_id[40];
     char allow[40];                 /* the Allow header of a 405 */
     int is_static;                  /* a web page's file (static.h) */
+    char request_id[72];            /* X-Request-Id: the proxy's, or made here */
 } conn_ctx;
 
 const int kura_api_status_slots[KURA_API_STATUS_SLOTS] = {
     200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 502, 0};
+const char *const kura_api_class_names[KURA_API_CLASSES] = {"1xx", "2xx", "3xx",
+                                                           "4xx", "5xx", "none"};
 const int64_t kura_api_bucket_us[KURA_API_BUCKETS] = {
     500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
@@ -87,6 +92,7 @@ static enum MHD_Result send_bytes(conn_ctx *c, struct MHD_Connection *conn, int 
         MHD_add_response_header(r, "Set-Cookie", cookie);
     if (c->allow[0]) /* RFC 9110 15.5.6: a 405 says which methods the path takes */
         MHD_add_response_header(r, "Allow", c->allow);
+    MHD_add_response_header(r, "X-Request-Id", c->request_id);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     c->answered = 1;
@@ -385,6 +391,7 @@ static enum MHD_Result send_static(conn_ctx *c, struct MHD_Connection *conn, con
     MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
     MHD_add_response_header(r, "Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
+    MHD_add_response_header(r, "X-Request-Id", c->request_id);
     if (c->srv->tls)
         MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
     ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -577,6 +584,28 @@ static enum MHD_Result last_call(conn_ctx *c, struct MHD_Connection *conn, const
     return ret;
 }
 
+/* X-Request-Id: a proxy's (1 to 64 of [A-Za-z0-9._:-]) is kept, so one id
+ * follows a request through the proxy's log and this one; else 16 random
+ * hex digits. */
+static void request_id(struct MHD_Connection *conn, char out[72])
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    int ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = h[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '.' || ch == '_' || ch == ':' || ch == '-';
+    }
+    if (ok) {
+        memcpy(out, h, n + 1);
+        return;
+    }
+    uint8_t rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(out, 72, rnd, sizeof rnd);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -600,6 +629,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             forwarded_client(srv->trusted_proxies,
                              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
                              c->client_addr);
+        request_id(conn, c->request_id);
         snprintf(c->rq.who.client_addr, sizeof c->rq.who.client_addr, "%s", c->client_addr);
         *con_cls = c;
         return first_call(c, conn, method, url);
@@ -661,17 +691,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_add(&srv->stats[ri].by_status[status_slot(c->status)], 1);
     for (b = 0; b < KURA_API_BUCKETS && us > kura_api_bucket_us[b]; b++)
         ;
-    atomic_fetch_add(&srv->stats[ri].buckets[b], 1);
-    atomic_fetch_add(&srv->stats[ri].sum_us, (uint64_t)us);
-    atomic_fetch_add(&srv->stats[ri].count, 1);
+    size_t cl = c->status >= 100 && c->status < 600 ? (size_t)(c->status / 100 - 1) : 5;
+    atomic_fetch_add(&srv->stats[ri].buckets[cl][b], 1);
+    atomic_fetch_add(&srv->stats[ri].sum_us[cl], (uint64_t)(us > 0 ? us : 0));
+    atomic_fetch_add(&srv->stats[ri].count[cl], 1);
     if (srv->cfg.log_requests) {
         /* One line per request: never a body, a token, a key or a query value. */
-        fprintf(stderr, "kura-server: %s %s %d %.3fms principal=%s\n",
-                c->route >= 0 ? kura_routes[c->route].method : "-",
-                c->route >= 0 ? kura_routes[c->route].path
-                              : c->is_static ? "(web page)" : "(unrouted)",
-                c->status,
-                (double)us / 1000.0, c->principal_id[0] ? c->principal_id : "-");
+        kura_log_request lr = {
+            c->request_id,
+            c->route >= 0 ? kura_routes[c->route].method : "-",
+            c->route >= 0 ? kura_routes[c->route].path
+                          : c->is_static ? "(web page)" : "(unrouted)",
+            c->status, (double)us / 1000.0, c->principal_id[0] ? c->principal_id : NULL};
+        kura_log_http(&lr);
     }
     json_decref(c->rq.body);
     if (c->buf) {
@@ -689,9 +721,10 @@ __attribute__((format(printf, 2, 0)))
 #endif
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    char msg[1024];
     (void)cls;
-    fputs("kura-server: http: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    kura_log(KURA_LOG_WARN, "http: %s", msg);
 }
 
 int kura_api_start(kura_api_server **out, kura_store *store, const kura_api_config *cfg,

@@ -18,11 +18,17 @@ extern const int kura_api_status_slots[KURA_API_STATUS_SLOTS]; /* last slot: 0 =
 #define KURA_API_BUCKETS 12
 extern const int64_t kura_api_bucket_us[KURA_API_BUCKETS];
 
+/* Status classes of the latency histogram: 1xx..5xx, and "none" (the
+ * connection ended before an answer). */
+#define KURA_API_CLASSES 6
+extern const char *const kura_api_class_names[KURA_API_CLASSES];
+
 typedef struct kura_api_route_stats {
     _Atomic uint64_t by_status[KURA_API_STATUS_SLOTS];
-    _Atomic uint64_t buckets[KURA_API_BUCKETS + 1]; /* non-cumulative; +Inf last */
-    _Atomic uint64_t sum_us;
-    _Atomic uint64_t count;
+    /* per status class: non-cumulative buckets, +Inf last */
+    _Atomic uint64_t buckets[KURA_API_CLASSES][KURA_API_BUCKETS + 1];
+    _Atomic uint64_t sum_us[KURA_API_CLASSES];
+    _Atomic uint64_t count[KURA_API_CLASSES];
 } kura_api_route_stats;
 
 struct kura_api_server {

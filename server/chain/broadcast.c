@@ -16,6 +16,7 @@
 #include "domain/transfers.h"
 #include "kura/block.h"
 #include "store/db.h"
+#include "log/log.h"
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
@@ -352,20 +353,20 @@ static void *worker_main(void *varg)
             if ((rc = kura_chain_update_fee(w->st, w->rpc, &w->o.fee, now, NULL, &e)) == 0)
                 rc = kura_chain_broadcast_due(w->st, w->rpc, now, w->o.rebroadcast_seconds, &br, &e);
             if (rc == 0 && (br.sent || br.rebroadcast || br.refused))
-                fprintf(stderr, "kura-server: chain: %zu broadcast, %zu rebroadcast, %zu refused\n",
+                kura_log(KURA_LOG_INFO, "chain: %zu broadcast, %zu rebroadcast, %zu refused",
                         br.sent, br.rebroadcast, br.refused);
         }
         if (rc != KURA_RPC_OK) {
             /* One line per change of error, not one per poll. */
             if (strcmp(e.message, w->last_error) != 0)
-                fprintf(stderr, "kura-server: chain: %s: %s\n", kura_rpc_status_name(rc), e.message);
+                kura_log(KURA_LOG_WARN, "chain: %s: %s", kura_rpc_status_name(rc), e.message);
             snprintf(w->last_error, sizeof w->last_error, "%s", e.message);
         } else {
             if (w->last_error[0])
-                fprintf(stderr, "kura-server: chain: the node answers again\n");
+                kura_log(KURA_LOG_INFO, "chain: the node answers again");
             w->last_error[0] = '\0';
             if (rep.connected || rep.disconnected)
-                fprintf(stderr, "kura-server: chain: height %lld (%zu connected, %zu disconnected)\n",
+                kura_log(KURA_LOG_INFO, "chain: height %lld (%zu connected, %zu disconnected)",
                         (long long)rep.height, rep.connected, rep.disconnected);
         }
         pthread_mutex_lock(&w->lock);

@@ -10,6 +10,7 @@
  * the next pass looking at the directories and the transfers.
  */
 #include "domain/hot.h"
+#include "log/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +44,7 @@ static void hot_log(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "kura-server: hot: %s\n", line);
+    kura_log(KURA_LOG_INFO, "hot: %s", line);
 }
 
 /* The actor of what the spool does: the server itself. */

@@ -8,6 +8,7 @@
  * The lease only saves work: batches are safe without it (withdrawals.c).
  */
 #include "domain/withdrawals.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -77,7 +78,7 @@ static int batcher_elect(kura_batcher *b, int64_t now, int release)
     elect_arg a = {b, now, release, 0};
     kura_db_error err = {0};
     if (kura_store_write(b->st, elect_fn, &a, &err) != KURA_DB_OK) {
-        fprintf(stderr, "kura-server: batcher: lease: %s\n", err.message);
+        kura_log(KURA_LOG_ERROR, "batcher: lease: %s", err.message);
         return -1;
     }
     return a.held;
@@ -93,9 +94,9 @@ static void round_once(kura_batcher *b)
     if (batcher_elect(b, now, 0) != 1)
         return;
     if (kura_withdrawal_batch_due(b->st, b->min_requests, b->max_outputs, now, &made, &p) != 0)
-        fprintf(stderr, "kura-server: batcher: %s: %s\n", kura_problem_name(p.code), p.message);
+        kura_log(KURA_LOG_ERROR, "batcher: %s: %s", kura_problem_name(p.code), p.message);
     if (made)
-        fprintf(stderr, "kura-server: batcher: %zu batch transfer(s) made\n", made);
+        kura_log(KURA_LOG_INFO, "batcher: %zu batch transfer(s) made", made);
     pthread_mutex_lock(&b->lock);
     b->rounds++;
     b->batches += made;

@@ -4,6 +4,7 @@
  * a fencing check on the lease row in every transaction of the leader's.
  */
 #include "store/leader.h"
+#include "log/log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -238,7 +239,7 @@ static int pg_still(kura_leader *l, int64_t now)
                       3, &e);
     if (rc != KURA_DB_OK || kura_db_result_changes(res) != 1) {
         kura_db_result_free(res);
-        fprintf(stderr, "kura-server: leader: %s: no longer leading (%s)\n", l->name,
+        kura_log(KURA_LOG_INFO, "leader: %s: no longer leading (%s)", l->name,
                 rc != KURA_DB_OK ? e.message : "the lease row names another");
         disconnect(l);
         l->lost = 1;
@@ -280,7 +281,7 @@ int kura_leader_try_acquire(kura_leader *l, int64_t now, int *leading, kura_db_e
         } else if (!atomic_load(&l->leading)) {
             rc = pg_acquire(l, now, err);
             if (atomic_load(&l->leading))
-                fprintf(stderr, "kura-server: leader: %s: leading (%s)\n", l->name, l->holder);
+                kura_log(KURA_LOG_INFO, "leader: %s: leading (%s)", l->name, l->holder);
         }
     } else if (atomic_load(&l->leading) && now < l->expires - l->lease_seconds / 2) {
         /* Renewed at half time, not at every call: each renewal is a

@@ -335,6 +335,29 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
+const int64_t kura_store_commit_bucket_us[KURA_STORE_COMMIT_BUCKETS] = {
+    250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A write COMMIT of us microseconds, into the histogram of /metrics. */
+static void commit_timed(kura_store *st, int64_t us)
+{
+    size_t b = 0;
+    while (b < KURA_STORE_COMMIT_BUCKETS && us > kura_store_commit_bucket_us[b])
+        b++;
+    pthread_mutex_lock(&st->lock);
+    st->stats.commit_buckets[b]++;
+    st->stats.commit_sum_us += (uint64_t)(us > 0 ? us : 0);
+    st->stats.commit_count++;
+    pthread_mutex_unlock(&st->lock);
+}
+
 static int run(kura_store *st, int write, kura_store_fn fn, void *arg, kura_db_error *err)
 {
     int rc = KURA_DB_OK;
@@ -359,8 +382,12 @@ static int run(kura_store *st, int write, kura_store_fn fn, void *arg, kura_db_e
                 current_write = st;
             rc = fn(db, arg, err);
             current_write = NULL;
-            if (rc == KURA_DB_OK)
+            if (rc == KURA_DB_OK) {
+                int64_t t0 = write ? mono_us() : 0;
                 rc = kura_db_commit(db, err);
+                if (write && rc == KURA_DB_OK)
+                    commit_timed(st, mono_us() - t0);
+            }
             if (rc != KURA_DB_OK)
                 kura_db_rollback(db, NULL);
         }
@@ -489,8 +516,10 @@ static void run_batch(kura_store *st, group_req **reqs, size_t n)
                 break;
             continue;
         }
+        int64_t t0 = mono_us();
         rc = kura_db_commit(db, &why);
         if (rc == KURA_DB_OK) {
+            commit_timed(st, mono_us() - t0);
             release(st, db, 0);
             for (size_t i = 0; i < n; i++)
                 if (ok[i]) {

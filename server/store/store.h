@@ -95,6 +95,10 @@ int kura_store_write(kura_store *store, kura_store_fn fn, void *arg, kura_db_err
 /* Runs fn in a read transaction (a consistent snapshot on PostgreSQL and SQLite). */
 int kura_store_read(kura_store *store, kura_store_fn fn, void *arg, kura_db_error *err);
 
+/* The commit latency histogram's bucket upper bounds, microseconds. */
+#define KURA_STORE_COMMIT_BUCKETS 10
+extern const int64_t kura_store_commit_bucket_us[KURA_STORE_COMMIT_BUCKETS];
+
 /* Counters for /metrics. */
 typedef struct kura_store_stats {
     uint64_t commits;      /* write transactions committed */
@@ -103,6 +107,11 @@ typedef struct kura_store_stats {
     uint64_t failures;     /* database failures */
     uint64_t group_commits; /* COMMITs made for a batch of writes (SQLite group commit) */
     uint64_t reconnects;   /* connections found lost and replaced */
+    /* How long write COMMITs took (the durable flush): a histogram, counts
+     * per bucket (not cumulative; the last is over the largest bound). */
+    uint64_t commit_buckets[KURA_STORE_COMMIT_BUCKETS + 1];
+    uint64_t commit_sum_us;
+    uint64_t commit_count;
 } kura_store_stats;
 void kura_store_get_stats(kura_store *store, kura_store_stats *out);
 
