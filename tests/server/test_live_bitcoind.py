@@ -10,7 +10,13 @@ directory and stopped at the end:
   2. a reorganisation: a third deposit is mined, the block is invalidated
      (invalidateblock): kura-server announces deposit.reorged, sees the
      transaction back in the mempool, and confirms it on the new branch;
-  3. a withdrawal: a transfer in state `signed` (its transaction signed by a
+  3. an incoming RBF replacement: the node's wallet pays a fourth address
+     with a transaction signalling RBF; kura-server sees it in the mempool as
+     replaceable; the payer replaces it with bumpfee; kura-server marks the
+     original `replaced` (replaced_by the bump, deposit.replaced in the
+     audit) and records the bump, which is mined and confirmed; the account
+     counts the payment once;
+  4. a withdrawal: a transfer in state `signed` (its transaction signed by a
      Core wallet holding the test keys: the kura wallet's coins) is given to
      testmempoolaccept and sendrawtransaction by kura-server, moves to
      broadcast, is mined and moves to confirmed; its change is the wallet's
@@ -251,7 +257,40 @@ def story(srv, node, check, new_password, signin):
     check(db2.execute("SELECT connected FROM chain_blocks WHERE hash = ?", (block,)).fetchone() == (0,),
           "the invalidated block is kept, disconnected")
 
-    # 3. A withdrawal kura-server broadcasts.
+    # 3. An incoming RBF replacement: the payer's transaction signals
+    # replaceability; kura-server sees it in the mempool as replaceable; the
+    # payer bumps its fee (bumpfee: same outputs, less change); the original
+    # becomes `replaced` (by the bump) and the bump is recorded, then mined.
+    t4 = n("sendtoaddress", receive[3], 0.4, "", "", False, True, wallet="miner")
+    check(n("getmempoolentry", t4)["bip125-replaceable"], "Core says t4 signals RBF")
+    dep4 = wait_for("t4 in the mempool", lambda: [x for x in deposits().values() if x["txid"] == t4],
+                    check)[0]
+    check(dep4["state"] == "pending" and dep4["height"] is None and dep4["replaceable"] and
+          dep4["amount"] == 40000000 and dep4["account"] == "bob", "t4 pending, replaceable: %r" % dep4)
+    t4b = n("bumpfee", t4, wallet="miner")["txid"]
+    check(t4 not in n("getrawmempool") and t4b in n("getrawmempool"), "Core replaced t4 by its bump")
+
+    def replaced_seen():
+        d = deposits()
+        old = [x for x in d.values() if x["txid"] == t4]
+        new = [x for x in d.values() if x["txid"] == t4b]
+        return (old[0], new[0]) if old and new and old[0]["state"] == "replaced" else None
+
+    old4, new4 = wait_for("t4 replaced by its bump", replaced_seen, check)
+    check(old4["replaced_by"] == t4b and old4["height"] is None, "t4 replaced by t4b: %r" % old4)
+    check(new4["state"] == "pending" and new4["amount"] == 40000000 and new4["address"] == receive[3],
+          "the bump is the deposit now: %r" % new4)
+    actions = [a["action"] for a in get("/v1/audit?limit=500")["items"] if a["object_id"] == old4["id"]]
+    check("deposit.replaced" in actions, "t4's audit rows: %r" % actions)
+    n("generatetoaddress", 2, mine_to)
+    wait_for("the bump confirmed", lambda: any(x["txid"] == t4b and x["state"] == "confirmed"
+                                               for x in deposits().values()), check)
+    old4 = [x for x in deposits().values() if x["txid"] == t4][0]
+    check(old4["state"] == "replaced" and old4["height"] is None, "t4 stays replaced once t4b is mined")
+    bal = get("/v1/wallets/%s/balance?account=bob" % wid)
+    check(bal["confirmed"] == 25000000 + 40000000, "bob counts the bump once: %r" % bal)
+
+    # 4. A withdrawal kura-server broadcasts.
     out = n("getnewaddress", wallet="miner")
     psbt = n("walletcreatefundedpsbt", [], [{out: 0.1}], 0,
              {"changeAddress": change[0], "fee_rate": 5}, wallet="signer")["psbt"]
@@ -278,7 +317,7 @@ def story(srv, node, check, new_password, signin):
     check(own == 1, "the change is recorded as the wallet's own")
     spent = db2.execute("SELECT COUNT(*) FROM utxos WHERE spent_txid = ?", (txid,)).fetchone()[0]
     check(spent >= 1, "the coins it spent are marked spent")
-    print("live story: deposits, reorganisation, withdrawal: OK")
+    print("live story: deposits, reorganisation, incoming RBF replacement, withdrawal: OK")
 
 
 if __name__ == "__main__":
