@@ -71,14 +71,14 @@ def expect(cond, what):
 
 
 class Story:
-    def __init__(self, server_bin):
-        for var in ("KURA_COLD", "KURA_APPROVE", "KURA", "KURA_TEST_FUND"):
+    def __init__(self, server_bin, need_fund=True):
+        for var in ("KURA_COLD", "KURA_APPROVE", "KURA") + (("KURA_TEST_FUND",) if need_fund else ()):
             if not os.environ.get(var):
                 raise h.Failure("$%s is not set" % var)
         self.cold_bin = os.environ["KURA_COLD"]
         self.approve_bin = os.environ["KURA_APPROVE"]
         self.kura_bin = os.environ["KURA"]
-        self.fund_bin = os.environ["KURA_TEST_FUND"]
+        self.fund_bin = os.environ.get("KURA_TEST_FUND")
         self.server_bin = server_bin
         self.work = tempfile.mkdtemp(prefix="kura-e2e-server.")
         self.env = dict(os.environ)
@@ -178,6 +178,10 @@ class Story:
         self.srv.user_add("admin", "administrator", admin_pw)
         self.srv.start()
         self.admin = h.signin(self.srv, "admin", admin_pw)
+        self.make_keys()
+
+    def make_keys(self):
+        """The API keys of the cast (self.srv and self.admin set)."""
         self.keys = {}
         for name, role, scopes in (
                 ("back-office", "initiator", ["transfers:create", "transfers:read", "wallets:read",
@@ -218,23 +222,31 @@ class Story:
             con.close()
 
     def register_wallet(self):
-        r = self.srv.request("POST", "/v1/wallets", {"descriptor": self.export, "policy": self.policy,
-                                                      "policy_signatures": self.policy_sigs},
-                             auth=self.admin)
-        expect(r.status == 201 and r.json().get("name") == "treasury-cold",
-               "register: the wallet from kura-cold export and the admins' signed policy")
-        self.wallet_id = r.json()["id"]
-        # Deposit addresses for a treasury account, then coins paid to them.
         amounts = (6 * COIN, 3 * COIN, 2 * COIN, 2 * COIN, COIN, COIN, COIN, COIN)
-        for i in range(len(amounts)):
-            r = self.srv.request("POST", "/v1/wallets/%s/addresses" % self.wallet_id,
-                                 {"account": "treasury", "label": "funding %d" % i},
-                                 auth=self.keys["back-office"])
-            h.check(r.status == 201, "address: %r" % r)
+        self.register(len(amounts))
         # Enough coins that every package of the story finds its own.
         for i, amount in enumerate(amounts):
             self.run([self.fund_bin, "fund", self.db_url(), self.wallet_id, self.descriptor, str(i),
                       str(amount), "%02x" % (0x40 + i)])
+
+    def register(self, naddresses, extra=None):
+        """Registers the wallet (kura-cold export, the admins' signed policy)
+        and allocates naddresses deposit addresses of account treasury;
+        returns them."""
+        body = {"descriptor": self.export, "policy": self.policy, "policy_signatures": self.policy_sigs}
+        body.update(extra or {})
+        r = self.srv.request("POST", "/v1/wallets", body, auth=self.admin)
+        expect(r.status == 201 and r.json().get("name") == "treasury-cold",
+               "register: the wallet from kura-cold export and the admins' signed policy")
+        self.wallet_id = r.json()["id"]
+        addrs = []
+        for i in range(naddresses):
+            r = self.srv.request("POST", "/v1/wallets/%s/addresses" % self.wallet_id,
+                                 {"account": "treasury", "label": "funding %d" % i},
+                                 auth=self.keys["back-office"])
+            h.check(r.status == 201, "address: %r" % r)
+            addrs.append(r.json()["address"])
+        return addrs
 
     def request_transfer(self, external_id, outputs):
         r = self.srv.request("POST", "/v1/transfers",

@@ -10,11 +10,28 @@ directory and stopped at the end:
   2. a reorganisation: a third deposit is mined, the block is invalidated
      (invalidateblock): kura-server announces deposit.reorged, sees the
      transaction back in the mempool, and confirms it on the new branch;
-  3. a withdrawal: a transfer in state `signed` (its transaction signed by a
+  3. an incoming RBF replacement: the node's wallet pays a fourth address
+     with a transaction signalling RBF; kura-server sees it in the mempool as
+     replaceable; the payer replaces it with bumpfee; kura-server marks the
+     original `replaced` (replaced_by the bump, deposit.replaced in the
+     audit) and records the bump, which is mined and confirmed; the account
+     counts the payment once;
+  4. a withdrawal: a transfer in state `signed` (its transaction signed by a
      Core wallet holding the test keys: the kura wallet's coins) is given to
      testmempoolaccept and sendrawtransaction by kura-server, moves to
      broadcast, is mined and moves to confirmed; its change is the wallet's
-     coin, not a deposit.
+     coin, not a deposit;
+  5. a withdrawal through the real programs (e2e_server.py's cast: three
+     kura-cold keystores on regtest, a 2-of-3 wallet registered through
+     POST /v1/wallets with the policy two administrators signed with
+     ssh-keygen, funded by the miner paying its allocated deposit addresses):
+     approved with kura-approve --server, signed by kura-cold devices A and B,
+     broadcast by kura-server, mined and confirmed;
+  6. a fee bump: a second such withdrawal, broadcast, is bumped with
+     POST /v1/transfers/{id}/bump; A and B sign the bump (kura-cold shows the
+     transaction it replaces); kura-server broadcasts it, the node drops the
+     original, the bump is the one mined, and the transfer ends confirmed with
+     the bump's txid.
 
 Where bitcoind comes from: $KURA_BITCOIND, else `bitcoind` on PATH. Without
 one this prints `SKIPPED: no bitcoind (set KURA_BITCOIND or put bitcoind on
@@ -24,6 +41,10 @@ Runs on SQLite only (the follower's database code is the same on
 PostgreSQL, which the fake-node tests cover).
 
   python3 tests/server/test_live_bitcoind.py BUILD/server/kura-server
+
+kura-cold, kura-approve and kura come from $KURA_COLD, $KURA_APPROVE and $KURA
+(ctest sets them), else from the build tree kura-server is in; kura-cold must
+be a test build (--now).
 """
 import base64
 import json
@@ -251,7 +272,40 @@ def story(srv, node, check, new_password, signin):
     check(db2.execute("SELECT connected FROM chain_blocks WHERE hash = ?", (block,)).fetchone() == (0,),
           "the invalidated block is kept, disconnected")
 
-    # 3. A withdrawal kura-server broadcasts.
+    # 3. An incoming RBF replacement: the payer's transaction signals
+    # replaceability; kura-server sees it in the mempool as replaceable; the
+    # payer bumps its fee (bumpfee: same outputs, less change); the original
+    # becomes `replaced` (by the bump) and the bump is recorded, then mined.
+    t4 = n("sendtoaddress", receive[3], 0.4, "", "", False, True, wallet="miner")
+    check(n("getmempoolentry", t4)["bip125-replaceable"], "Core says t4 signals RBF")
+    dep4 = wait_for("t4 in the mempool", lambda: [x for x in deposits().values() if x["txid"] == t4],
+                    check)[0]
+    check(dep4["state"] == "pending" and dep4["height"] is None and dep4["replaceable"] and
+          dep4["amount"] == 40000000 and dep4["account"] == "bob", "t4 pending, replaceable: %r" % dep4)
+    t4b = n("bumpfee", t4, wallet="miner")["txid"]
+    check(t4 not in n("getrawmempool") and t4b in n("getrawmempool"), "Core replaced t4 by its bump")
+
+    def replaced_seen():
+        d = deposits()
+        old = [x for x in d.values() if x["txid"] == t4]
+        new = [x for x in d.values() if x["txid"] == t4b]
+        return (old[0], new[0]) if old and new and old[0]["state"] == "replaced" else None
+
+    old4, new4 = wait_for("t4 replaced by its bump", replaced_seen, check)
+    check(old4["replaced_by"] == t4b and old4["height"] is None, "t4 replaced by t4b: %r" % old4)
+    check(new4["state"] == "pending" and new4["amount"] == 40000000 and new4["address"] == receive[3],
+          "the bump is the deposit now: %r" % new4)
+    actions = [a["action"] for a in get("/v1/audit?limit=500")["items"] if a["object_id"] == old4["id"]]
+    check("deposit.replaced" in actions, "t4's audit rows: %r" % actions)
+    n("generatetoaddress", 2, mine_to)
+    wait_for("the bump confirmed", lambda: any(x["txid"] == t4b and x["state"] == "confirmed"
+                                               for x in deposits().values()), check)
+    old4 = [x for x in deposits().values() if x["txid"] == t4][0]
+    check(old4["state"] == "replaced" and old4["height"] is None, "t4 stays replaced once t4b is mined")
+    bal = get("/v1/wallets/%s/balance?account=bob" % wid)
+    check(bal["confirmed"] == 25000000 + 40000000, "bob counts the bump once: %r" % bal)
+
+    # 4. A withdrawal kura-server broadcasts.
     out = n("getnewaddress", wallet="miner")
     psbt = n("walletcreatefundedpsbt", [], [{out: 0.1}], 0,
              {"changeAddress": change[0], "fee_rate": 5}, wallet="signer")["psbt"]
@@ -278,11 +332,137 @@ def story(srv, node, check, new_password, signin):
     check(own == 1, "the change is recorded as the wallet's own")
     spent = db2.execute("SELECT COUNT(*) FROM utxos WHERE spent_txid = ?", (txid,)).fetchone()[0]
     check(spent >= 1, "the coins it spent are marked spent")
-    print("live story: deposits, reorganisation, withdrawal: OK")
+    cold_withdrawals(srv, node, admin, check, wait_for)
+    print("live story: deposits, reorganisation, incoming RBF replacement, withdrawal, "
+          "kura-cold withdrawal, fee bump: OK")
+
+
+def cold_programs(server_bin):
+    """KURA_COLD, KURA_APPROVE and KURA from the environment (ctest sets
+    them), else from the build tree kura-server is in."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(server_bin)))
+    for var, rel in (("KURA_COLD", "programs/kura-cold/kura-cold"),
+                     ("KURA_APPROVE", "programs/kura-approve/kura-approve"),
+                     ("KURA", "programs/kura/kura")):
+        if not os.environ.get(var):
+            os.environ[var] = os.path.join(build, rel)
+    cold = os.environ["KURA_COLD"]
+    v = subprocess.run([cold, "--version"], capture_output=True) if os.access(cold, os.X_OK) else None
+    if v is None or b"test build" not in v.stdout + v.stderr:
+        print("FAILED: %s is not a kura-cold test build (set KURA_COLD, KURA_APPROVE, KURA)" % cold)
+        sys.exit(1)
+
+
+def cold_withdrawals(srv, node, admin, check, wait_for):
+    """5. A 2-of-3 wallet of three kura-cold devices (e2e_server.py's cast:
+    keystores on regtest, the policy two administrators signed with
+    ssh-keygen), registered through POST /v1/wallets and funded on the chain:
+    the miner pays its allocated deposit addresses, the follower records the
+    coins. A withdrawal is approved with kura-approve --server, its package
+    signed by devices A and B, uploaded, broadcast by kura-server, mined and
+    confirmed. 6. A second withdrawal, broadcast, is bumped
+    (POST /v1/transfers/{id}/bump): A and B sign the bump (kura-cold accepts it
+    because it spends every input of what they signed before), kura-server
+    broadcasts it, it is the one mined, and the transfer ends confirmed with
+    the bump's txid."""
+    import e2e_server as e2e
+    n = node.call
+    s = e2e.Story(srv.binary, need_fund=False)
+    try:
+        s.srv, s.admin = srv, admin
+        s.setup()
+        s.make_keys()
+        addrs = s.register(3, {"birth_height": n("getblockcount"), "min_confirmations": 1})
+        paid = {}
+        for a, amount in zip(addrs, (1.0, 1.0, 0.5)):
+            paid[n("sendtoaddress", a, amount, wallet="miner")] = a
+        mine_to = n("getnewaddress", wallet="miner")
+        n("generatetoaddress", 1, mine_to)
+        ko = s.keys["ops-desk"]
+
+        def wallet_get(path):
+            r = srv.request("GET", path, auth=admin)
+            check(r.status == 200, "%s: %r" % (path, r))
+            return r.json()
+
+        def funded():
+            b = wallet_get("/v1/wallets/%s/balance" % s.wallet_id)
+            return b if b["confirmed"] == 250000000 else None
+
+        wait_for("the kura-cold wallet's three coins confirmed", funded, check)
+
+        def transfer(tid):
+            return srv.request("GET", "/v1/transfers/" + tid, auth=s.keys["back-office"]).json()
+
+        def approve_sign(tid, what):
+            p = s.approve(tid, "alice")
+            check(p.returncode == 0 and s.state(tid) == "approved",
+                  "%s: kura-approve --server, alice: approved (%s)" % (what, p.stderr.decode()[-300:]))
+            r = s.package(tid)
+            check(r.status == 200, "%s: package: %r" % (what, r))
+            return sign_upload(tid, what)
+
+        def sign_upload(tid, what):
+            outs = []
+            for d in ("A", "B"):
+                p, out = s.sign(d, tid)
+                check(p.returncode == 0 and os.path.exists(out),
+                      "%s: kura-cold %s signs: %s" % (what, d, p.stderr.decode()[-300:]))
+                outs.append((p, out))
+            for _, out in outs:
+                r = srv.request("POST", "/v1/transfers/%s/signatures" % tid, open(out, "rb").read(),
+                                ctype="application/octet-stream", auth=ko)
+                check(r.status == 200, "%s: signed PSBT uploaded: %r" % (what, r))
+            return outs
+
+        # 5. Approved, signed by kura-cold, broadcast, mined, confirmed.
+        t1 = s.request_transfer("live-wd-1", [("D1", 30000000, "live withdrawal")])
+        approve_sign(t1, "withdrawal")
+        tx1 = wait_for("withdrawal broadcast", lambda: (lambda t: t if t["state"] == "broadcast" else None)(
+            transfer(t1)), check)
+        check(tx1["txid"] in n("getrawmempool"), "the node has the kura-cold withdrawal")
+        dec = n("getrawtransaction", tx1["txid"], True)
+        check(any(o["scriptPubKey"].get("address") == s.dest["D1"] and o["value"] == 0.3
+                  for o in dec["vout"]) and all(i["txid"] in paid for i in dec["vin"]),
+              "it pays D1 0.3 BTC from the coins mined to the wallet")
+        n("generatetoaddress", 1, mine_to)
+        wait_for("withdrawal confirmed", lambda: transfer(t1)["state"] == "confirmed", check)
+
+        # 6. Broadcast, bumped, the bump mined.
+        t2 = s.request_transfer("live-wd-2", [("D2", 20000000, "live withdrawal, bumped")])
+        approve_sign(t2, "to be bumped")
+        before = wait_for("second withdrawal broadcast", lambda: (
+            lambda t: t if t["state"] == "broadcast" else None)(transfer(t2)), check)
+        check(before["txid"] in n("getrawmempool"), "the node has the withdrawal to be bumped")
+        r = srv.request("POST", "/v1/transfers/%s/bump" % t2, {"fee_rate_sat_vb": 20}, auth=ko)
+        check(r.status == 200 and len(r.json().get("attempts", [])) == 2, "bump requested: %r" % r)
+        new_fee = r.json()["attempts"][1]["fee"]
+        check(new_fee > before["fee"], "the bump pays more: %d > %d" % (new_fee, before["fee"]))
+        os.rename(s.path(t2 + ".psbt"), s.path(t2 + ".original.psbt"))
+        r = s.package(t2)
+        check(r.status == 200, "the bump's package: %r" % r)
+        for p, _ in sign_upload(t2, "bump"):
+            check(("FEE BUMP:   replaces transaction %s" % before["txid"]) in p.stdout.decode(),
+                  "kura-cold shows the transaction the bump replaces")
+        after = transfer(t2)
+        check(after["txid"] != before["txid"] and after["fee"] == new_fee, "the bump is the transfer's now")
+        wait_for("the bump in the node's mempool, the original gone", lambda: (
+            lambda m: after["txid"] in m and before["txid"] not in m)(n("getrawmempool")), check)
+        block = n("generatetoaddress", 1, mine_to)[0]
+        final = wait_for("the bump confirmed", lambda: (
+            lambda t: t if t["state"] == "confirmed" else None)(transfer(t2)), check)
+        check(final["txid"] == after["txid"], "the transfer ends confirmed with the bump's txid")
+        mined = n("getblock", block, 1)["tx"]
+        check(after["txid"] in mined and before["txid"] not in mined, "the node mined the bump")
+        check(e2e.failed == 0, "e2e_server checks: %d failed" % e2e.failed)
+    finally:
+        if e2e.failed == 0:
+            shutil.rmtree(s.work, ignore_errors=True)
 
 
 if __name__ == "__main__":
     bitcoind = find_bitcoind()
+    cold_programs(sys.argv[1] if len(sys.argv) > 1 else "")
     os.environ.pop("KURA_TEST_DB_URL", None)
     from kura_api_harness import main
     main(lambda srv: run(srv, bitcoind))
