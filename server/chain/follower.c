@@ -1262,6 +1262,35 @@ static void record_status(kura_follower *f, const kura_rpc_chain_info *info, con
     kura_store_write(f->st, status_fn, &a, &dberr);
 }
 
+/* Records a scanned block in one transaction (connect_fn) and then applies
+ * the scan to the in-memory view: the follower's blocks (run NULL, tip =
+ * height) and a recovery scan's alike. */
+static int record_block(kura_follower *f, const kura_block *b, const watch_view *v,
+                        const char hash[65], const char prev[65], int64_t height, int64_t tip,
+                        const rescan_run *run, int64_t now, kura_rpc_error *err)
+{
+    block_arg a;
+    kura_db_error dberr = {0};
+    int rc;
+    memset(&a, 0, sizeof a);
+    a.f = f;
+    a.b = b;
+    a.r = f->res;
+    a.v = v;
+    memcpy(a.hash, hash, 65);
+    memcpy(a.prev, prev, 65);
+    a.height = height;
+    a.tip = tip;
+    a.rescan = run;
+    a.now = now;
+    if ((rc = kura_store_write(f->st, connect_fn, &a, &dberr))) {
+        f->ops_valid = 0;
+        return db_fail(err, rc, &dberr);
+    }
+    apply_scan(f, v, f->res, NULL, NULL);
+    return KURA_RPC_OK;
+}
+
 static int connect_block(kura_follower *f, const char *hash, int64_t height, const char *prev,
                          int64_t now, kura_rpc_error *err)
 {
@@ -1270,8 +1299,6 @@ static int connect_block(kura_follower *f, const char *hash, int64_t height, con
     kura_block *b = NULL;
     kura_error kerr;
     char got[65], got_prev[65];
-    block_arg a;
-    kura_db_error dberr = {0};
     const watch_view live = live_view(f);
     int rc;
     if ((rc = kura_rpc_block(f->rpc, hash, &bytes, &len, err)))
@@ -1300,23 +1327,7 @@ static int connect_block(kura_follower *f, const char *hash, int64_t height, con
         rc = fail(err, KURA_RPC_ENOMEM, "out of memory");
         goto done;
     }
-    memset(&a, 0, sizeof a);
-    a.f = f;
-    a.b = b;
-    a.r = f->res;
-    a.v = &live;
-    memcpy(a.hash, got, 65);
-    memcpy(a.prev, got_prev, 65);
-    a.height = height;
-    a.tip = height;
-    a.now = now;
-    if ((rc = kura_store_write(f->st, connect_fn, &a, &dberr))) {
-        f->ops_valid = 0;
-        rc = db_fail(err, rc, &dberr);
-        goto done;
-    }
-    apply_scan(f, &live, f->res, NULL, NULL);
-    rc = KURA_RPC_OK;
+    rc = record_block(f, b, &live, got, got_prev, height, height, NULL, now, err);
 done:
     kura_block_free(b);
     free(bytes);
@@ -1712,14 +1723,12 @@ static int rescan_block(kura_follower *f, rescan_run *run, int64_t h, int64_t ti
                         kura_rpc_error *err)
 {
     chain_arg ours;
-    char hash[65], got[65];
+    char hash[65], got[65], prev[65];
     uint8_t *bytes = NULL;
     size_t len = 0;
     kura_block *b = NULL;
     kura_error kerr;
-    block_arg a;
     watch_view v;
-    kura_db_error dberr = {0};
     int rc;
     /* The followed chain's block at h, or the node's below where following began. */
     if ((rc = our_chain(f, h, &ours, err)))
@@ -1764,24 +1773,8 @@ static int rescan_block(kura_follower *f, rescan_run *run, int64_t h, int64_t ti
             break;
     }
     v.idx = run->idx, v.addrs = run->addrs, v.naddrs = run->naddrs;
-    memset(&a, 0, sizeof a);
-    a.f = f;
-    a.b = b;
-    a.r = f->res;
-    a.v = &v;
-    memcpy(a.hash, got, 65);
-    chain_hex_rev(a.prev, b->header.prev_hash);
-    a.height = h;
-    a.tip = tip;
-    a.rescan = run;
-    a.now = now;
-    if ((rc = kura_store_write(f->st, connect_fn, &a, &dberr))) {
-        f->ops_valid = 0;
-        rc = db_fail(err, rc, &dberr);
-        goto done;
-    }
-    apply_scan(f, &v, f->res, NULL, NULL);
-    rc = KURA_RPC_OK;
+    chain_hex_rev(prev, b->header.prev_hash);
+    rc = record_block(f, b, &v, got, prev, h, tip, run, now, err);
 done:
     kura_block_free(b);
     free(bytes);

@@ -207,3 +207,14 @@ int dom_cursor_valid(const char *cursor, const char *prefix)
     return 1;
 }
 
+
+int dom_printable(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return 0;
+    return 1;
+}

@@ -18,6 +18,7 @@
 #include "problem/problem.h"
 #include "kura/descriptor.h"
 #include "kura/intent.h"
+#include "kura/check.h"
 #include "kura/keys.h"
 #include "kura/policy.h"
 #include "store/db.h"
@@ -193,5 +194,33 @@ int dom_transfer_attempts_json(kura_db *db, const char *transfer_id, json_t **ou
 
 /* The current time for reads that have no `now` argument. */
 int64_t dom_now(void);
+
+/* Bounds of an external id (transfers, withdrawal requests) and of a reason. */
+#define DOM_EXTERNAL_ID_MAX 128
+#define DOM_REASON_MAX 1024
+
+/* 1 when s is 1..max bytes without control characters (external ids,
+ * reasons), else 0. */
+int dom_printable(const char *s, size_t max);
+
+/* ---- the signer's check, run by the coordinator (transfer_package.c) ---- */
+
+/* kura-cold refuses change above this index (COLD_MAX_CHANGE_INDEX). */
+#define DOM_MAX_CHANGE_INDEX 1000000u
+
+/* The coordinator's journal answers where it knows nothing a signer knows:
+ * nothing signed in the window; every listed destination accepted long ago
+ * (the signer decides on both). */
+uint64_t dom_journal_signed_since_none(void *arg, int64_t since);
+int64_t dom_journal_allow_accepted_at_any(void *arg, const uint8_t *script, size_t len);
+
+/* Runs libkura's signer check on psbt for wallet w before a package leaves,
+ * exactly as kura-cold will. journal NULL: nothing signed for this intent yet.
+ * want_bump: it must also be accepted as a fee bump of what journal
+ * reports. Returns 0 (*fee, when not NULL, the fee), or TX_MISMATCH,
+ * INVALID_PSBT, FEE_TOO_HIGH, POLICY_LIMIT, INVALID_APPROVAL,
+ * TRANSFER_EXPIRED, INTERNAL with p naming the signer's refusal. */
+int dom_signer_check(const dom_wallet *w, const kura_check_journal *journal, int want_bump,
+                     const kura_psbt *psbt, int64_t now, uint64_t *fee, kura_problem *p);
 
 #endif /* KURA_SERVER_DOMAIN_INTERNAL_H */

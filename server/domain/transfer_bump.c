@@ -47,8 +47,6 @@
 #include "kura/wallet.h"
 #include "webhook/webhook.h"
 
-/* kura-cold refuses change above this index (COLD_MAX_CHANGE_INDEX). */
-#define MAX_CHANGE_INDEX 1000000u
 /* Bitcoin Core's default incremental relay fee, sat/vB (BIP125 rule 4). */
 #define INCREMENTAL_RELAY 1u
 #define MAX_BUMP_INPUTS 1000u
@@ -257,21 +255,6 @@ static int j_intent_signed(void *arg, const uint8_t h[32], const char *id)
     return memcmp(h, c->intent_hash, 32) == 0;
 }
 
-static uint64_t j_signed_since(void *arg, int64_t since)
-{
-    (void)arg;
-    (void)since;
-    return 0;
-}
-
-static int64_t j_allow_accepted_at(void *arg, const uint8_t *script, size_t len)
-{
-    (void)arg;
-    (void)script;
-    (void)len;
-    return 0;
-}
-
 static int j_prior(void *arg, kura_check_prior *prior, kura_check_outpoint *inputs, size_t cap,
                    const uint8_t hash[32], int64_t since)
 {
@@ -293,62 +276,19 @@ static int j_prior(void *arg, kura_check_prior *prior, kura_check_outpoint *inpu
     return 0;
 }
 
+/* The signer's check of the bump, with the earlier attempts as its journal:
+ * it must accept the package as a fee bump of them. */
 static int bump_check(const dom_wallet *w, prior_ctx *pc, const kura_psbt *psbt, int64_t now,
                       kura_problem *p)
 {
-    kura_signer_state st;
-    kura_check_result res;
-    int rc;
-    memset(&st, 0, sizeof st);
-    memset(&res, 0, sizeof res);
-    st.wallet = w->desc;
-    st.wallet_name = w->row.name;
-    snprintf(st.wallet_checksum, sizeof st.wallet_checksum, "%.8s", w->row.checksum);
-    st.chain = w->chain;
-    st.policy = w->policy;
-    st.journal.arg = pc;
-    st.journal.intent_signed = j_intent_signed;
-    st.journal.signed_since = j_signed_since;
-    st.journal.allow_accepted_at = j_allow_accepted_at;
-    st.journal.prior_signatures = j_prior;
-    st.now = now;
-    st.max_clock_skew = 300;
-    st.max_change_index = MAX_CHANGE_INDEX;
-    rc = kura_check_package(dom_ctx(), &res, &st, psbt);
-    if (rc == KURA_OK && res.is_bump) {
-        kura_check_result_clear(&res);
-        return 0;
-    }
-    switch (res.reason) {
-    case KURA_REFUSE_FEE_INTENT:
-    case KURA_REFUSE_FEE_POLICY:
-        rc = kura_problem_set(p, KURA_PROBLEM_FEE_TOO_HIGH, "%s", res.message);
-        break;
-    case KURA_REFUSE_INTENT_EXPIRED:
-        rc = kura_problem_set(p, KURA_PROBLEM_TRANSFER_EXPIRED, "%s", res.message);
-        break;
-    case KURA_REFUSE_LIMIT_TRANSFER:
-    case KURA_REFUSE_LIMIT_ROLLING:
-    case KURA_REFUSE_DESTINATION_NOT_ALLOWED:
-    case KURA_REFUSE_DESTINATION_WAITING:
-        rc = kura_problem_set(p, KURA_PROBLEM_POLICY_LIMIT, "%s", res.message);
-        break;
-    case KURA_REFUSE_APPROVAL_INVALID:
-    case KURA_REFUSE_APPROVER_UNKNOWN:
-    case KURA_REFUSE_APPROVER_DUPLICATE:
-    case KURA_REFUSE_APPROVER_INITIATOR:
-    case KURA_REFUSE_APPROVALS_INSUFFICIENT:
-        rc = kura_problem_set(p, KURA_PROBLEM_INVALID_APPROVAL, "under the policy in force: %s",
-                              res.message);
-        break;
-    default:
-        rc = kura_problem_set(p, KURA_PROBLEM_INTERNAL,
-                              "the signer's check refuses the fee bump: %s: %s",
-                              kura_refusal_name(res.reason),
-                              res.message[0] ? res.message : "not a bump");
-    }
-    kura_check_result_clear(&res);
-    return rc;
+    kura_check_journal j;
+    memset(&j, 0, sizeof j);
+    j.arg = pc;
+    j.intent_signed = j_intent_signed;
+    j.signed_since = dom_journal_signed_since_none;
+    j.allow_accepted_at = dom_journal_allow_accepted_at_any;
+    j.prior_signatures = j_prior;
+    return dom_signer_check(w, &j, 1, psbt, now, NULL, p);
 }
 
 /* ---- building the bump ---- */
@@ -423,10 +363,10 @@ static int take_change_index(kura_db *db, bump_arg *a, const dom_wallet *w, cons
     int rc;
     if ((rc = kura_store_wallet_take_index(db, w->row.id, 1, index, err)))
         return rc;
-    if (*index > (int64_t)MAX_CHANGE_INDEX)
+    if (*index > (int64_t)DOM_MAX_CHANGE_INDEX)
         return kura_problem_set(a->p, KURA_PROBLEM_INTERNAL,
                                 "the wallet's change indexes are used up to %u (the signer's bound)",
-                                MAX_CHANGE_INDEX);
+                                DOM_MAX_CHANGE_INDEX);
     if ((rc = dom_address_derive(w->desc, w->network, w->row.id, 1, *index, &chg, a->p)))
         return rc;
     snprintf(chg.label, sizeof chg.label, "change of %s", transfer_id);

@@ -38,8 +38,6 @@
 #include "kura/tx.h"
 #include "kura/wallet.h"
 
-/* kura-cold refuses change above this index (COLD_MAX_CHANGE_INDEX). */
-#define MAX_CHANGE_INDEX 1000000u
 
 #ifdef KURA_TEST_HOOKS
 /* Test builds only: a coordinator whose code the attacker replaced skips
@@ -102,7 +100,7 @@ static int j_intent_signed(void *arg, const uint8_t h[32], const char *id)
     return 0;
 }
 
-static uint64_t j_signed_since(void *arg, int64_t since)
+uint64_t dom_journal_signed_since_none(void *arg, int64_t since)
 {
     (void)arg;
     (void)since;
@@ -111,7 +109,7 @@ static uint64_t j_signed_since(void *arg, int64_t since)
 
 /* The coordinator does not know when each signer accepted an entry: treat
  * every listed destination as accepted long ago (the signer decides). */
-static int64_t j_allow_accepted_at(void *arg, const uint8_t *script, size_t len)
+int64_t dom_journal_allow_accepted_at_any(void *arg, const uint8_t *script, size_t len)
 {
     (void)arg;
     (void)script;
@@ -119,8 +117,8 @@ static int64_t j_allow_accepted_at(void *arg, const uint8_t *script, size_t len)
     return 0;
 }
 
-static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now, uint64_t *fee,
-                        kura_problem *p)
+int dom_signer_check(const dom_wallet *w, const kura_check_journal *journal, int want_bump,
+                     const kura_psbt *psbt, int64_t now, uint64_t *fee, kura_problem *p)
 {
     kura_signer_state st;
     kura_check_result res;
@@ -132,14 +130,18 @@ static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now,
     snprintf(st.wallet_checksum, sizeof st.wallet_checksum, "%.8s", w->row.checksum);
     st.chain = w->chain;
     st.policy = w->policy;
-    st.journal.intent_signed = j_intent_signed;
-    st.journal.signed_since = j_signed_since;
-    st.journal.allow_accepted_at = j_allow_accepted_at;
+    if (journal) {
+        st.journal = *journal;
+    } else {
+        st.journal.intent_signed = j_intent_signed;
+        st.journal.signed_since = dom_journal_signed_since_none;
+        st.journal.allow_accepted_at = dom_journal_allow_accepted_at_any;
+    }
     st.now = now;
     st.max_clock_skew = 300;
-    st.max_change_index = MAX_CHANGE_INDEX;
+    st.max_change_index = DOM_MAX_CHANGE_INDEX;
     rc = kura_check_package(dom_ctx(), &res, &st, psbt);
-    if (rc == KURA_OK) {
+    if (rc == KURA_OK && (!want_bump || res.is_bump)) {
         if (fee)
             *fee = res.fee;
         kura_check_result_clear(&res);
@@ -181,8 +183,9 @@ static int signer_check(const dom_wallet *w, const kura_psbt *psbt, int64_t now,
         rc = kura_problem_set(p, KURA_PROBLEM_TRANSFER_EXPIRED, "%s", res.message);
         break;
     default:
-        rc = kura_problem_set(p, KURA_PROBLEM_INTERNAL, "the signer's check refuses the package: %s: %s",
-                              kura_refusal_name(res.reason), res.message);
+        rc = kura_problem_set(p, KURA_PROBLEM_INTERNAL, "the signer's check refuses the %s: %s: %s",
+                              want_bump ? "fee bump" : "package", kura_refusal_name(res.reason),
+                              res.message[0] ? res.message : "not a bump");
     }
     kura_check_result_clear(&res);
     return rc;
@@ -391,11 +394,11 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
         kura_address_row chg;
         if ((rc = kura_store_wallet_take_index(db, w.row.id, 1, &change_index, err)))
             goto done;
-        if (change_index > (int64_t)MAX_CHANGE_INDEX) {
+        if (change_index > (int64_t)DOM_MAX_CHANGE_INDEX) {
             rc = kura_problem_set(a->p, KURA_PROBLEM_INTERNAL,
                                   "the wallet's change indexes are used up to %u (the signer's "
                                   "bound)",
-                                  MAX_CHANGE_INDEX);
+                                  DOM_MAX_CHANGE_INDEX);
             goto done;
         }
         if ((rc = dom_address_derive(w.desc, w.network, w.row.id, 1, change_index, &chg, a->p)))
@@ -466,7 +469,7 @@ static int build(kura_db *db, package_arg *a, kura_transfer_row *t, kura_db_erro
         goto done;
     }
     /* The signer's own check, before anything is reserved or sent. */
-    if (SELF_CHECK_ON() && (rc = signer_check(&w, psbt, a->now, NULL, a->p)))
+    if (SELF_CHECK_ON() && (rc = dom_signer_check(&w, NULL, 0, psbt, a->now, NULL, a->p)))
         goto done;
     if (kura_psbt_to_base64(&b64, NULL, psbt) != KURA_OK ||
         kura_psbt_serialize(&a->bytes, &a->len, psbt) != KURA_OK) {
@@ -745,7 +748,7 @@ static int sign_tx(kura_db *db, void *arg, kura_db_error *err)
         kura_assemble_lookup lookup = {&lc, NULL, locate_script, 0};
         char *hex, txid[65];
         rc = kura_assemble_finalize(dom_ctx(), &fin, acc, w.desc, (const uint8_t *)t.intent_text,
-                                    strlen(t.intent_text), MAX_CHANGE_INDEX, &lookup, &kerr);
+                                    strlen(t.intent_text), DOM_MAX_CHANGE_INDEX, &lookup, &kerr);
         if (rc != KURA_OK) {
             if (rc == KURA_EDATA && fin.reason == KURA_ASSEMBLE_THRESHOLD_NOT_MET)
                 goto partial;
@@ -985,7 +988,7 @@ static int import_tx(kura_db *db, void *arg, kura_db_error *err)
         goto done;
     }
     /* It must pay exactly what the intent says, as the signer reads it. */
-    if ((rc = signer_check(&w, psbt, a->now, &fee, a->p)))
+    if ((rc = dom_signer_check(&w, NULL, 0, psbt, a->now, &fee, a->p)))
         goto done;
     /* Its coins must be the wallet's, known here and free. */
     for (size_t i = 0; i < psbt->input_count; i++) {

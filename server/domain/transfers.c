@@ -17,19 +17,6 @@
 #include "kura/script.h"
 #include "kura/sshsig.h"
 
-#define EXTERNAL_ID_MAX 128
-#define REASON_MAX 1024
-
-static int printable(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-            return 0;
-    return 1;
-}
 
 int dom_transfer_lock(kura_db *db, const char *id, kura_transfer_row *t, int64_t now,
                       int *expired_now, kura_problem *p, kura_db_error *err)
@@ -294,9 +281,9 @@ int kura_transfer_create(kura_store *st, const kura_principal *who, const kura_t
                                 (unsigned long long)KURA_INTENT_MAX_AMOUNT);
     if (req->expires_in < 0)
         return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD, "expires_in must be 0 or more");
-    if (req->external_id && !printable(req->external_id, EXTERNAL_ID_MAX))
+    if (req->external_id && !dom_printable(req->external_id, DOM_EXTERNAL_ID_MAX))
         return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
-                                "external_id: 1..%d printable characters", EXTERNAL_ID_MAX);
+                                "external_id: 1..%d printable characters", DOM_EXTERNAL_ID_MAX);
     rc = kura_store_write(st, create_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
@@ -682,9 +669,9 @@ static int end_transfer(kura_store *st, const kura_principal *who, const char *i
     *out = NULL;
     if (!id || !*id)
         return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such transfer");
-    if (a.reason && !printable(a.reason, REASON_MAX))
+    if (a.reason && !dom_printable(a.reason, DOM_REASON_MAX))
         return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
-                                "reason: at most %d characters, no control characters", REASON_MAX);
+                                "reason: at most %d characters, no control characters", DOM_REASON_MAX);
     rc = kura_store_write(st, end_tx, &a, &err);
     if (rc) {
         json_decref(a.out);

@@ -13,8 +13,6 @@
 #include "kura/script.h"
 #include "webhook/webhook.h"
 
-#define EXTERNAL_ID_MAX 128
-#define REASON_MAX 1024
 #define SCAN_CHUNK 500
 #define SCAN_MAX 5000 /* queued requests one batch looks at, at most */
 
@@ -144,7 +142,7 @@ int dom_withdrawals_follow(kura_db *db, const char *actor, const kura_transfer_r
 {
     kura_withdrawal_row *rows = NULL;
     size_t n = 0;
-    char why[REASON_MAX + 96];
+    char why[DOM_REASON_MAX + 96];
     int requeue = strcmp(to, "cancelled") == 0 || strcmp(to, "rejected") == 0 ||
                   strcmp(to, "expired") == 0 || strcmp(to, "failed") == 0;
     int rc;
@@ -243,17 +241,6 @@ static int check_request(const dom_wallet *w, const char *address, uint64_t amou
     return 0;
 }
 
-static int printable(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 /* ---- create ---- */
 
 typedef struct create_arg {
@@ -326,9 +313,9 @@ int kura_withdrawal_create(kura_store *st, const kura_principal *who,
         return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such wallet");
     if (!req->external_id || !*req->external_id)
         return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "external_id is required");
-    if (!printable(req->external_id, EXTERNAL_ID_MAX))
+    if (!dom_printable(req->external_id, DOM_EXTERNAL_ID_MAX))
         return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
-                                "external_id: 1..%d printable characters", EXTERNAL_ID_MAX);
+                                "external_id: 1..%d printable characters", DOM_EXTERNAL_ID_MAX);
     if (!req->address || !*req->address)
         return kura_problem_set(p, KURA_PROBLEM_MISSING_FIELD, "address is required");
     if (strlen(req->address) >= sizeof ((kura_withdrawal_row *)0)->address)
@@ -480,9 +467,9 @@ int kura_withdrawal_cancel(kura_store *st, const kura_principal *who, const char
     *out = NULL;
     if (!id || !*id)
         return kura_problem_set(p, KURA_PROBLEM_NOT_FOUND, "no such withdrawal");
-    if (a.reason && !printable(a.reason, REASON_MAX))
+    if (a.reason && !dom_printable(a.reason, DOM_REASON_MAX))
         return kura_problem_set(p, KURA_PROBLEM_INVALID_FIELD,
-                                "reason: at most %d characters, no control characters", REASON_MAX);
+                                "reason: at most %d characters, no control characters", DOM_REASON_MAX);
     rc = kura_store_write(st, cancel_tx, &a, &err);
     if (rc) {
         json_decref(a.out);
